@@ -1,0 +1,67 @@
+#!/bin/sh
+# run-all.sh - every test of p11dkim, with one summary at the end.
+#
+# Runs the cmocka unit tests, the source layering check and the
+# cross-verification against independent verifiers (dkimpy, Mail::DKIM).
+# Each suite's counts are added up; the last line is the summary:
+#   tests: N passed, M failed
+# The exit status is non-zero when anything failed or did not run.
+set -u
+
+BUILD=${BUILD:-build}
+export BUILD
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# count_cmocka - add a cmocka run's counts (a crash counts as a failure)
+count_cmocka() {
+	rc=$1
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | tail -1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	if [ "$rc" -ne 0 ] && [ -z "$f" ]; then
+		failed=$((failed + 1))	# died before its summary
+	fi
+}
+
+# count_plain - add the counts of a suite that ends "N passed, M failed"
+count_plain() {
+	rc=$1
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	p=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed.*/\1/p')
+	f=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p')
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+		failed=$((failed + 1))
+	fi
+}
+
+# run_suite - run one suite, show its output, count its results
+run_suite() {
+	kind=$1
+	shift
+	echo "== $*"
+	"$@" >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	"count_$kind" "$rc"
+}
+
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	run_suite cmocka "$t"
+done
+run_suite plain tests/check-layers.sh
+run_suite plain tests/xverify/selftest_verifiers.sh
+run_suite plain tests/xverify/run.sh
+
+echo
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
