@@ -36,6 +36,9 @@ endif
 CRYPTO_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypto 2>/dev/null)
 CRYPTO_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+P11_CFLAGS    := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
+P11_LIBS      := $(shell $(PKG_CONFIG) --libs libp11 2>/dev/null || echo -lp11) -ldl -pthread
+CONFUSE_LIBS  := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null || echo -lconfuse)
 
 # --- libraries, bottom layer first -----------------------------------------
 UTIL_SRC := util/buf.c
@@ -43,8 +46,22 @@ DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 	    dkim/canon_header.c dkim/header_section.c dkim/header_select.c \
 	    dkim/sig_field.c dkim/sign_params.c dkim/dkim_sign.c
 
-CORE_LIB := $(BUILD)/libp11dkim-core.a
-CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(UTIL_SRC) $(DKIM_SRC))
+PKCS11_SRC := pkcs11/p11_err.c pkcs11/p11_module.c pkcs11/pin.c \
+	    pkcs11/token.c pkcs11/p11_key.c pkcs11/keygen.c pkcs11/key_audit.c \
+	    pkcs11/token_admin.c
+CONF_SRC := conf/conf.c
+PROV_SRC := $(filter-out provisioning/main.c,$(wildcard provisioning/*.c))
+
+CORE_LIB  := $(BUILD)/libp11dkim-core.a
+CORE_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(UTIL_SRC) $(DKIM_SRC))
+TOKEN_LIB := $(BUILD)/libp11dkim-token.a
+TOKEN_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(PKCS11_SRC))
+CONF_LIB  := $(BUILD)/libp11dkim-conf.a
+CONF_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(CONF_SRC))
+PROV_LIB  := $(BUILD)/libp11dkim-prov.a
+PROV_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PROV_SRC))
+ALL_LIBS  := $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB)
+ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv
 
 # --- tests and benchmarks --------------------------------------------------
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -53,23 +70,39 @@ XSIGN_BIN  := $(BUILD)/tests/xsign
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-PROGRAMS   :=
+KEYS_BIN   := $(BUILD)/p11dkim-keys
+PROGRAMS   := $(if $(wildcard provisioning/main.c),$(KEYS_BIN))
+INTEG_SRC  := $(wildcard tests/integration/*.c)
+INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
 .PHONY: all check run bench install clean deps tests
-all: $(CORE_LIB) $(PROGRAMS)
+all: $(ALL_LIBS) $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(P11_CFLAGS) $(CFLAGS) -MMD -MP \
+	    -c -o $@ $<
 
 $(CORE_LIB): $(CORE_OBJ)
+$(TOKEN_LIB): $(TOKEN_OBJ)
+$(CONF_LIB): $(CONF_OBJ)
+$(PROV_LIB): $(PROV_OBJ)
+$(ALL_LIBS):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_LIB)
+$(KEYS_BIN): $(BUILD)/provisioning/main.o $(ALL_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDFLAGS) \
-	    $(CMOCKA_LIBS) $(CRYPTO_LIBS)
+	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< $(ALL_LIBS) \
+	    $(LDFLAGS) $(CMOCKA_LIBS) $(ALL_LDLIBS)
+
+$(BUILD)/tests/%: tests/integration/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< $(ALL_LIBS) \
+	    $(LDFLAGS) $(CMOCKA_LIBS) $(ALL_LDLIBS)
 
 $(XSIGN_BIN): tests/xverify/xsign.c $(CORE_LIB)
 	@mkdir -p $(dir $@)
@@ -81,7 +114,7 @@ $(BUILD)/bench/%: bench/%.c $(CORE_LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDFLAGS) \
 	    $(CRYPTO_LIBS)
 
-tests: all $(UNIT_BIN) $(XSIGN_BIN)
+tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN)
 
 deps:
 	@scripts/install-deps
@@ -104,4 +137,5 @@ install: all
 clean:
 	rm -rf build build-san
 
--include $(CORE_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d) $(CONF_OBJ:.o=.d) \
+	$(PROV_OBJ:.o=.d) $(BUILD)/provisioning/main.d

@@ -13,6 +13,12 @@ export BUILD
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 
+# Sanitizer builds: full stacks, so that tests/lsan.supp can tell leaks
+# inside the PKCS#11 module from ours.
+ASAN_OPTIONS=fast_unwind_on_malloc=0:detect_leaks=1
+LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
+export ASAN_OPTIONS LSAN_OPTIONS
+
 passed=0
 failed=0
 log=$(mktemp)
@@ -57,6 +63,10 @@ run_suite() {
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	run_suite cmocka "$t"
+done
+for t in "$BUILD"/tests/itest_*; do
+	[ -x "$t" ] || continue
+	run_suite cmocka tests/integration/run.sh "$t"
 done
 run_suite plain tests/check-layers.sh
 run_suite plain tests/xverify/selftest_verifiers.sh

@@ -1,0 +1,517 @@
+/*
+ * conf.c - read and check the configuration (see include/p11dkim/conf.h).
+ *
+ * libconfuse parses; a parse callback per option checks each value as it
+ * is read, so errors carry the line; a section callback checks each
+ * institution as a whole; what needs the whole file (a domain claimed
+ * twice) is checked last.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <confuse.h>
+
+#include "p11dkim/conf.h"
+#include "p11dkim/sign_params.h"
+
+#define CODE_MAX	32
+
+/*
+ * libconfuse's error callback takes no argument of ours, so the first
+ * message of a conf_load() call goes to this thread's scratch line.
+ */
+static __thread char conf_error[CONF_ERR_MAX];
+
+/* value_error - report a bad value at the current line; -1 */
+static int
+value_error(cfg_t *cfg, cfg_opt_t *opt, const char *value, const char *why)
+{
+	cfg_error(cfg, "%s '%.64s': %s", opt->name, value, why);
+	return -1;
+}
+
+/* keep - hand the checked value to libconfuse, which copies it */
+static int
+keep(const char *value, void *result)
+{
+	*(const char **)result = value;
+	return 0;
+}
+
+/* cb_domain - a domain name (RFC 5321) */
+static int
+cb_domain(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (sign_params_domain(value, NULL) < 0)
+		return value_error(cfg, opt, value, "not a domain name");
+	return keep(value, result);
+}
+
+/* cb_selector - a DKIM selector */
+static int
+cb_selector(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (sign_params_selector(value, NULL) < 0)
+		return value_error(cfg, opt, value, "not a selector (letters, "
+		    "digits, inner hyphens)");
+	return keep(value, result);
+}
+
+/* cb_path - an absolute path */
+static int
+cb_path(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (value[0] != '/')
+		return value_error(cfg, opt, value, "not an absolute path");
+	return keep(value, result);
+}
+
+/* cb_pin - a PIN source: file:/PATH, fd:N or prompt */
+static int
+cb_pin(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (strncmp(value, "file:/", 6) != 0 && value[0] != '/' &&
+	    strncmp(value, "fd:", 3) != 0 && strcmp(value, "prompt") != 0)
+		return value_error(cfg, opt, value, "not file:/PATH, fd:N or "
+		    "prompt");
+	return keep(value, result);
+}
+
+/* cb_alg - a signing algorithm (rsa-sha1 refused, RFC 8301) */
+static int
+cb_alg(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	struct dkim_err err;
+	enum dkim_alg alg;
+
+	if (dkim_alg_parse(value, &alg, &err) < 0)
+		return value_error(cfg, opt, value, err.msg);
+	return keep(value, result);
+}
+
+/* cb_key_type - rsa2048, rsa3072, rsa4096 or ed25519 */
+static int
+cb_key_type(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const char *const types[] = { "rsa2048", "rsa3072", "rsa4096",
+	    "ed25519", NULL };
+
+	for (size_t i = 0; types[i] != NULL; i++)
+		if (strcmp(value, types[i]) == 0)
+			return keep(value, result);
+	return value_error(cfg, opt, value, "not rsa2048, rsa3072, rsa4096 "
+	    "or ed25519");
+}
+
+/*
+ * cb_record_name - the provider-side record pattern: %c (institution
+ * code) and %n (selector number) or %s (selector) must both be there, so
+ * that every key has its own name; other characters must be selector
+ * characters.
+ */
+static int
+cb_record_name(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	int	 code = 0, sel = 0;
+
+	for (const char *p = value; *p; p++) {
+		if (*p == '%') {
+			p++;
+			code |= *p == 'c';
+			sel |= *p == 'n' || *p == 's';
+			if (*p != 'c' && *p != 'n' && *p != 's')
+				return value_error(cfg, opt, value, "only %c, "
+				    "%n and %s may follow %");
+		} else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' &&
+		    *p <= '9') || *p == '-' || *p == '.')) {
+			return value_error(cfg, opt, value, "lower-case "
+			    "letters, digits, '-' and '.' only");
+		}
+	}
+	if (!code || !sel)
+		return value_error(cfg, opt, value, "needs %c and %n (or %s)");
+	return keep(value, result);
+}
+
+static cfg_opt_t inst_opts[] = {
+	CFG_STR_LIST_CB("domains", NULL, CFGF_NODEFAULT, cb_domain),
+	CFG_BOOL("subdomains", cfg_false, CFGF_NONE),
+	CFG_STR("token-label", NULL, CFGF_NODEFAULT),
+	CFG_STR("token-serial", NULL, CFGF_NODEFAULT),
+	CFG_STR_CB("pin", NULL, CFGF_NODEFAULT, cb_pin),
+	CFG_STR_LIST_CB("selectors", NULL, CFGF_NODEFAULT, cb_selector),
+	CFG_STR_CB("active-selector", NULL, CFGF_NODEFAULT, cb_selector),
+	CFG_STR_CB("algorithm", "rsa-sha256", CFGF_NONE, cb_alg),
+	CFG_STR_CB("key-type", "rsa2048", CFGF_NONE, cb_key_type),
+	CFG_BOOL("optional", cfg_false, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t root_opts[] = {
+	CFG_STR_CB("pkcs11-module", NULL, CFGF_NODEFAULT, cb_path),
+	CFG_STR_CB("provider-zone", NULL, CFGF_NODEFAULT, cb_domain),
+	CFG_STR_CB("record-name", NULL, CFGF_NODEFAULT, cb_record_name),
+	CFG_STR_LIST_CB("selectors", NULL, CFGF_NODEFAULT, cb_selector),
+	CFG_STR("spf-include", NULL, CFGF_NODEFAULT),
+	CFG_STR_CB("state-dir", NULL, CFGF_NODEFAULT, cb_path),
+	CFG_STR_CB("ceremony-log", NULL, CFGF_NODEFAULT, cb_path),
+	CFG_SEC("institution", inst_opts, CFGF_MULTI | CFGF_TITLE |
+	    CFGF_NO_TITLE_DUPES),
+	CFG_END()
+};
+
+/* code_ok - an institution code: lower-case letters, digits, '-' */
+static int
+code_ok(const char *code)
+{
+	size_t	 n = strlen(code);
+
+	if (n == 0 || n > CODE_MAX || code[0] == '-' || code[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((code[i] >= 'a' && code[i] <= 'z') ||
+		    (code[i] >= '0' && code[i] <= '9') || code[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* selectors_ok - two distinct selectors, with active among them */
+static int
+selectors_ok(cfg_t *cfg, cfg_t *sels_from, const char *code, cfg_t *inst)
+{
+	const char *active = cfg_getstr(inst, "active-selector");
+	unsigned n = cfg_size(sels_from, "selectors");
+
+	if (n != CONF_SELECTORS || strcasecmp(cfg_getnstr(sels_from,
+	    "selectors", 0), cfg_getnstr(sels_from, "selectors", 1)) == 0) {
+		cfg_error(cfg, "institution '%s': selectors must be two "
+		    "different selectors (an active one and a standby)", code);
+		return -1;
+	}
+	if (strcasecmp(active, cfg_getnstr(sels_from, "selectors", 0)) != 0 &&
+	    strcasecmp(active, cfg_getnstr(sels_from, "selectors", 1)) != 0) {
+		cfg_error(cfg, "institution '%s': active-selector '%s' is not "
+		    "one of its selectors", code, active);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * check_institution - an institution as a whole, when its section ends:
+ * code, required values, selectors (its own, or the global ones when
+ * those were read already; otherwise conf_load checks them later).
+ */
+static int
+check_institution(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t	*inst = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	const char *code = cfg_title(inst);
+	static const char *const required[] = { "domains", "pin",
+	    "active-selector", NULL };
+
+	if (!code_ok(code)) {
+		cfg_error(cfg, "institution '%.40s': the code must be 1-%d "
+		    "lower-case letters, digits or inner '-'", code, CODE_MAX);
+		return -1;
+	}
+	for (size_t i = 0; required[i] != NULL; i++)
+		if (cfg_size(inst, required[i]) == 0) {
+			cfg_error(cfg, "institution '%s': %s is required",
+			    code, required[i]);
+			return -1;
+		}
+	if (cfg_size(inst, "selectors") > 0)
+		return selectors_ok(cfg, inst, code, inst);
+	if (cfg_size(cfg, "selectors") > 0)
+		return selectors_ok(cfg, cfg, code, inst);
+	return 0;
+}
+
+/* collect_error - keep libconfuse's first message, as "file:line: why" */
+static void
+collect_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char	 msg[CONF_ERR_MAX];
+	int	 n;
+
+	if (conf_error[0] != '\0')
+		return;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	if (cfg != NULL && cfg->filename != NULL)
+		n = snprintf(conf_error, sizeof(conf_error), "%s:%d: %s",
+		    cfg->filename, cfg->line, msg);
+	else
+		n = snprintf(conf_error, sizeof(conf_error), "%s", msg);
+	if (n < 0)
+		snprintf(conf_error, sizeof(conf_error), "configuration error");
+}
+
+/* dup_or_null - strdup of a value that may be absent */
+static int
+dup_or_null(cfg_t *sec, const char *name, char **out)
+{
+	const char *v = cfg_size(sec, name) ? cfg_getstr(sec, name) : NULL;
+
+	*out = NULL;
+	return v == NULL || (*out = strdup(v)) != NULL ? 0 : -1;
+}
+
+/* lower - a value in lower case, in place */
+static void
+lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/* copy_institution - the checked section into i */
+static int
+copy_institution(cfg_t *root, cfg_t *sec, struct conf_institution *i)
+{
+	cfg_t	*sels = cfg_size(sec, "selectors") ? sec : root;
+	struct dkim_err ignored;
+
+	if ((i->code = strdup(cfg_title(sec))) == NULL ||
+	    (i->ndomains = cfg_size(sec, "domains")) == 0 ||
+	    (i->domains = calloc(i->ndomains, sizeof(char *))) == NULL)
+		return -1;
+	for (size_t k = 0; k < i->ndomains; k++) {
+		if ((i->domains[k] = strdup(cfg_getnstr(sec, "domains",
+		    (unsigned)k))) == NULL)
+			return -1;
+		lower(i->domains[k]);
+	}
+	for (size_t k = 0; k < CONF_SELECTORS; k++)
+		if ((i->selectors[k] = strdup(cfg_getnstr(sels, "selectors",
+		    (unsigned)k))) == NULL)
+			return -1;
+	i->subdomains = cfg_getbool(sec, "subdomains") == cfg_true;
+	i->optional = cfg_getbool(sec, "optional") == cfg_true;
+	(void)dkim_alg_parse(cfg_getstr(sec, "algorithm"), &i->alg, &ignored);
+	if (dup_or_null(sec, "token-label", &i->token_label) < 0 ||
+	    dup_or_null(sec, "token-serial", &i->token_serial) < 0 ||
+	    dup_or_null(sec, "pin", &i->pin) < 0 ||
+	    dup_or_null(sec, "active-selector", &i->active_selector) < 0 ||
+	    dup_or_null(sec, "key-type", &i->key_type) < 0)
+		return -1;
+	if (i->token_label == NULL && (i->token_label = strdup(i->code)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* copy_root - the global values into c */
+static int
+copy_root(cfg_t *cfg, struct conf *c)
+{
+	return dup_or_null(cfg, "pkcs11-module", &c->module) < 0 ||
+	    dup_or_null(cfg, "provider-zone", &c->provider_zone) < 0 ||
+	    dup_or_null(cfg, "record-name", &c->record_name) < 0 ||
+	    dup_or_null(cfg, "spf-include", &c->spf_include) < 0 ||
+	    dup_or_null(cfg, "state-dir", &c->state_dir) < 0 ||
+	    dup_or_null(cfg, "ceremony-log", &c->ceremony_log) < 0 ? -1 : 0;
+}
+
+/* check_whole - what only the whole file shows; message into err */
+static int
+check_whole(cfg_t *cfg, const struct conf *c, char *err, size_t errlen)
+{
+	static const char *const required[] = { "pkcs11-module",
+	    "provider-zone", "record-name", "state-dir", "ceremony-log", NULL };
+
+	for (size_t k = 0; required[k] != NULL; k++)
+		if (cfg_size(cfg, required[k]) == 0) {
+			snprintf(err, errlen, "%s: %s is required", c->path,
+			    required[k]);
+			return -1;
+		}
+	for (size_t a = 0; a < c->ninst; a++) {
+		cfg_t *sec = cfg_getnsec(cfg, "institution", (unsigned)a);
+
+		if (cfg_size(sec, "selectors") == 0 &&
+		    cfg_size(cfg, "selectors") == 0) {
+			snprintf(err, errlen, "%s: institution '%s': no "
+			    "selectors (set them globally or in the "
+			    "institution)", c->path, c->inst[a].code);
+			return -1;
+		}
+		for (size_t b = 0; b < a; b++)
+			for (size_t x = 0; x < c->inst[a].ndomains; x++)
+				for (size_t y = 0; y < c->inst[b].ndomains; y++)
+					if (strcmp(c->inst[a].domains[x],
+					    c->inst[b].domains[y]) == 0) {
+						snprintf(err, errlen, "%s: domain "
+						    "%s is claimed by '%s' and "
+						    "'%s'", c->path,
+						    c->inst[a].domains[x],
+						    c->inst[b].code,
+						    c->inst[a].code);
+						return -1;
+					}
+	}
+	return 0;
+}
+
+/* build - the struct conf of a parsed file */
+static struct conf *
+build(cfg_t *cfg, const char *path, char *err, size_t errlen)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+	cfg_t	*sec;
+
+	if (c == NULL || (c->path = strdup(path)) == NULL)
+		goto nomem;
+	if (copy_root(cfg, c) < 0)
+		goto nomem;
+	c->ninst = cfg_size(cfg, "institution");
+	if (c->ninst > 0 && (c->inst = calloc(c->ninst, sizeof(*c->inst))) ==
+	    NULL)
+		goto nomem;
+	for (size_t k = 0; k < c->ninst; k++) {
+		sec = cfg_getnsec(cfg, "institution", (unsigned)k);
+		if (cfg_size(sec, "selectors") == 0 &&
+		    cfg_size(cfg, "selectors") == 0)
+			continue;	/* reported by check_whole */
+		if (copy_institution(cfg, sec, &c->inst[k]) < 0)
+			goto nomem;
+		if (cfg_size(sec, "selectors") == 0 && selectors_ok(cfg, cfg,
+		    c->inst[k].code, sec) < 0) {
+			snprintf(err, errlen, "%s", conf_error);
+			return conf_free(c);
+		}
+	}
+	if (check_whole(cfg, c, err, errlen) < 0)
+		return conf_free(c);
+	return c;
+nomem:
+	snprintf(err, errlen, "%s: out of memory", path);
+	return conf_free(c);
+}
+
+/* conf_load - read and check a file; NULL with "file:line: why" in err */
+struct conf *
+conf_load(const char *path, char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+	cfg_t	*cfg;
+	int	 rc;
+
+	conf_error[0] = '\0';
+	if ((cfg = cfg_init(root_opts, CFGF_NONE)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	cfg_set_error_function(cfg, collect_error);
+	cfg_set_validate_func(cfg, "institution", check_institution);
+	rc = cfg_parse(cfg, path);
+	if (rc == CFG_FILE_ERROR)
+		snprintf(err, errlen, "%s: cannot read the file", path);
+	else if (rc != CFG_SUCCESS)
+		snprintf(err, errlen, "%s", conf_error[0] ? conf_error :
+		    "syntax error");
+	else
+		c = build(cfg, path, err, errlen);
+	cfg_free(cfg);
+	return c;
+}
+
+/* conf_institution - the institution with this code, or NULL */
+const struct conf_institution *
+conf_institution(const struct conf *c, const char *code)
+{
+	for (size_t i = 0; i < c->ninst; i++)
+		if (strcmp(c->inst[i].code, code) == 0)
+			return &c->inst[i];
+	return NULL;
+}
+
+/* conf_selector_index - 0 or 1 for one of the institution's selectors */
+int
+conf_selector_index(const struct conf_institution *i, const char *sel)
+{
+	for (int k = 0; k < CONF_SELECTORS; k++)
+		if (strcasecmp(i->selectors[k], sel) == 0)
+			return k;
+	return -1;
+}
+
+/* conf_record_name - "sel1-mosa._domainkey.dkim.example.net" */
+int
+conf_record_name(const struct conf *c, const struct conf_institution *i,
+    size_t sel, char *out, size_t len)
+{
+	size_t	 n = 0;
+	int	 w;
+
+	for (const char *p = c->record_name; *p && n < len; p++) {
+		if (*p != '%') {
+			out[n++] = *p;
+			continue;
+		}
+		p++;
+		if (*p == 'c')
+			w = snprintf(out + n, len - n, "%s", i->code);
+		else if (*p == 'n')
+			w = snprintf(out + n, len - n, "%zu", sel + 1);
+		else
+			w = snprintf(out + n, len - n, "%s", i->selectors[sel]);
+		if (w < 0 || (size_t)w >= len - n)
+			return -1;
+		n += (size_t)w;
+	}
+	w = n < len ? snprintf(out + n, len - n, "._domainkey.%s",
+	    c->provider_zone) : -1;
+	return w < 0 || (size_t)w >= len - n ? -1 : 0;
+}
+
+/* conf_key_label - the token label of a selector's key: "mosa-stxsel1" */
+int
+conf_key_label(const struct conf_institution *i, size_t sel, char *out,
+    size_t len)
+{
+	int	 w = snprintf(out, len, "%s-%s", i->code, i->selectors[sel]);
+
+	return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+/* institution_free - what an institution owns */
+static void
+institution_free(struct conf_institution *i)
+{
+	for (size_t k = 0; k < i->ndomains && i->domains; k++)
+		free(i->domains[k]);
+	free(i->domains);
+	for (size_t k = 0; k < CONF_SELECTORS; k++)
+		free(i->selectors[k]);
+	free(i->code);
+	free(i->token_label);
+	free(i->token_serial);
+	free(i->pin);
+	free(i->active_selector);
+	free(i->key_type);
+}
+
+/* conf_free - free; NULL is fine; returns NULL */
+struct conf *
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->ninst; i++)
+		institution_free(&c->inst[i]);
+	free(c->inst);
+	free(c->path);
+	free(c->module);
+	free(c->provider_zone);
+	free(c->record_name);
+	free(c->spf_include);
+	free(c->state_dir);
+	free(c->ceremony_log);
+	free(c);
+	return NULL;
+}

@@ -1,0 +1,71 @@
+/*
+ * conf.h - the configuration file shared by p11dkimd and p11dkim-keys
+ * (libconfuse syntax; examples/p11dkim.conf shows every option).
+ *
+ * Everything is checked while the file is read: unknown options, wrong
+ * types, missing required values, names that do not follow the DNS
+ * grammar, an active selector that is not one of the institution's, a
+ * domain claimed by two institutions.  Each error names file:line.
+ */
+#ifndef P11DKIM_CONF_H
+#define P11DKIM_CONF_H
+
+#include <stddef.h>
+
+#include "p11dkim/dkim_alg.h"
+
+#define CONF_SELECTORS		2	/* an active one and a standby */
+#define CONF_ERR_MAX		512
+
+struct conf_institution {
+	char	*code;			/* "mosa": the section title */
+	char	**domains;		/* signing domains, lower case */
+	size_t	 ndomains;
+	int	 subdomains;		/* also sign for *.domain */
+	char	*token_label;		/* default: the code */
+	char	*token_serial;		/* NULL: match by label alone */
+	char	*pin;			/* PIN source: file:PATH, fd:N, prompt */
+	char	*selectors[CONF_SELECTORS];
+	char	*active_selector;	/* the one signing until a rotation */
+	enum dkim_alg alg;
+	char	*key_type;		/* rsa2048, rsa3072, rsa4096, ed25519 */
+	int	 optional;		/* the daemon may start without it */
+};
+
+struct conf {
+	char	*path;
+	char	*module;		/* the PKCS#11 module */
+	char	*provider_zone;		/* "dkim.example.net" */
+	char	*record_name;		/* "sel%n-%c": %n, %s, %c expanded */
+	char	*spf_include;		/* NULL: no SPF hint */
+	char	*state_dir;		/* rotation state */
+	char	*ceremony_log;
+	struct conf_institution *inst;
+	size_t	 ninst;
+};
+
+/* conf_load - read and check a file; NULL with "file:line: why" in err */
+struct conf *conf_load(const char *path, char *err, size_t errlen);
+
+/* conf_institution - the institution with this code, or NULL */
+const struct conf_institution *conf_institution(const struct conf *,
+	    const char *code);
+
+/* conf_selector_index - 0 or 1 for one of the institution's selectors, or -1 */
+int	conf_selector_index(const struct conf_institution *, const char *sel);
+
+/*
+ * conf_record_name - the provider-side name of a selector's key record,
+ * "sel1-mosa._domainkey.dkim.example.net" (no trailing dot).
+ */
+int	conf_record_name(const struct conf *, const struct conf_institution *,
+	    size_t selector, char *out, size_t len);
+
+/* conf_key_label - the token label of a selector's key: "mosa-stxsel1" */
+int	conf_key_label(const struct conf_institution *, size_t selector,
+	    char *out, size_t len);
+
+/* conf_free - free; NULL is fine; returns NULL */
+struct conf *conf_free(struct conf *);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * p11_module.h - the PKCS#11 module of a process: loaded once, its slots
+ * and tokens found by label and serial.
+ *
+ * libp11 loads the module (dlopen + C_Initialize) and enumerates slots
+ * and tokens; sessions, login, signing and key management then go through
+ * the module's own function list (PKCS11-NOTES.md explains why).
+ *
+ * Recovery: when a token's store or device fails, the module may have to
+ * be finalized and initialized again, which invalidates every session of
+ * every token.  p11_module_reinit() does that under the module's write
+ * lock; users of the function list hold the read lock
+ * (p11_module_enter/leave) and notice a re-initialization by the change of
+ * p11_module_generation().
+ *
+ * Do not fork after loading: a child must not touch the module.
+ */
+#ifndef P11DKIM_P11_MODULE_H
+#define P11DKIM_P11_MODULE_H
+
+#include <stddef.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "p11dkim/p11_err.h"
+
+#define P11_LABEL_MAX	32	/* CK_TOKEN_INFO.label */
+#define P11_SERIAL_MAX	16	/* CK_TOKEN_INFO.serialNumber */
+
+struct p11_module;
+
+struct p11_token_info {
+	CK_SLOT_ID slot;
+	char	 label[P11_LABEL_MAX + 1];	/* trailing blanks removed */
+	char	 serial[P11_SERIAL_MAX + 1];
+	char	 manufacturer[33];
+	char	 model[17];
+	int	 initialized;		/* CKF_TOKEN_INITIALIZED */
+	int	 user_pin_set;		/* CKF_USER_PIN_INITIALIZED */
+	int	 user_pin_locked;	/* CKF_USER_PIN_LOCKED */
+};
+
+/* p11_module_load - load the module at path; NULL and why on failure */
+struct p11_module *p11_module_load(const char *path, struct p11_err *);
+
+/* p11_module_path - the path it was loaded from */
+const char *p11_module_path(const struct p11_module *);
+
+/* p11_module_functions - the module's PKCS#11 function list */
+CK_FUNCTION_LIST *p11_module_functions(const struct p11_module *);
+
+/*
+ * p11_module_libp11_slot - libp11's PKCS11_SLOT for a slot id; NULL when
+ * not there.  Refreshing libp11's slot list closes every session of the
+ * module: for token set-up only, before any token is opened (libp11 is
+ * not thread-safe either).
+ */
+void	*p11_module_libp11_slot(struct p11_module *, CK_SLOT_ID);
+
+/* p11_module_tokens - every slot with a token; the caller frees *list */
+int	p11_module_tokens(struct p11_module *, struct p11_token_info **list,
+	    size_t *n, struct p11_err *);
+
+/*
+ * p11_module_find_token - the one token with this label (and serial, if
+ * not NULL).  Refuses when none matches, and when two do (labels are not
+ * unique: configure the serial).  Uninitialized tokens are never matched.
+ */
+int	p11_module_find_token(struct p11_module *, const char *label,
+	    const char *serial, struct p11_token_info *, struct p11_err *);
+
+/* p11_module_enter - hold the module while using the function list */
+void	p11_module_enter(struct p11_module *);
+
+/* p11_module_leave - end of p11_module_enter */
+void	p11_module_leave(struct p11_module *);
+
+/* p11_module_generation - changes each time the module is re-initialized */
+unsigned long p11_module_generation(struct p11_module *);
+
+/*
+ * p11_module_reinit - C_Finalize and C_Initialize again, unless a re-init
+ * happened since generation seen (then it only returns 0), and not more
+ * often than the back-off allows.  Call without holding the module.
+ */
+int	p11_module_reinit(struct p11_module *, unsigned long seen,
+	    struct p11_err *);
+
+/* p11_module_free - finalize and unload; NULL is fine; returns NULL */
+struct p11_module *p11_module_free(struct p11_module *);
+
+#endif
