@@ -49,7 +49,7 @@ DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 PKCS11_SRC := pkcs11/p11_err.c pkcs11/p11_module.c pkcs11/pin.c \
 	    pkcs11/token.c pkcs11/p11_key.c pkcs11/keygen.c pkcs11/key_audit.c \
 	    pkcs11/token_admin.c
-CONF_SRC := conf/conf.c
+CONF_SRC := conf/conf.c conf/rotation_state.c
 PROV_SRC := $(filter-out provisioning/main.c,$(wildcard provisioning/*.c))
 
 CORE_LIB  := $(BUILD)/libp11dkim-core.a
@@ -130,9 +130,13 @@ bench: all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include/p11dkim $(DESTDIR)$(PREFIX)/lib
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/p11dkim \
+	    $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/doc/p11dkim
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/p11dkim/*.h $(DESTDIR)$(PREFIX)/include/p11dkim/
-	install -m 644 $(CORE_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(ALL_LIBS) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 examples/p11dkim.conf docs/*.md \
+	    $(DESTDIR)$(PREFIX)/share/doc/p11dkim/
 
 clean:
 	rm -rf build build-san

@@ -32,13 +32,13 @@ read_bool(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
  */
 static int
 secret_readable(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
-    int type)
+    int type, CK_RV *rv)
 {
 	CK_ATTRIBUTE a = { type == P11_KEY_RSA ? CKA_PRIVATE_EXPONENT :
 	    CKA_VALUE, NULL, 0 };
-	CK_RV	 rv = t->fn->C_GetAttributeValue(s, o, &a, 1);
 
-	return rv == CKR_OK && a.ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+	*rv = t->fn->C_GetAttributeValue(s, o, &a, 1);
+	return *rv == CKR_OK && a.ulValueLen != CK_UNAVAILABLE_INFORMATION &&
 	    a.ulValueLen > 0;
 }
 
@@ -97,7 +97,8 @@ describe(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
 	a->sign_recover = read_bool(t, s, o, CKA_SIGN_RECOVER);
 	a->modifiable = read_bool(t, s, o, CKA_MODIFIABLE);
 	if (a->type != 0)
-		a->secret_readable = secret_readable(t, s, o, a->type);
+		a->secret_readable = secret_readable(t, s, o, a->type,
+		    &a->secret_rv);
 	if (a->type == 0 || attrs[1].ulValueLen == CK_UNAVAILABLE_INFORMATION)
 		return;
 	pub = find_public_by_id(t, s, id, attrs[1].ulValueLen);

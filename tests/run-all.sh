@@ -68,6 +68,7 @@ for t in "$BUILD"/tests/itest_*; do
 	[ -x "$t" ] || continue
 	run_suite cmocka tests/integration/run.sh "$t"
 done
+run_suite plain tests/integration/run.sh tests/integration/keys_test.sh
 run_suite plain tests/check-layers.sh
 run_suite plain tests/xverify/selftest_verifiers.sh
 run_suite plain tests/xverify/run.sh

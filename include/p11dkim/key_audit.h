@@ -28,6 +28,7 @@ struct key_audit {
 	int	 sensitive, always_sensitive, extractable, never_extractable;
 	int	 local, sign, decrypt, unwrap, derive, sign_recover, modifiable;
 	int	 secret_readable;	/* 1: the token revealed key material */
+	CK_RV	 secret_rv;		/* its answer: CKR_ATTRIBUTE_SENSITIVE */
 	EVP_PKEY *pub;			/* NULL: no public key object */
 	char	 fingerprint[KEY_AUDIT_FPR_LEN + 1];	/* "" without pub */
 };

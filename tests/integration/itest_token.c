@@ -234,6 +234,8 @@ test_audit(void **state)
 			fail_msg("%s: %s", list[i].label, buf_str(&why));
 		buf_release(&why);
 		assert_int_equal(list[i].secret_readable, 0);
+		/* CKA_PRIVATE_EXPONENT (RSA) or CKA_VALUE (Ed25519) */
+		assert_int_equal(list[i].secret_rv, CKR_ATTRIBUTE_SENSITIVE);
 		assert_int_equal(list[i].local, 1);
 		assert_int_equal(list[i].extractable, 0);
 		assert_int_equal(list[i].never_extractable, 1);

@@ -1,0 +1,159 @@
+/*
+ * rotation_state.c - read and write an institution's rotation state (see
+ * include/p11dkim/rotation_state.h).
+ *
+ * Format: "name=value" lines (active, step, target, retiring,
+ * activated-at); unknown names and bad values are refused with the line.
+ * Security: the file is written 0644 in the state directory, which only
+ * the key ceremony's operators may write; a selector read from it must be
+ * one of the institution's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "p11dkim/rotation_state.h"
+
+#define STATE_FILE_MAX	4096
+
+static const char *const step_names[] = {
+	"idle", "generated", "published", "verified", "activated", "revoked"
+};
+
+/* rotation_step_name - "idle", "generated", ... */
+const char *
+rotation_step_name(enum rotation_step s)
+{
+	return (unsigned)s < sizeof(step_names) / sizeof(step_names[0]) ?
+	    step_names[s] : "unknown";
+}
+
+/* state_path - <state-dir>/<code>.state */
+static int
+state_path(const struct conf *c, const struct conf_institution *i,
+    char *out, size_t len)
+{
+	int	 n = snprintf(out, len, "%s/%s.state", c->state_dir, i->code);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* set_selector - a selector value, which must be one of the institution's */
+static int
+set_selector(const struct conf_institution *i, const char *v, char *dst)
+{
+	int	 k = *v ? conf_selector_index(i, v) : -2;
+
+	if (k == -1)
+		return -1;
+	snprintf(dst, ROT_NAME_MAX, "%s", k >= 0 ? i->selectors[k] : "");
+	return 0;
+}
+
+/* parse_line - one name=value line into st */
+static int
+parse_line(const struct conf_institution *i, char *line,
+    struct rotation_state *st)
+{
+	char	*eq = strchr(line, '='), *v, *end;
+
+	if (eq == NULL)
+		return -1;
+	*eq = '\0';
+	v = eq + 1;
+	if (strcmp(line, "active") == 0)
+		return *v ? set_selector(i, v, st->active) : -1;
+	if (strcmp(line, "target") == 0)
+		return set_selector(i, v, st->target);
+	if (strcmp(line, "retiring") == 0)
+		return set_selector(i, v, st->retiring);
+	if (strcmp(line, "activated-at") == 0) {
+		errno = 0;
+		st->activated_at = strtoll(v, &end, 10);
+		return errno || *end || end == v ? -1 : 0;
+	}
+	if (strcmp(line, "step") == 0) {
+		for (size_t k = 0; k < sizeof(step_names) / sizeof(*step_names);
+		    k++)
+			if (strcmp(v, step_names[k]) == 0) {
+				st->step = (enum rotation_step)k;
+				return 0;
+			}
+	}
+	return -1;
+}
+
+/* rotation_state_load - the state, or the configuration's when no file */
+int
+rotation_state_load(const struct conf *c, const struct conf_institution *i,
+    struct rotation_state *st, char *err, size_t errlen)
+{
+	char	 path[1024], line[512];
+	unsigned n = 0;
+	FILE	*f;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->active, sizeof(st->active), "%s", i->active_selector);
+	if (state_path(c, i, path, sizeof(path)) < 0) {
+		snprintf(err, errlen, "state directory path too long");
+		return -1;
+	}
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		n++;
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		if (parse_line(i, line, st) < 0) {
+			snprintf(err, errlen, "%s:%u: bad state line", path, n);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* rotation_state_save - write the state atomically */
+int
+rotation_state_save(const struct conf *c, const struct conf_institution *i,
+    const struct rotation_state *st, char *err, size_t errlen)
+{
+	char	 path[1024], tmp[1100], text[STATE_FILE_MAX];
+	int	 fd, n;
+
+	if (state_path(c, i, path, sizeof(path)) < 0)
+		return snprintf(err, errlen, "state path too long"), -1;
+	n = snprintf(text, sizeof(text), "# rotation state of %s, written by "
+	    "p11dkim-keys\nactive=%s\nstep=%s\ntarget=%s\nretiring=%s\n"
+	    "activated-at=%lld\n", i->code, st->active,
+	    rotation_step_name(st->step), st->target, st->retiring,
+	    st->activated_at);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+	    0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (write(fd, text, (size_t)n) != n || fsync(fd) < 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,399 @@
+/*
+ * cmd_dns.c - p11dkim-keys dns and check-dns: the records the provider
+ * and the institution publish, and whether DNS shows them.
+ *
+ * Only public keys leave the token: RSA as its SubjectPublicKeyInfo in
+ * base64 (RFC 6376 3.6.1), Ed25519 as the raw 32 bytes (RFC 8463).
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "p11dkim/dns_record.h"
+#include "p11dkim/rotation_state.h"
+#include "keys.h"
+
+#define NAME_MAX_LEN	512
+#define ZONE_READ_MAX	DNS_ZONE_MAX_TEXT
+
+/* keys_getopt_reset - before a command parses its own options */
+void
+keys_getopt_reset(void)
+{
+	optind = 0;		/* GNU: re-initialize for the next argv */
+	opterr = 1;
+}
+
+/* key_bytes - what p= carries: SPKI DER (RSA) or the raw key (Ed25519) */
+static int
+key_bytes(struct p11_key *k, unsigned char **out, size_t *len)
+{
+	unsigned char *der = NULL;
+	int	 n;
+
+	if (p11_key_type(k) == P11_KEY_ED25519) {
+		*len = 32;
+		if ((*out = malloc(32)) == NULL ||
+		    EVP_PKEY_get_raw_public_key(p11_key_public(k), *out,
+		    len) != 1) {
+			free(*out);
+			return -1;
+		}
+		return 0;
+	}
+	if ((n = i2d_PUBKEY(p11_key_public(k), &der)) <= 0)
+		return -1;
+	*out = malloc((size_t)n);
+	if (*out != NULL)
+		memcpy(*out, der, (size_t)n);
+	OPENSSL_free(der);
+	*len = (size_t)n;
+	return *out ? 0 : -1;
+}
+
+/* key_kind - the k= value */
+static const char *
+key_kind(struct p11_key *k)
+{
+	return p11_key_type(k) == P11_KEY_ED25519 ? "ed25519" : "rsa";
+}
+
+/* keys_key_txt - the TXT text of a key: "v=DKIM1; k=rsa; p=..." */
+int
+keys_key_txt(struct p11_key *k, struct buf *out)
+{
+	unsigned char *p;
+	char	*b64;
+	size_t	 len;
+	int	 rc;
+
+	if (key_bytes(k, &p, &len) < 0)
+		return -1;
+	if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
+		free(p);
+		return -1;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, p, (int)len);
+	rc = buf_printf(out, "v=DKIM1; k=%s; p=%s", key_kind(k), b64);
+	free(b64);
+	free(p);
+	return rc;
+}
+
+/* keys_revoked_txt - the TXT text that revokes a selector: "p=" empty */
+int
+keys_revoked_txt(struct keys_run *r, struct buf *out)
+{
+	const char *k = strcmp(r->inst->key_type, "ed25519") == 0 ?
+	    "ed25519" : "rsa";
+
+	return buf_printf(out, "v=DKIM1; k=%s; p=", k);
+}
+
+/* keys_load_zone - a zone file or dig output ("-": stdin) */
+int
+keys_load_zone(const char *path, struct dns_zone *z)
+{
+	struct buf text;
+	char	 chunk[8192], err[256];
+	FILE	*f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	size_t	 n;
+	int	 rc = EX_OK;
+
+	memset(z, 0, sizeof(*z));
+	if (f == NULL)
+		return keys_fail(EX_NOINPUT, "%s: cannot read", path);
+	buf_init(&text, ZONE_READ_MAX);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(&text, chunk, n) < 0) {
+			rc = keys_fail(EX_DATAERR, "%s: larger than %d bytes",
+			    path, ZONE_READ_MAX);
+			break;
+		}
+	if (f != stdin)
+		fclose(f);
+	if (rc == EX_OK && dns_zone_parse(z, buf_str(&text), text.len, err,
+	    sizeof(err)) < 0)
+		rc = keys_fail(EX_DATAERR, "%s: %s", path, err);
+	buf_release(&text);
+	return rc;
+}
+
+/* published_txt - the key record at name: from zone, or looked up */
+static int
+published_txt(const char *name, const struct dns_zone *zone, struct buf *out,
+    char *why, size_t whylen)
+{
+	const char *t;
+
+	if (zone != NULL) {
+		if ((t = dns_zone_txt(zone, name, 0)) == NULL)
+			return 0;
+		return buf_append_str(out, t) < 0 ? -1 : 1;
+	}
+	return dns_lookup_txt(name, out, why, whylen);
+}
+
+/* keys_check_selector - what DNS says of selector i's key record */
+int
+keys_check_selector(struct keys_run *r, size_t i, const struct dns_zone *zone,
+    char *why, size_t whylen)
+{
+	char	 name[NAME_MAX_LEN];
+	struct buf txt;
+	struct p11_key *k;
+	unsigned char *p = NULL;
+	size_t	 len = 0;
+	int	 found, rc;
+
+	why[0] = '\0';
+	if (conf_record_name(r->conf, r->inst, i, name, sizeof(name)) < 0)
+		return snprintf(why, whylen, "record name too long"), -1;
+	buf_init(&txt, DNS_TXT_MAX);
+	found = published_txt(name, zone, &txt, why, whylen);
+	if (found < 0) {
+		buf_release(&txt);
+		return -1;
+	}
+	k = keys_key(r, i);
+	if (k != NULL && key_bytes(k, &p, &len) < 0) {
+		buf_release(&txt);
+		return snprintf(why, whylen, "cannot encode the public key"), -1;
+	}
+	rc = (int)dns_check_key(found ? buf_str(&txt) : NULL,
+	    k ? key_kind(k) : "rsa", p, len, why, whylen);
+	free(p);
+	buf_release(&txt);
+	return rc;
+}
+
+/* print_cnames - the institution's CNAMEs, one per domain and selector */
+static int
+print_cnames(struct keys_run *r, struct buf *out)
+{
+	char	 owner[NAME_MAX_LEN], target[NAME_MAX_LEN];
+
+	for (size_t d = 0; d < r->inst->ndomains; d++)
+		for (size_t i = 0; i < CONF_SELECTORS; i++) {
+			snprintf(owner, sizeof(owner), "%s._domainkey.%s",
+			    r->inst->selectors[i], r->inst->domains[d]);
+			if (conf_record_name(r->conf, r->inst, i, target,
+			    sizeof(target)) < 0 ||
+			    dns_cname_format(owner, target, out) < 0)
+				return -1;
+		}
+	return 0;
+}
+
+/* print_key_records - one TXT per selector that has a key (or is revoked) */
+static int
+print_key_records(struct keys_run *r, int revoke, struct buf *out)
+{
+	char	 name[NAME_MAX_LEN];
+	struct buf txt;
+	struct p11_key *k;
+	int	 rc = 0, any = 0;
+
+	for (size_t i = 0; i < CONF_SELECTORS && rc == 0; i++) {
+		k = (int)i == revoke ? NULL : keys_key(r, i);
+		if (k == NULL && (int)i != revoke)
+			continue;
+		buf_init(&txt, DNS_TXT_MAX);
+		rc = conf_record_name(r->conf, r->inst, i, name, sizeof(name));
+		if (rc == 0)
+			rc = k ? keys_key_txt(k, &txt) :
+			    keys_revoked_txt(r, &txt);
+		if (rc == 0)
+			rc = buf_printf(out, "; selector %s of %s%s\n",
+			    r->inst->selectors[i], r->inst->code,
+			    k ? "" : ": revoked (p= empty)");
+		if (rc == 0)
+			rc = dns_txt_format(name, buf_str(&txt), out);
+		buf_release(&txt);
+		any = 1;
+	}
+	if (rc == 0 && !any)
+		rc = buf_printf(out, "; %s has no key on its token yet "
+		    "(p11dkim-keys generate %s)\n", r->inst->code,
+		    r->inst->code);
+	return rc;
+}
+
+/* keys_dns_text - the whole zone text for an institution */
+static int
+dns_text(struct keys_run *r, int revoke, struct buf *out)
+{
+	if (buf_printf(out, "; DKIM records for %s (%s), provider zone %s\n"
+	    "; 1. In the provider zone %s:\n", r->inst->code,
+	    r->inst->domains[0], r->conf->provider_zone,
+	    r->conf->provider_zone) < 0 ||
+	    print_key_records(r, revoke, out) < 0 ||
+	    buf_printf(out, "; 2. In the institution's zone (once; keys then "
+	    "rotate without changes there):\n") < 0 ||
+	    print_cnames(r, out) < 0)
+		return -1;
+	if (r->conf->spf_include != NULL)
+		for (size_t d = 0; d < r->inst->ndomains; d++)
+			if (buf_printf(out, "; 3. SPF: add \"include:%s\" to "
+			    "the SPF record (TXT \"v=spf1 ...\") of %s\n",
+			    r->conf->spf_include, r->inst->domains[d]) < 0)
+				return -1;
+	return 0;
+}
+
+/* cmd_dns - p11dkim-keys dns INST [--revoke SELECTOR] */
+int
+cmd_dns(struct keys_run *r, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "revoke", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 }
+	};
+	const char *revoke_sel = NULL;
+	struct buf out;
+	int	 c, st, revoke = -1;
+
+	keys_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'r')
+			return keys_fail(EX_USAGE, "usage: dns INST [--revoke "
+			    "SELECTOR]");
+		revoke_sel = optarg;
+	}
+	if (optind != argc - 1)
+		return keys_fail(EX_USAGE, "usage: dns INST [--revoke SELECTOR]");
+	if ((st = keys_institution(r, argv[optind])) != EX_OK ||
+	    (st = keys_token(r)) != EX_OK)
+		return st;
+	if (revoke_sel != NULL && (revoke = keys_selector(r, revoke_sel)) < 0)
+		return EX_USAGE;
+	buf_init(&out, 1 << 20);
+	if (dns_text(r, revoke, &out) < 0) {
+		buf_release(&out);
+		return keys_fail(EX_SOFTWARE, "cannot format the records");
+	}
+	fputs(buf_str(&out), stdout);
+	buf_release(&out);
+	return EX_OK;
+}
+
+/* cname_status - does the institution's CNAME point at our record? */
+static const char *
+cname_status(const char *owner, const char *target, const struct dns_zone *z)
+{
+	struct buf got;
+	char	 why[256];
+	const char *t;
+	int	 rc;
+
+	if (z != NULL) {
+		if ((t = dns_zone_cname(z, owner)) == NULL)
+			return "missing";
+		return strcasecmp(t, target) == 0 ? "ok" : "wrong target";
+	}
+	buf_init(&got, NAME_MAX_LEN);
+	rc = dns_lookup_cname(owner, &got, why, sizeof(why));
+	t = rc < 0 ? "lookup failed" : rc == 0 ? "missing" :
+	    strcasecmp(buf_str(&got), target) == 0 ? "ok" : "wrong target";
+	buf_release(&got);
+	return t;
+}
+
+/* check_one - report selector i's record and CNAMEs; 1 when all is well */
+static int
+check_one(struct keys_run *r, size_t i, const struct dns_zone *z, int *first)
+{
+	char	 name[NAME_MAX_LEN], owner[NAME_MAX_LEN], why[512];
+	const char *cs;
+	int	 st, ok;
+
+	conf_record_name(r->conf, r->inst, i, name, sizeof(name));
+	st = keys_check_selector(r, i, z, why, sizeof(why));
+	if (keys_key(r, i) != NULL)
+		ok = st == DNS_MATCH;
+	else {		/* no key: nothing, or a revocation, may be published */
+		ok = st == DNS_MISSING || st == DNS_REVOKED;
+		if (st == DNS_MISMATCH)
+			snprintf(why, sizeof(why), "a key is published, but "
+			    "the token has none for this selector");
+		else
+			snprintf(why, sizeof(why), "no key on the token");
+	}
+	if (r->json) {
+		printf("%s{\"selector\":", *first ? "" : ",");
+		json_string(stdout, r->inst->selectors[i]);
+		printf(",\"record\":");
+		json_string(stdout, name);
+		printf(",\"status\":");
+		json_string(stdout, st < 0 ? "error" :
+		    dns_check_name((enum dns_check)st));
+		printf(",\"detail\":");
+		json_string(stdout, why);
+	} else {
+		printf("%-10s %-48s %s%s%s\n", r->inst->selectors[i], name,
+		    st < 0 ? "error" : dns_check_name((enum dns_check)st),
+		    why[0] ? ": " : "", why);
+	}
+	for (size_t d = 0; d < r->inst->ndomains; d++) {
+		snprintf(owner, sizeof(owner), "%s._domainkey.%s",
+		    r->inst->selectors[i], r->inst->domains[d]);
+		cs = cname_status(owner, name, z);
+		ok &= strcmp(cs, "ok") == 0;
+		if (r->json) {
+			printf(",\"cname\":{\"owner\":");
+			json_string(stdout, owner);
+			printf(",\"status\":");
+			json_string(stdout, cs);
+			printf("}");
+		} else {
+			printf("%-10s %-48s CNAME %s\n", "", owner, cs);
+		}
+	}
+	if (r->json)
+		printf("}");
+	*first = 0;
+	return ok;
+}
+
+/* cmd_check_dns - p11dkim-keys check-dns INST [SELECTOR] [--zone FILE] */
+int
+cmd_check_dns(struct keys_run *r, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "zone", required_argument, NULL, 'z' }, { NULL, 0, NULL, 0 }
+	};
+	struct dns_zone zone;
+	const char *zpath = NULL;
+	int	 c, st, sel = -1, all = 1, first = 1;
+
+	keys_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'z')
+			return keys_fail(EX_USAGE, "usage: check-dns INST "
+			    "[SELECTOR] [--zone FILE|-]");
+		zpath = optarg;
+	}
+	if (optind >= argc || argc - optind > 2)
+		return keys_fail(EX_USAGE, "usage: check-dns INST [SELECTOR] "
+		    "[--zone FILE|-]");
+	if ((st = keys_institution(r, argv[optind])) != EX_OK ||
+	    (st = keys_token(r)) != EX_OK)
+		return st;
+	if (argc - optind == 2 && (sel = keys_selector(r, argv[optind + 1])) < 0)
+		return EX_USAGE;
+	if (zpath != NULL && (st = keys_load_zone(zpath, &zone)) != EX_OK)
+		return st;
+	if (r->json)
+		printf("[");
+	for (size_t i = 0; i < CONF_SELECTORS; i++)
+		if (sel < 0 || (size_t)sel == i)
+			all &= check_one(r, i, zpath ? &zone : NULL, &first);
+	if (r->json)
+		printf("]\n");
+	if (zpath != NULL)
+		dns_zone_release(&zone);
+	return all ? EX_OK : EX_CHECK_FAILED;
+}

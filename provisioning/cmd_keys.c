@@ -1,0 +1,311 @@
+/*
+ * cmd_keys.c - p11dkim-keys generate, destroy, list and audit: the keys
+ * on an institution's token, born there and judged from what the token
+ * itself says about them.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "p11dkim/key_audit.h"
+#include "p11dkim/keygen.h"
+#include "p11dkim/rotation_state.h"
+#include "keys.h"
+
+/* parse_type - rsa2048 ... ed25519 into a type and size */
+static int
+parse_type(const char *s, enum p11_key_type *type, unsigned *bits)
+{
+	if (strcmp(s, "ed25519") == 0) {
+		*type = P11_KEY_ED25519;
+		*bits = 0;
+		return 0;
+	}
+	*type = P11_KEY_RSA;
+	if (strcmp(s, "rsa2048") == 0)
+		*bits = 2048;
+	else if (strcmp(s, "rsa3072") == 0)
+		*bits = 3072;
+	else if (strcmp(s, "rsa4096") == 0)
+		*bits = 4096;
+	else
+		return -1;
+	return 0;
+}
+
+/* keys_generate_for - generate selector i's key, log it, report it */
+int
+keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
+{
+	struct keygen_result res;
+	struct p11_err err;
+	enum p11_key_type type;
+	struct p11_key *k;
+	char	 label[128], fpr[KEY_AUDIT_FPR_LEN + 1], result[400];
+	unsigned bits;
+
+	if (parse_type(type_name, &type, &bits) < 0)
+		return keys_fail(EX_USAGE, "key type '%s': rsa2048, rsa3072, "
+		    "rsa4096 or ed25519", type_name);
+	if ((type == P11_KEY_ED25519) != (r->inst->alg ==
+	    DKIM_ALG_ED25519_SHA256))
+		return keys_fail(EX_CONFIG, "%s signs with %s: a %s key would "
+		    "not do", r->inst->code, dkim_alg_name(r->inst->alg),
+		    type_name);
+	conf_key_label(r->inst, i, label, sizeof(label));
+	if (keygen_generate(r->tok, type, bits, label, &res, &err) < 0) {
+		snprintf(result, sizeof(result), "failed: %s", err.msg);
+		(void)keys_log(r, "generate", r->inst->selectors[i], "", result);
+		return keys_fail(keys_status_of(&err), "%s", err.msg);
+	}
+	if ((k = token_key(r->tok, label, &err)) == NULL ||
+	    key_audit_fingerprint(p11_key_public(k), fpr) < 0) {
+		(void)keys_log(r, "generate", r->inst->selectors[i], "",
+		    "failed: the new key cannot be read back");
+		return keys_fail(EX_UNAVAILABLE, "the new key cannot be read "
+		    "back: %s", err.msg);
+	}
+	if (keys_log(r, "generate", r->inst->selectors[i], fpr, "ok") != EX_OK)
+		return EX_IOERR;
+	printf("generated %s key '%s' on token '%s' for selector %s\n"
+	    "fingerprint (SHA-256 of the SubjectPublicKeyInfo): %s\n",
+	    type_name, label, token_info(r->tok)->label, r->inst->selectors[i],
+	    fpr);
+	if (res.modifiable_refused)
+		printf("note: the token would not make the key unmodifiable\n");
+	return EX_OK;
+}
+
+/* cmd_generate - p11dkim-keys generate INST [SELECTOR] [--type T] */
+int
+cmd_generate(struct keys_run *r, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 }
+	};
+	struct rotation_state rs;
+	const char *type = NULL;
+	char	 err[512];
+	int	 c, st, i;
+
+	keys_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 't')
+			return keys_fail(EX_USAGE, "usage: generate INST "
+			    "[SELECTOR] [--type TYPE]");
+		type = optarg;
+	}
+	if (optind >= argc || argc - optind > 2)
+		return keys_fail(EX_USAGE, "usage: generate INST [SELECTOR] "
+		    "[--type TYPE]");
+	if ((st = keys_institution(r, argv[optind])) != EX_OK)
+		return st;
+	if (rotation_state_load(r->conf, r->inst, &rs, err, sizeof(err)) < 0)
+		return keys_fail(EX_CONFIG, "%s", err);
+	i = keys_selector(r, argc - optind == 2 ? argv[optind + 1] : rs.active);
+	if (i < 0)
+		return EX_USAGE;
+	if ((st = keys_token(r)) != EX_OK)
+		return st;
+	st = keys_generate_for(r, (size_t)i, type ? type : r->inst->key_type);
+	if (st == EX_OK)
+		printf("next: p11dkim-keys dns %s\n", r->inst->code);
+	return st;
+}
+
+/* cmd_destroy - p11dkim-keys destroy INST SELECTOR */
+int
+cmd_destroy(struct keys_run *r, int argc, char **argv)
+{
+	struct rotation_state rs;
+	struct p11_err perr;
+	char	 err[512], label[128], question[256], result[400];
+	int	 st, i;
+
+	if (argc != 3)
+		return keys_fail(EX_USAGE, "usage: destroy INST SELECTOR");
+	if ((st = keys_institution(r, argv[1])) != EX_OK)
+		return st;
+	if ((i = keys_selector(r, argv[2])) < 0)
+		return EX_USAGE;
+	if (rotation_state_load(r->conf, r->inst, &rs, err, sizeof(err)) < 0)
+		return keys_fail(EX_CONFIG, "%s", err);
+	if (strcasecmp(rs.active, r->inst->selectors[i]) == 0)
+		return keys_fail(EX_USAGE, "%s is the active selector of %s: "
+		    "rotate away from it first", argv[2], r->inst->code);
+	if (rs.step != ROT_IDLE && rs.step != ROT_REVOKED &&
+	    strcasecmp(rs.target, r->inst->selectors[i]) == 0)
+		return keys_fail(EX_USAGE, "%s is being rotated to (step %s): "
+		    "finish or undo the rotation first", argv[2],
+		    rotation_step_name(rs.step));
+	if ((st = keys_token(r)) != EX_OK)
+		return st;
+	conf_key_label(r->inst, (size_t)i, label, sizeof(label));
+	snprintf(question, sizeof(question), "Destroy key '%s' on token '%s'? "
+	    "This cannot be undone.", label, token_info(r->tok)->label);
+	if (!keys_confirm(r, question, argv[2]))
+		return keys_fail(EX_USAGE, "not confirmed: nothing destroyed");
+	if (keygen_destroy(r->tok, label, &perr) < 0) {
+		snprintf(result, sizeof(result), "failed: %s", perr.msg);
+		(void)keys_log(r, "destroy", argv[2], "", result);
+		return keys_fail(keys_status_of(&perr), "%s", perr.msg);
+	}
+	printf("destroyed key '%s'\n", label);
+	return keys_log(r, "destroy", argv[2], "", "ok");
+}
+
+/* selector_of - the selector a key label belongs to, or "-" */
+static const char *
+selector_of(const struct conf_institution *inst, const char *label)
+{
+	char	 want[128];
+
+	for (size_t i = 0; i < CONF_SELECTORS; i++)
+		if (conf_key_label(inst, i, want, sizeof(want)) == 0 &&
+		    strcmp(want, label) == 0)
+			return inst->selectors[i];
+	return "-";
+}
+
+/* yes_no - a boolean attribute for the table */
+static const char *
+yes_no(int v)
+{
+	return v < 0 ? "?" : v ? "yes" : "no";
+}
+
+/* print_key - one key, as a table row or a JSON object */
+static void
+print_key(struct keys_run *r, const struct key_audit *a, const char *active,
+    int first, struct buf *why)
+{
+	const char *sel = selector_of(r->inst, a->label);
+	const char *type = a->type == P11_KEY_RSA ? "rsa" :
+	    a->type == P11_KEY_ED25519 ? "ed25519" : "other";
+
+	if (!r->json) {
+		printf("%-8s %-10s %-7s %5d  %.16s  %-4s %-4s %-4s %-4s %-4s "
+		    "%s\n", r->inst->code, sel, type, a->bits, a->fingerprint,
+		    yes_no(a->sensitive), yes_no(a->always_sensitive),
+		    yes_no(a->extractable), yes_no(a->never_extractable), yes_no(a->local),
+		    strcmp(sel, active) == 0 ? "active" : "");
+		return;
+	}
+	printf("%s{\"institution\":", first ? "" : ",");
+	json_string(stdout, r->inst->code);
+	printf(",\"selector\":");
+	json_string(stdout, sel);
+	printf(",\"label\":");
+	json_string(stdout, a->label);
+	printf(",\"type\":\"%s\",\"bits\":%d,\"fingerprint\":\"%s\","
+	    "\"sensitive\":%d,\"always_sensitive\":%d,\"extractable\":%d,"
+	    "\"never_extractable\":%d,\"local\":%d,\"decrypt\":%d,"
+	    "\"unwrap\":%d,\"active\":%s", type, a->bits, a->fingerprint,
+	    a->sensitive, a->always_sensitive, a->extractable,
+	    a->never_extractable, a->local, a->decrypt, a->unwrap,
+	    strcmp(sel, active) == 0 ? "true" : "false");
+	if (why != NULL) {
+		printf(",\"problems\":");
+		json_string(stdout, buf_str(why));
+	}
+	printf("}");
+}
+
+/*
+ * walk - list (or audit) the keys of one institution.  Returns the number
+ * of keys that fail the audit, or -1 (status in *st) when the token
+ * cannot be read.
+ */
+static int
+walk(struct keys_run *r, int audit, int *first, int *st)
+{
+	struct rotation_state rs;
+	struct key_audit *list;
+	struct p11_err perr;
+	struct buf why;
+	char	 err[512];
+	size_t	 n;
+	int	 bad = 0;
+
+	if (rotation_state_load(r->conf, r->inst, &rs, err, sizeof(err)) < 0) {
+		*st = keys_fail(EX_CONFIG, "%s", err);
+		return -1;
+	}
+	if ((*st = keys_token(r)) != EX_OK)
+		return -1;
+	if (key_audit_list(r->tok, &list, &n, &perr) < 0) {
+		*st = keys_fail(keys_status_of(&perr), "%s", perr.msg);
+		return -1;
+	}
+	for (size_t k = 0; k < n; k++) {
+		buf_init(&why, 4096);
+		if (audit && key_audit_problems(&list[k], &why) > 0) {
+			bad++;
+			if (!r->json)
+				printf("FAIL %s key '%s':\n  %s", r->inst->code,
+				    list[k].label, buf_str(&why));
+		} else if (audit && !r->json) {
+			printf("ok   %s key '%s' (%s, never left the token)\n",
+			    r->inst->code, list[k].label, list[k].fingerprint);
+		}
+		if (!audit || r->json)
+			print_key(r, &list[k], rs.active, *first, audit ? &why :
+			    NULL);
+		*first = 0;
+		buf_release(&why);
+	}
+	key_audit_free(list, n);
+	return bad;
+}
+
+/* each_institution - list or audit one institution (argv) or all */
+static int
+each_institution(struct keys_run *r, int argc, char **argv, int audit)
+{
+	int	 first = 1, bad = 0, n, st = EX_OK;
+
+	if (argc > 2)
+		return keys_fail(EX_USAGE, "usage: %s [INST]", argv[0]);
+	if (!r->json && !audit)
+		printf("%-8s %-10s %-7s %5s  %-16s  %-4s %-4s %-4s %-4s %-4s\n",
+		    "INST", "SELECTOR", "TYPE", "BITS", "FINGERPRINT", "SENS",
+		    "ASNS", "EXTR", "NEXT", "LOCL");
+	if (r->json)
+		printf("[");
+	for (size_t i = 0; i < r->conf->ninst; i++) {
+		int one;
+
+		if (argc == 2 && strcmp(argv[1], r->conf->inst[i].code) != 0)
+			continue;
+		r->inst = &r->conf->inst[i];
+		r->tok = token_close(r->tok);
+		if ((n = walk(r, audit, &first, &one)) < 0)
+			st = one;	/* reported; the others still count */
+		else
+			bad += n;
+	}
+	if (r->json)
+		printf("]\n");
+	if (argc == 2 && r->inst == NULL)
+		return keys_fail(EX_USAGE, "no institution '%s'", argv[1]);
+	if (st != EX_OK)
+		return st;
+	if (audit && !r->json)
+		printf(bad ? "audit: %d key(s) FAILED\n" : "audit: every key "
+		    "was generated on its token and never left it\n", bad);
+	return audit && bad ? EX_CHECK_FAILED : EX_OK;
+}
+
+/* cmd_list - p11dkim-keys list [INST] */
+int
+cmd_list(struct keys_run *r, int argc, char **argv)
+{
+	return each_institution(r, argc, argv, 0);
+}
+
+/* cmd_audit - p11dkim-keys audit [INST] */
+int
+cmd_audit(struct keys_run *r, int argc, char **argv)
+{
+	return each_institution(r, argc, argv, 1);
+}

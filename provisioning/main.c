@@ -1,0 +1,147 @@
+/*
+ * main.c - p11dkim-keys: key ceremonies for p11dkim.
+ *
+ *   p11dkim-keys [-c FILE] [--json] [--operator NAME] [--yes] COMMAND ...
+ *
+ * Set up an institution's token, generate its keys on the token, print
+ * the DNS records, check what DNS publishes, rotate between the two
+ * selectors, audit every key, and keep a hash-chained ceremony log.
+ * See docs/p11dkim-keys.md.
+ *
+ * Security: PINs are never taken from argv (only file:, fd: or a prompt);
+ * the private keys never leave the token, and nothing here asks for them.
+ */
+#include <getopt.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "keys.h"
+
+#define DEFAULT_CONF	"/etc/p11dkim/p11dkim.conf"
+
+static const struct keys_cmd commands[] = {
+	{ "init-token", "initialize an institution's token and set its PINs",
+	  "init-token INST [--slot N] [--so-pin SRC] [--pin SRC] "
+	  "[--min-pin N]", cmd_init_token },
+	{ "generate", "generate a key pair on the token for a selector",
+	  "generate INST [SELECTOR] [--type rsa2048|rsa3072|rsa4096|ed25519]",
+	  cmd_generate },
+	{ "dns", "print the DNS records: key TXT, the institution's CNAMEs, "
+	  "SPF hint", "dns INST [--revoke SELECTOR]", cmd_dns },
+	{ "check-dns", "compare what DNS publishes with the token's keys",
+	  "check-dns INST [SELECTOR] [--zone FILE|-]", cmd_check_dns },
+	{ "list", "every key on the institutions' tokens",
+	  "list [INST]", cmd_list },
+	{ "audit", "fail when any key could have left its token",
+	  "audit [INST]", cmd_audit },
+	{ "rotate", "move to the standby selector, step by step",
+	  "rotate INST status|start|publish|verify|activate|revoke|finish "
+	  "[--zone FILE|-] [--grace SECONDS]", cmd_rotate },
+	{ "destroy", "destroy a selector's key pair (not the active one)",
+	  "destroy INST SELECTOR", cmd_destroy },
+	{ "log", "check the ceremony log's hash chain, or print it",
+	  "log verify | log show [--from N]", cmd_log },
+	{ NULL, NULL, NULL, NULL }
+};
+
+/* usage - the command list, on out */
+static int
+usage(FILE *out, int status)
+{
+	fprintf(out, "usage: p11dkim-keys [-c FILE] [--json] [--operator NAME] "
+	    "[--yes] COMMAND ...\n\ncommands:\n");
+	for (const struct keys_cmd *c = commands; c->name; c++)
+		fprintf(out, "  %-11s %s\n", c->name, c->summary);
+	fprintf(out, "\n'p11dkim-keys COMMAND --help' describes a command.\n"
+	    "The configuration is %s unless -c says otherwise.\n",
+	    DEFAULT_CONF);
+	return status;
+}
+
+/* operator_name - who runs the ceremony: --operator, sudo's user, login */
+static const char *
+operator_name(const char *given)
+{
+	const char *s = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (given != NULL)
+		return given;
+	if (s != NULL && *s)
+		return s;
+	pw = getpwuid(getuid());
+	return pw ? pw->pw_name : "unknown";
+}
+
+/* wants_help - does the command's own argv ask for --help? */
+static int
+wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+/* dispatch - run the command named argv[0] */
+static int
+dispatch(struct keys_run *r, int argc, char **argv)
+{
+	char	 err[CONF_ERR_MAX];
+
+	for (const struct keys_cmd *c = commands; c->name; c++) {
+		if (strcmp(c->name, argv[0]) != 0)
+			continue;
+		if (wants_help(argc, argv)) {
+			printf("usage: p11dkim-keys [-c FILE] %s\n\n%s\n",
+			    c->usage, c->summary);
+			return EX_OK;
+		}
+		if ((r->conf = conf_load(r->conf_path, err, sizeof(err))) ==
+		    NULL)
+			return keys_fail(EX_CONFIG, "%s", err);
+		return c->run(r, argc, argv);
+	}
+	keys_fail(EX_USAGE, "unknown command '%s'", argv[0]);
+	return usage(stderr, EX_USAGE);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "operator", required_argument, NULL, 'o' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct keys_run r;
+	const char *op = NULL;
+	int	 c, status;
+
+	memset(&r, 0, sizeof(r));
+	r.conf_path = DEFAULT_CONF;
+	(void)prctl(PR_SET_DUMPABLE, 0);	/* PINs pass through memory */
+	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': r.conf_path = optarg; break;
+		case 'j': r.json = 1; break;
+		case 'o': op = optarg; break;
+		case 'y': r.yes = 1; break;
+		case 'h': return usage(stdout, EX_OK);
+		default: return usage(stderr, EX_USAGE);
+		}
+	}
+	if (optind >= argc)
+		return usage(stderr, EX_USAGE);
+	r.operator_name = operator_name(op);
+	status = dispatch(&r, argc - optind, argv + optind);
+	token_close(r.tok);
+	p11_module_free(r.mod);
+	conf_free(r.conf);
+	return status;
+}
