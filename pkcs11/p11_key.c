@@ -403,9 +403,17 @@ attempt(struct p11_key *k, const unsigned char digest[32],
 		token_check_anchor(t, epoch);
 	else if (cls == P11_CLASS_LOGIN || cls == P11_CLASS_OK)
 		token_mark_down(t, epoch);
-	else if (cls == P11_CLASS_DEVICE &&
-	    p11_module_reinit(t->mod, gen, err) < 0)
-		return -1;
+	else if (cls == P11_CLASS_DEVICE) {
+		char	 cause[P11_ERR_MSG_MAX], why[P11_ERR_MSG_MAX];
+
+		snprintf(cause, sizeof(cause), "%s", err->msg);
+		if (p11_module_reinit(t->mod, gen, err) < 0) {
+			snprintf(why, sizeof(why), "%s", err->msg);
+			p11_err_set(err, 1, err->rv, "%.150s; recovery: %.150s",
+			    cause, why);
+			return -1;
+		}
+	}
 	pthread_mutex_lock(&t->mu);
 	t->stats.recoveries += cls == P11_CLASS_DEVICE;
 	pthread_mutex_unlock(&t->mu);

@@ -70,18 +70,28 @@ down_locked(struct token *t, int close)
 
 /*
  * up_locked - open the anchor session and log in, after a start, a
- * re-login or a module re-initialization.  Initialized tokens can move
- * to another slot when the module restarts, so the slot is found again.
+ * re-login or a module re-initialization.  A token can be in another
+ * slot after the module restarts, so it is found again by label and
+ * serial then.
  */
 static int
 up_locked(struct token *t, struct p11_err *err)
 {
 	unsigned long gen = p11_module_generation(t->mod);
+	struct p11_token_info info;
 
 	if (t->up && gen == t->gen)
 		return 0;
 	down_locked(t, gen == t->gen);
-	t->gen = gen;
+	if (gen != t->gen) {
+		if (p11_module_find_token(t->mod, t->info.label,
+		    t->info.serial, &info, err) < 0) {
+			err->temporary = 1;	/* it was there a moment ago */
+			return -1;
+		}
+		t->info = info;
+		t->gen = gen;
+	}
 	if (session_open(t, &t->anchor, err) < 0)
 		return -1;
 	if (login(t, err) < 0) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <pthread.h>
 
 #include <cmocka.h>
@@ -315,6 +316,44 @@ test_session_loss(void **state)
 	assert_true(after.recoveries > before.recoveries);
 }
 
+/*
+ * test_store_moved - the token store disappears underneath (as a device
+ * would): temporary failures, never a hang; signing comes back by itself
+ * when the store returns.
+ */
+static void
+test_store_moved(void **state)
+{
+	char	 store[600], away[600];
+	unsigned char digest[32] = { 1 }, sig[P11_SIG_MAX];
+	struct p11_err err;
+	struct p11_key *k = token_key(tok_a, "alpha-rsa", &err);
+	size_t	 len;
+	int	 ok = 0;
+
+	(void)state;
+	assert_non_null(k);
+	snprintf(store, sizeof(store), "%s/tokens", dir);
+	snprintf(away, sizeof(away), "%s/tokens.away", dir);
+	assert_int_equal(rename(store, away), 0);
+	for (int i = 0; i < 3; i++) {
+		len = sizeof(sig);
+		assert_int_equal(p11_key_sign(k, digest, sig, &len, &err), -1);
+		assert_true(err.temporary);
+	}
+	assert_int_equal(rename(away, store), 0);
+	for (int i = 0; i < 200 && !ok; i++) {	/* back-off is at most 10 s */
+		len = sizeof(sig);
+		ok = p11_key_sign(k, digest, sig, &len, &err) == 0;
+		if (!ok)
+			usleep(100000);
+	}
+	if (!ok)
+		fail_msg("signing did not come back: %s", err.msg);
+	sign_ok(k, 20);
+	sign_ok(token_key(tok_b, "beta-ed", &err), 21);
+}
+
 /* test_bad_input - wrong PIN, loose PIN file, no token, no module */
 static void
 test_bad_input(void **state)
@@ -372,6 +411,7 @@ main(void)
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_session_loss),
+		cmocka_unit_test(test_store_moved),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_destroy),
 	};
