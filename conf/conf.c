@@ -15,126 +15,15 @@
 #include <confuse.h>
 
 #include "p11dkim/conf.h"
-#include "p11dkim/sign_params.h"
+#include "conf_int.h"
 
-#define CODE_MAX	32
+
 
 /*
  * libconfuse's error callback takes no argument of ours, so the first
  * message of a conf_load() call goes to this thread's scratch line.
  */
 static __thread char conf_error[CONF_ERR_MAX];
-
-/* value_error - report a bad value at the current line; -1 */
-static int
-value_error(cfg_t *cfg, cfg_opt_t *opt, const char *value, const char *why)
-{
-	cfg_error(cfg, "%s '%.64s': %s", opt->name, value, why);
-	return -1;
-}
-
-/* keep - hand the checked value to libconfuse, which copies it */
-static int
-keep(const char *value, void *result)
-{
-	*(const char **)result = value;
-	return 0;
-}
-
-/* cb_domain - a domain name (RFC 5321) */
-static int
-cb_domain(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	if (sign_params_domain(value, NULL) < 0)
-		return value_error(cfg, opt, value, "not a domain name");
-	return keep(value, result);
-}
-
-/* cb_selector - a DKIM selector */
-static int
-cb_selector(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	if (sign_params_selector(value, NULL) < 0)
-		return value_error(cfg, opt, value, "not a selector (letters, "
-		    "digits, inner hyphens)");
-	return keep(value, result);
-}
-
-/* cb_path - an absolute path */
-static int
-cb_path(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	if (value[0] != '/')
-		return value_error(cfg, opt, value, "not an absolute path");
-	return keep(value, result);
-}
-
-/* cb_pin - a PIN source: file:/PATH, fd:N or prompt */
-static int
-cb_pin(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	if (strncmp(value, "file:/", 6) != 0 && value[0] != '/' &&
-	    strncmp(value, "fd:", 3) != 0 && strcmp(value, "prompt") != 0)
-		return value_error(cfg, opt, value, "not file:/PATH, fd:N or "
-		    "prompt");
-	return keep(value, result);
-}
-
-/* cb_alg - a signing algorithm (rsa-sha1 refused, RFC 8301) */
-static int
-cb_alg(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	struct dkim_err err;
-	enum dkim_alg alg;
-
-	if (dkim_alg_parse(value, &alg, &err) < 0)
-		return value_error(cfg, opt, value, err.msg);
-	return keep(value, result);
-}
-
-/* cb_key_type - rsa2048, rsa3072, rsa4096 or ed25519 */
-static int
-cb_key_type(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	static const char *const types[] = { "rsa2048", "rsa3072", "rsa4096",
-	    "ed25519", NULL };
-
-	for (size_t i = 0; types[i] != NULL; i++)
-		if (strcmp(value, types[i]) == 0)
-			return keep(value, result);
-	return value_error(cfg, opt, value, "not rsa2048, rsa3072, rsa4096 "
-	    "or ed25519");
-}
-
-/*
- * cb_record_name - the provider-side record pattern: %c (institution
- * code) and %n (selector number) or %s (selector) must both be there, so
- * that every key has its own name; other characters must be selector
- * characters.
- */
-static int
-cb_record_name(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	int	 code = 0, sel = 0;
-
-	for (const char *p = value; *p; p++) {
-		if (*p == '%') {
-			p++;
-			code |= *p == 'c';
-			sel |= *p == 'n' || *p == 's';
-			if (*p != 'c' && *p != 'n' && *p != 's')
-				return value_error(cfg, opt, value, "only %c, "
-				    "%n and %s may follow %");
-		} else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' &&
-		    *p <= '9') || *p == '-' || *p == '.')) {
-			return value_error(cfg, opt, value, "lower-case "
-			    "letters, digits, '-' and '.' only");
-		}
-	}
-	if (!code || !sel)
-		return value_error(cfg, opt, value, "needs %c and %n (or %s)");
-	return keep(value, result);
-}
 
 static cfg_opt_t inst_opts[] = {
 	CFG_STR_LIST_CB("domains", NULL, CFGF_NODEFAULT, cb_domain),
@@ -147,6 +36,21 @@ static cfg_opt_t inst_opts[] = {
 	CFG_STR_CB("algorithm", "rsa-sha256", CFGF_NONE, cb_alg),
 	CFG_STR_CB("key-type", "rsa2048", CFGF_NONE, cb_key_type),
 	CFG_BOOL("optional", cfg_false, CFGF_NONE),
+	CFG_STR_CB("canonicalization", "relaxed/relaxed", CFGF_NONE, cb_canon),
+	CFG_STR_LIST_CB("headers", NULL, CFGF_NODEFAULT, cb_header_name),
+	CFG_STR_LIST_CB("oversign-headers", NULL, CFGF_NODEFAULT,
+	    cb_header_name),
+	CFG_BOOL("timestamp", cfg_true, CFGF_NONE),
+	CFG_INT_CB("expire", 0, CFGF_NONE, cb_seconds),
+	CFG_STR_LIST_CB("allow-uids", NULL, CFGF_NODEFAULT, cb_user),
+	CFG_STR_LIST_CB("allow-gids", NULL, CFGF_NODEFAULT, cb_group),
+	CFG_END()
+};
+
+static cfg_opt_t listen_opts[] = {
+	CFG_STR_CB("owner", NULL, CFGF_NODEFAULT, cb_user),
+	CFG_STR_CB("group", NULL, CFGF_NODEFAULT, cb_group),
+	CFG_STR_CB("mode", "0660", CFGF_NONE, cb_mode),
 	CFG_END()
 };
 
@@ -158,25 +62,23 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR("spf-include", NULL, CFGF_NODEFAULT),
 	CFG_STR_CB("state-dir", NULL, CFGF_NODEFAULT, cb_path),
 	CFG_STR_CB("ceremony-log", NULL, CFGF_NODEFAULT, cb_path),
+	CFG_STR_CB("user", NULL, CFGF_NODEFAULT, cb_user),
+	CFG_STR_CB("signer-user", NULL, CFGF_NODEFAULT, cb_user),
+	CFG_STR_CB("log", "syslog", CFGF_NONE, cb_log),
+	CFG_INT_CB("workers", 64, CFGF_NONE, cb_count),
+	CFG_INT_CB("signer-threads", 8, CFGF_NONE, cb_count),
+	CFG_INT_CB("sessions", 4, CFGF_NONE, cb_count),
+	CFG_INT_CB("max-header-bytes", 65536, CFGF_NONE, cb_count),
+	CFG_INT_CB("max-message-bytes", 104857600, CFGF_NONE, cb_count),
+	CFG_INT_CB("idle-timeout", 60, CFGF_NONE, cb_count),
+	CFG_INT_CB("io-timeout", 30, CFGF_NONE, cb_count),
+	CFG_INT_CB("drain-timeout", 30, CFGF_NONE, cb_count),
+	CFG_SEC("listen", listen_opts, CFGF_MULTI | CFGF_TITLE |
+	    CFGF_NO_TITLE_DUPES),
 	CFG_SEC("institution", inst_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_END()
 };
-
-/* code_ok - an institution code: lower-case letters, digits, '-' */
-static int
-code_ok(const char *code)
-{
-	size_t	 n = strlen(code);
-
-	if (n == 0 || n > CODE_MAX || code[0] == '-' || code[n - 1] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((code[i] >= 'a' && code[i] <= 'z') ||
-		    (code[i] >= '0' && code[i] <= '9') || code[i] == '-'))
-			return 0;
-	return 1;
-}
 
 /* selectors_ok - two distinct selectors, with active among them */
 static int
@@ -213,9 +115,9 @@ check_institution(cfg_t *cfg, cfg_opt_t *opt)
 	static const char *const required[] = { "domains", "pin",
 	    "active-selector", NULL };
 
-	if (!code_ok(code)) {
+	if (!conf_code_ok(code)) {
 		cfg_error(cfg, "institution '%.40s': the code must be 1-%d "
-		    "lower-case letters, digits or inner '-'", code, CODE_MAX);
+		    "lower-case letters, digits or inner '-'", code, CONF_CODE_MAX);
 		return -1;
 	}
 	for (size_t i = 0; required[i] != NULL; i++)
@@ -302,7 +204,7 @@ copy_institution(cfg_t *root, cfg_t *sec, struct conf_institution *i)
 		return -1;
 	if (i->token_label == NULL && (i->token_label = strdup(i->code)) == NULL)
 		return -1;
-	return 0;
+	return conf_copy_signing(sec, i);
 }
 
 /* copy_root - the global values into c */
@@ -330,6 +232,17 @@ check_whole(cfg_t *cfg, const struct conf *c, char *err, size_t errlen)
 			    required[k]);
 			return -1;
 		}
+	for (size_t k = 0; k < c->daemon.nlisten; k++)
+		if (c->daemon.listen[k].path[0] != '/') {
+			snprintf(err, errlen, "%s: listen \"%s\": not an "
+			    "absolute path", c->path, c->daemon.listen[k].path);
+			return -1;
+		}
+	if (c->daemon.max_header_bytes > CONF_HEADER_BYTES_MAX) {
+		snprintf(err, errlen, "%s: max-header-bytes: at most %d",
+		    c->path, CONF_HEADER_BYTES_MAX);
+		return -1;
+	}
 	for (size_t a = 0; a < c->ninst; a++) {
 		cfg_t *sec = cfg_getnsec(cfg, "institution", (unsigned)a);
 
@@ -385,6 +298,8 @@ build(cfg_t *cfg, const char *path, char *err, size_t errlen)
 			return conf_free(c);
 		}
 	}
+	if (conf_copy_daemon(cfg, c) < 0)
+		goto nomem;
 	if (check_whole(cfg, c, err, errlen) < 0)
 		return conf_free(c);
 	return c;
@@ -494,6 +409,7 @@ institution_free(struct conf_institution *i)
 	free(i->pin);
 	free(i->active_selector);
 	free(i->key_type);
+	conf_free_signing(i);
 }
 
 /* conf_free - free; NULL is fine; returns NULL */
@@ -505,6 +421,7 @@ conf_free(struct conf *c)
 	for (size_t i = 0; i < c->ninst; i++)
 		institution_free(&c->inst[i]);
 	free(c->inst);
+	conf_free_daemon(&c->daemon);
 	free(c->path);
 	free(c->module);
 	free(c->provider_zone);

@@ -11,11 +11,14 @@
 #define P11DKIM_CONF_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "p11dkim/dkim_alg.h"
 
 #define CONF_SELECTORS		2	/* an active one and a standby */
+#define CONF_CODE_MAX		32	/* institution code */
 #define CONF_ERR_MAX		512
+#define CONF_HEADER_BYTES_MAX	(1024 * 1024)	/* = DKIM_HEADER_BYTES_MAX */
 
 struct conf_institution {
 	char	*code;			/* "mosa": the section title */
@@ -30,6 +33,40 @@ struct conf_institution {
 	enum dkim_alg alg;
 	char	*key_type;		/* rsa2048, rsa3072, rsa4096, ed25519 */
 	int	 optional;		/* the daemon may start without it */
+	/* How the daemon signs for it. */
+	enum dkim_canon hcanon, bcanon;	/* default relaxed/relaxed */
+	char	**headers;		/* NULL: the default list */
+	char	**oversign;		/* NULL: the default list */
+	int	 timestamp;		/* t= (default on) */
+	unsigned long expire;		/* x= after this many seconds; 0: none */
+	uid_t	*allow_uids;		/* peers that may ask for signatures */
+	size_t	 nallow_uids;
+	gid_t	*allow_gids;
+	size_t	 nallow_gids;
+};
+
+/* A native-protocol socket of the daemon. */
+struct conf_listener {
+	char	*path;
+	uid_t	 owner;
+	gid_t	 group;
+	mode_t	 mode;
+};
+
+struct conf_daemon {
+	char	*user;			/* the fronts run as; NULL: no change */
+	char	*signer_user;		/* the signer runs as; NULL: no change */
+	int	 log_stderr;		/* 0: syslog */
+	struct conf_listener *listen;
+	size_t	 nlisten;
+	unsigned workers;		/* requests served at once */
+	unsigned signer_threads;
+	unsigned sessions;		/* PKCS#11 sessions per token */
+	size_t	 max_header_bytes;
+	size_t	 max_message_bytes;
+	unsigned idle_timeout;		/* seconds */
+	unsigned io_timeout;
+	unsigned drain_timeout;
 };
 
 struct conf {
@@ -40,6 +77,7 @@ struct conf {
 	char	*spf_include;		/* NULL: no SPF hint */
 	char	*state_dir;		/* rotation state */
 	char	*ceremony_log;
+	struct conf_daemon daemon;
 	struct conf_institution *inst;
 	size_t	 ninst;
 };

@@ -137,6 +137,77 @@ test_refusals(void **state)
 	}
 }
 
+/* test_daemon - the daemon's options, listeners and signing options */
+static void
+test_daemon(void **state)
+{
+	char	 text[4096], err[CONF_ERR_MAX];
+	const struct conf_institution *i;
+	struct conf *c;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s%s%s", head,
+	    "log = \"stderr\"\nworkers = 8\nmax-message-bytes = 1000\n"
+	    "listen \"/run/p11dkim/p11dkimd.sock\" {\n owner = \"root\"\n"
+	    " group = \"0\"\n mode = \"0600\"\n}\n",
+	    "institution mosa {\n domains = {\"mosamuseum.com\"}\n"
+	    " pin = \"prompt\"\n active-selector = \"stxsel2\"\n"
+	    " canonicalization = \"simple/relaxed\"\n"
+	    " headers = {\"From\", \"Subject\", \"List-*\"}\n"
+	    " expire = 86400\n allow-uids = {\"root\", \"1000\"}\n"
+	    " allow-gids = {\"0\"}\n}\n");
+	c = load_text(text, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->daemon.log_stderr, 1);
+	assert_int_equal(c->daemon.workers, 8);
+	assert_int_equal(c->daemon.max_message_bytes, 1000);
+	assert_int_equal(c->daemon.io_timeout, 30);
+	assert_int_equal(c->daemon.nlisten, 1);
+	assert_string_equal(c->daemon.listen[0].path,
+	    "/run/p11dkim/p11dkimd.sock");
+	assert_int_equal(c->daemon.listen[0].owner, 0);
+	assert_int_equal(c->daemon.listen[0].mode, 0600);
+	i = conf_institution(c, "mosa");
+	assert_int_equal(i->hcanon, DKIM_CANON_SIMPLE);
+	assert_int_equal(i->bcanon, DKIM_CANON_RELAXED);
+	assert_string_equal(i->headers[2], "List-*");
+	assert_null(i->headers[3]);
+	assert_null(i->oversign);
+	assert_int_equal(i->expire, 86400);
+	assert_int_equal(i->timestamp, 1);
+	assert_int_equal(i->nallow_uids, 2);
+	assert_int_equal(i->allow_uids[1], 1000);
+	assert_int_equal(i->nallow_gids, 1);
+	conf_free(c);
+}
+
+/* test_daemon_refusals - bad daemon values, with their line */
+static void
+test_daemon_refusals(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "workers = 0\n", ":7: workers '0': a whole number" },
+		{ "log = \"file\"\n", ":7: log 'file': syslog or stderr" },
+		{ "listen \"/x.sock\" {\n mode = \"999\"\n}\n",
+		  ":8: mode '999': not an octal mode" },
+		{ "listen \"/x.sock\" {\n owner = \"no-such-user-x\"\n}\n",
+		  ":8: owner 'no-such-user-x': no such user" },
+		{ "listen \"rel.sock\" {\n}\n", ": listen \"rel.sock\": not an "
+		  "absolute path" },
+		{ "max-header-bytes = 2000000\n", ": max-header-bytes: at most" },
+	};
+	char	 text[4096], err[CONF_ERR_MAX];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		snprintf(text, sizeof(text), "%s%s%s", head, bad[k][0], mosa);
+		assert_null(load_text(text, err, sizeof(err)));
+		if (strstr(err, bad[k][1]) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s'", k, err, bad[k][1]);
+	}
+}
+
 /* test_missing_file - a clear line, no crash */
 static void
 test_missing_file(void **state)
@@ -155,6 +226,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_daemon),
+		cmocka_unit_test(test_daemon_refusals),
 		cmocka_unit_test(test_missing_file),
 	};
 

@@ -1,0 +1,152 @@
+/*
+ * conf_daemon.c - the daemon's part of the configuration: its section of
+ * options and listeners, and how each institution is signed for (see
+ * include/p11dkim/conf.h).  Values were checked as they were read
+ * (conf_values.c); this copies them out of libconfuse.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_int.h"
+
+/* str_list - an owned NULL-terminated copy of a list option, or NULL */
+static int
+str_list(cfg_t *sec, const char *name, char ***out)
+{
+	unsigned n = cfg_size(sec, name);
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if ((*out = calloc(n + 1, sizeof(char *))) == NULL)
+		return -1;
+	for (unsigned k = 0; k < n; k++)
+		if (((*out)[k] = strdup(cfg_getnstr(sec, name, k))) == NULL)
+			return -1;
+	return 0;
+}
+
+/* free_list - free a list from str_list */
+static void
+free_list(char **list)
+{
+	for (size_t k = 0; list != NULL && list[k] != NULL; k++)
+		free(list[k]);
+	free(list);
+}
+
+/* ids - the user (or group) ids of a list of names or numbers */
+static int
+ids(cfg_t *sec, const char *name, int groups, void **out, size_t *n)
+{
+	size_t	 size = groups ? sizeof(gid_t) : sizeof(uid_t);
+	unsigned count = cfg_size(sec, name);
+
+	*out = NULL;
+	*n = count;
+	if (count == 0)
+		return 0;
+	if ((*out = calloc(count, size)) == NULL)
+		return -1;
+	for (unsigned k = 0; k < count; k++) {
+		const char *v = cfg_getnstr(sec, name, k);
+		int rc = groups ?
+		    conf_resolve_group(v, (gid_t *)*out + k) :
+		    conf_resolve_user(v, (uid_t *)*out + k);
+
+		if (rc < 0)
+			return -1;	/* checked when read; vanished since */
+	}
+	return 0;
+}
+
+/* conf_copy_signing - an institution's signing options into i */
+int
+conf_copy_signing(cfg_t *sec, struct conf_institution *i)
+{
+	struct dkim_err ignored;
+	void	*u, *g;
+
+	(void)dkim_canon_parse(cfg_getstr(sec, "canonicalization"),
+	    &i->hcanon, &i->bcanon, &ignored);
+	i->timestamp = cfg_getbool(sec, "timestamp") == cfg_true;
+	i->expire = (unsigned long)cfg_getint(sec, "expire");
+	if (str_list(sec, "headers", &i->headers) < 0 ||
+	    str_list(sec, "oversign-headers", &i->oversign) < 0 ||
+	    ids(sec, "allow-uids", 0, &u, &i->nallow_uids) < 0 ||
+	    (i->allow_uids = u, ids(sec, "allow-gids", 1, &g,
+	    &i->nallow_gids)) < 0)
+		return -1;
+	i->allow_gids = g;
+	return 0;
+}
+
+/* conf_free_signing - what conf_copy_signing allocated */
+void
+conf_free_signing(struct conf_institution *i)
+{
+	free_list(i->headers);
+	free_list(i->oversign);
+	free(i->allow_uids);
+	free(i->allow_gids);
+}
+
+/* copy_listener - one listen section */
+static int
+copy_listener(cfg_t *sec, struct conf_listener *l)
+{
+	l->owner = (uid_t)-1;
+	l->group = (gid_t)-1;
+	if ((l->path = strdup(cfg_title(sec))) == NULL)
+		return -1;
+	if (cfg_size(sec, "owner") > 0 &&
+	    conf_resolve_user(cfg_getstr(sec, "owner"), &l->owner) < 0)
+		return -1;
+	if (cfg_size(sec, "group") > 0 &&
+	    conf_resolve_group(cfg_getstr(sec, "group"), &l->group) < 0)
+		return -1;
+	l->mode = (mode_t)strtol(cfg_getstr(sec, "mode"), NULL, 8);
+	return 0;
+}
+
+/* conf_copy_daemon - the daemon options and listeners into c */
+int
+conf_copy_daemon(cfg_t *root, struct conf *c)
+{
+	struct conf_daemon *d = &c->daemon;
+
+	d->workers = (unsigned)cfg_getint(root, "workers");
+	d->signer_threads = (unsigned)cfg_getint(root, "signer-threads");
+	d->sessions = (unsigned)cfg_getint(root, "sessions");
+	d->max_header_bytes = (size_t)cfg_getint(root, "max-header-bytes");
+	d->max_message_bytes = (size_t)cfg_getint(root, "max-message-bytes");
+	d->idle_timeout = (unsigned)cfg_getint(root, "idle-timeout");
+	d->io_timeout = (unsigned)cfg_getint(root, "io-timeout");
+	d->drain_timeout = (unsigned)cfg_getint(root, "drain-timeout");
+	d->log_stderr = strcmp(cfg_getstr(root, "log"), "stderr") == 0;
+	if ((cfg_size(root, "user") > 0 &&
+	    (d->user = strdup(cfg_getstr(root, "user"))) == NULL) ||
+	    (cfg_size(root, "signer-user") > 0 &&
+	    (d->signer_user = strdup(cfg_getstr(root, "signer-user"))) == NULL))
+		return -1;
+	d->nlisten = cfg_size(root, "listen");
+	if (d->nlisten > 0 &&
+	    (d->listen = calloc(d->nlisten, sizeof(*d->listen))) == NULL)
+		return -1;
+	for (size_t k = 0; k < d->nlisten; k++)
+		if (copy_listener(cfg_getnsec(root, "listen", (unsigned)k),
+		    &d->listen[k]) < 0)
+			return -1;
+	return 0;
+}
+
+/* conf_free_daemon - what conf_copy_daemon allocated */
+void
+conf_free_daemon(struct conf_daemon *d)
+{
+	for (size_t k = 0; k < d->nlisten && d->listen; k++)
+		free(d->listen[k].path);
+	free(d->listen);
+	free(d->user);
+	free(d->signer_user);
+}

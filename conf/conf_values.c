@@ -1,0 +1,271 @@
+/*
+ * conf_values.c - the checks libconfuse runs on each value as it reads
+ * it, so that an error names its line (see conf_int.h).
+ */
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <confuse.h>
+
+#include "p11dkim/sign_params.h"
+#include "conf_int.h"
+
+/* value_error - report a bad value at the current line; -1 */
+static int
+value_error(cfg_t *cfg, cfg_opt_t *opt, const char *value, const char *why)
+{
+	cfg_error(cfg, "%s '%.64s': %s", opt->name, value, why);
+	return -1;
+}
+
+/* keep - hand the checked value to libconfuse, which copies it */
+static int
+keep(const char *value, void *result)
+{
+	*(const char **)result = value;
+	return 0;
+}
+
+/* cb_domain - a domain name (RFC 5321) */
+int
+cb_domain(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (sign_params_domain(value, NULL) < 0)
+		return value_error(cfg, opt, value, "not a domain name");
+	return keep(value, result);
+}
+
+/* cb_selector - a DKIM selector */
+int
+cb_selector(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (sign_params_selector(value, NULL) < 0)
+		return value_error(cfg, opt, value, "not a selector (letters, "
+		    "digits, inner hyphens)");
+	return keep(value, result);
+}
+
+/* cb_path - an absolute path */
+int
+cb_path(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (value[0] != '/')
+		return value_error(cfg, opt, value, "not an absolute path");
+	return keep(value, result);
+}
+
+/* cb_pin - a PIN source: file:/PATH, fd:N or prompt */
+int
+cb_pin(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (strncmp(value, "file:/", 6) != 0 && value[0] != '/' &&
+	    strncmp(value, "fd:", 3) != 0 && strcmp(value, "prompt") != 0)
+		return value_error(cfg, opt, value, "not file:/PATH, fd:N or "
+		    "prompt");
+	return keep(value, result);
+}
+
+/* cb_alg - a signing algorithm (rsa-sha1 refused, RFC 8301) */
+int
+cb_alg(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	struct dkim_err err;
+	enum dkim_alg alg;
+
+	if (dkim_alg_parse(value, &alg, &err) < 0)
+		return value_error(cfg, opt, value, err.msg);
+	return keep(value, result);
+}
+
+/* cb_key_type - rsa2048, rsa3072, rsa4096 or ed25519 */
+int
+cb_key_type(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const char *const types[] = { "rsa2048", "rsa3072", "rsa4096",
+	    "ed25519", NULL };
+
+	for (size_t i = 0; types[i] != NULL; i++)
+		if (strcmp(value, types[i]) == 0)
+			return keep(value, result);
+	return value_error(cfg, opt, value, "not rsa2048, rsa3072, rsa4096 "
+	    "or ed25519");
+}
+
+/*
+ * cb_record_name - the provider-side record pattern: %c (institution
+ * code) and %n (selector number) or %s (selector) must both be there, so
+ * that every key has its own name; other characters must be selector
+ * characters.
+ */
+int
+cb_record_name(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	int	 code = 0, sel = 0;
+
+	for (const char *p = value; *p; p++) {
+		if (*p == '%') {
+			p++;
+			code |= *p == 'c';
+			sel |= *p == 'n' || *p == 's';
+			if (*p != 'c' && *p != 'n' && *p != 's')
+				return value_error(cfg, opt, value, "only %c, "
+				    "%n and %s may follow %");
+		} else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' &&
+		    *p <= '9') || *p == '-' || *p == '.')) {
+			return value_error(cfg, opt, value, "lower-case "
+			    "letters, digits, '-' and '.' only");
+		}
+	}
+	if (!code || !sel)
+		return value_error(cfg, opt, value, "needs %c and %n (or %s)");
+	return keep(value, result);
+}
+
+/* cb_canon - a c= value: simple or relaxed, as header/body */
+int
+cb_canon(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	enum dkim_canon h, b;
+	struct dkim_err err;
+
+	if (dkim_canon_parse(value, &h, &b, &err) < 0)
+		return value_error(cfg, opt, value, err.msg);
+	return keep(value, result);
+}
+
+/* cb_header_name - a header field name, or "Prefix-*" */
+int
+cb_header_name(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const char *one[] = { value, NULL };
+
+	if (sign_params_names(one, opt->name, NULL) < 0)
+		return value_error(cfg, opt, value, "not a header field name");
+	return keep(value, result);
+}
+
+/* cb_user - a user name or number that exists */
+int
+cb_user(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	uid_t	 uid;
+
+	if (conf_resolve_user(value, &uid) < 0)
+		return value_error(cfg, opt, value, "no such user");
+	return keep(value, result);
+}
+
+/* cb_group - a group name or number that exists */
+int
+cb_group(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	gid_t	 gid;
+
+	if (conf_resolve_group(value, &gid) < 0)
+		return value_error(cfg, opt, value, "no such group");
+	return keep(value, result);
+}
+
+/* cb_mode - a file mode in octal, at most 0777 */
+int
+cb_mode(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char	*end;
+	long	 m = strtol(value, &end, 8);
+
+	if (*value == '\0' || *end != '\0' || m < 0 || m > 0777)
+		return value_error(cfg, opt, value, "not an octal mode like "
+		    "0660");
+	return keep(value, result);
+}
+
+/* cb_log - where the daemon logs */
+int
+cb_log(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (strcmp(value, "syslog") != 0 && strcmp(value, "stderr") != 0)
+		return value_error(cfg, opt, value, "syslog or stderr");
+	return keep(value, result);
+}
+
+/* cb_count - a whole number from 1 to 10^9 */
+int
+cb_count(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char	*end;
+	long	 n = strtol(value, &end, 10);
+
+	if (*value == '\0' || *end != '\0' || n < 1 || n > 1000000000L)
+		return value_error(cfg, opt, value, "a whole number from 1 to "
+		    "1000000000");
+	*(long *)result = n;
+	return 0;
+}
+
+/* cb_seconds - a duration in seconds, 0 allowed */
+int
+cb_seconds(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char	*end;
+	long	 n = strtol(value, &end, 10);
+
+	if (*value == '\0' || *end != '\0' || n < 0 || n > 1000000000L)
+		return value_error(cfg, opt, value, "seconds, from 0 to "
+		    "1000000000");
+	*(long *)result = n;
+	return 0;
+}
+
+/* conf_resolve_user - a user name or number */
+int
+conf_resolve_user(const char *s, uid_t *uid)
+{
+	struct passwd *pw;
+	char	*end;
+	long	 n = strtol(s, &end, 10);
+
+	if (*s != '\0' && *end == '\0' && n >= 0) {
+		*uid = (uid_t)n;
+		return 0;
+	}
+	if ((pw = getpwnam(s)) == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	return 0;
+}
+
+/* conf_resolve_group - a group name or number */
+int
+conf_resolve_group(const char *s, gid_t *gid)
+{
+	struct group *gr;
+	char	*end;
+	long	 n = strtol(s, &end, 10);
+
+	if (*s != '\0' && *end == '\0' && n >= 0) {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	if ((gr = getgrnam(s)) == NULL)
+		return -1;
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/* code_ok - an institution code: lower-case letters, digits, '-' */
+int
+conf_code_ok(const char *code)
+{
+	size_t	 n = strlen(code);
+
+	if (n == 0 || n > CONF_CODE_MAX || code[0] == '-' || code[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((code[i] >= 'a' && code[i] <= 'z') ||
+		    (code[i] >= '0' && code[i] <= '9') || code[i] == '-'))
+			return 0;
+	return 1;
+}
+
