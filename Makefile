@@ -44,13 +44,14 @@ CONFUSE_LIBS  := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null || echo -lc
 UTIL_SRC := util/buf.c
 DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 	    dkim/canon_header.c dkim/header_section.c dkim/header_select.c \
-	    dkim/sig_field.c dkim/sign_params.c dkim/dkim_sign.c
+	    dkim/sig_field.c dkim/sign_params.c dkim/dkim_sign.c dkim/addr.c
 
 PKCS11_SRC := pkcs11/p11_err.c pkcs11/p11_module.c pkcs11/pin.c \
 	    pkcs11/token.c pkcs11/p11_key.c pkcs11/keygen.c pkcs11/key_audit.c \
 	    pkcs11/token_admin.c
 CONF_SRC := conf/conf.c conf/conf_values.c conf/conf_daemon.c conf/rotation_state.c
 PROV_SRC := $(filter-out provisioning/main.c,$(wildcard provisioning/*.c))
+DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 
 CORE_LIB  := $(BUILD)/libp11dkim-core.a
 CORE_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(UTIL_SRC) $(DKIM_SRC))
@@ -60,7 +61,9 @@ CONF_LIB  := $(BUILD)/libp11dkim-conf.a
 CONF_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(CONF_SRC))
 PROV_LIB  := $(BUILD)/libp11dkim-prov.a
 PROV_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PROV_SRC))
-ALL_LIBS  := $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB)
+DAEMON_LIB := $(BUILD)/libp11dkim-daemon.a
+DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRC))
+ALL_LIBS  := $(DAEMON_LIB) $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB)
 ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv
 
 # --- tests and benchmarks --------------------------------------------------
@@ -71,7 +74,8 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 KEYS_BIN   := $(BUILD)/p11dkim-keys
-PROGRAMS   := $(if $(wildcard provisioning/main.c),$(KEYS_BIN))
+DAEMON_BIN := $(BUILD)/p11dkimd
+PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN)
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
@@ -87,11 +91,15 @@ $(CORE_LIB): $(CORE_OBJ)
 $(TOKEN_LIB): $(TOKEN_OBJ)
 $(CONF_LIB): $(CONF_OBJ)
 $(PROV_LIB): $(PROV_OBJ)
+$(DAEMON_LIB): $(DAEMON_OBJ)
 $(ALL_LIBS):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
 $(KEYS_BIN): $(BUILD)/provisioning/main.o $(ALL_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
+
+$(DAEMON_BIN): $(BUILD)/daemon/main.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(ALL_LIBS)
@@ -142,4 +150,5 @@ clean:
 	rm -rf build build-san
 
 -include $(CORE_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d) $(CONF_OBJ:.o=.d) \
-	$(PROV_OBJ:.o=.d) $(BUILD)/provisioning/main.d
+	$(PROV_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(BUILD)/provisioning/main.d \
+	$(BUILD)/daemon/main.d

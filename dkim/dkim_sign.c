@@ -286,6 +286,20 @@ dkim_sign_headers(struct dkim_sign *ctx, const char *data, size_t len,
 	return 0;
 }
 
+/* dkim_sign_headers_end - the message ended inside its header section */
+int
+dkim_sign_headers_end(struct dkim_sign *ctx, struct dkim_err *err)
+{
+	if (ctx->state != ST_HEADERS)
+		return dkim_err_set(err, DKIM_ESTATE, "header section ended "
+		    "after an error or the body");
+	if (header_section_complete(&ctx->hs))
+		return 0;
+	if (header_section_end(&ctx->hs, err) < 0 || check_from(ctx, err) < 0)
+		return failed(ctx);
+	return 0;
+}
+
 /* dkim_sign_headers_complete - 1 once the header section was read */
 int
 dkim_sign_headers_complete(const struct dkim_sign *ctx)
@@ -462,9 +476,8 @@ dkim_sign_end(struct dkim_sign *ctx, struct dkim_err *err)
 	int	 rc = 0;
 
 	if (ctx->state == ST_HEADERS) {
-		if (header_section_end(&ctx->hs, err) < 0 ||
-		    check_from(ctx, err) < 0)
-			return failed(ctx);
+		if (dkim_sign_headers_end(ctx, err) < 0)
+			return -1;
 		if (ctx->nsigs == 0)
 			return dkim_err_set(err, DKIM_ESTATE, "no signature "
 			    "was added");

@@ -21,11 +21,18 @@ allowed() {
 	esac
 }
 
-# layer_of HEADER - the folder whose .c implements include/p11dkim/HEADER
+# layer_of HEADER - the folder whose .c implements include/p11dkim/HEADER:
+# X.c, or for a module split over several files, X_*.c or PREFIX_*.c
 layer_of() {
 	base=${1%.h}
+	prefix=${base%%_*}
 	for d in util dkim pkcs11 client conf provisioning daemon; do
 		[ -f "$d/$base.c" ] && { echo "$d"; return; }
+	done
+	for d in util dkim pkcs11 client conf provisioning daemon; do
+		for f in "$d/${base}"_*.c "$d/${prefix}"_*.c; do
+			[ -f "$f" ] && { echo "$d"; return; }
+		done
 	done
 	echo "?"
 }

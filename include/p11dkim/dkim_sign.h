@@ -101,6 +101,13 @@ int	dkim_sign_update(struct dkim_sign *, const char *, size_t,
 int	dkim_sign_headers(struct dkim_sign *, const char *, size_t,
 	    size_t *consumed, struct dkim_err *);
 
+/*
+ * dkim_sign_headers_end - the message ended inside its header section (no
+ * blank line, no body): close the section so that signatures can still
+ * be added before dkim_sign_end.
+ */
+int	dkim_sign_headers_end(struct dkim_sign *, struct dkim_err *);
+
 /* dkim_sign_headers_complete - 1 once the header section was read */
 int	dkim_sign_headers_complete(const struct dkim_sign *);
 

@@ -1,0 +1,38 @@
+/*
+ * front.h - the native front: what its connection threads share, and
+ * its entry points.  Private to daemon/.
+ */
+#ifndef P11DKIM_FRONT_H
+#define P11DKIM_FRONT_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include "p11dkim/conf.h"
+#include "p11dkim/keytab.h"
+#include "p11dkim/signer.h"
+#include "p11dkim/stats.h"
+
+struct front {
+	const struct conf *conf;
+	const struct keytab *keys;
+	struct signer *signer;
+	struct stats *stats;
+	const volatile sig_atomic_t *stop;	/* draining: no new requests */
+};
+
+/* conn_serve - one client connection, until it ends (closes fd) */
+void	conn_serve(struct front *, int fd);
+
+/* conn_refuse_busy - tell a client we are overloaded, and close */
+void	conn_refuse_busy(int fd);
+
+/*
+ * front_run - the front process: accept on the listeners, serve each
+ * connection in a thread (at most conf->daemon.workers at once), stop on
+ * SIGTERM after draining.  Returns the process's exit status.
+ */
+int	front_run(const struct conf *, const struct keytab *,
+	    const int *listen_fds, size_t nlisten, int signer_fd);
+
+#endif

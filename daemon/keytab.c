@@ -1,0 +1,83 @@
+/*
+ * keytab.c - the table of signing keys (see include/p11dkim/keytab.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "p11dkim/keytab.h"
+#include "p11dkim/rotation_state.h"
+
+/* keytab_build - the table for a configuration */
+int
+keytab_build(const struct conf *c, struct keytab *t, char *err,
+    size_t errlen)
+{
+	struct rotation_state rs;
+
+	t->n = 0;
+	if ((t->e = calloc(c->ninst + 1, sizeof(*t->e))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < c->ninst; i++) {
+		struct keytab_entry *e = &t->e[t->n];
+		int	 sel;
+
+		if (rotation_state_load(c, &c->inst[i], &rs, err, errlen) < 0)
+			return -1;
+		if ((sel = conf_selector_index(&c->inst[i], rs.active)) < 0) {
+			snprintf(err, errlen, "institution %s: active selector "
+			    "'%s' unknown", c->inst[i].code, rs.active);
+			return -1;
+		}
+		e->inst = &c->inst[i];
+		e->selector = (size_t)sel;
+		e->alg = c->inst[i].alg;
+		if (conf_key_label(&c->inst[i], e->selector, e->key_label,
+		    sizeof(e->key_label)) < 0) {
+			snprintf(err, errlen, "institution %s: key label too "
+			    "long", c->inst[i].code);
+			return -1;
+		}
+		t->n++;
+	}
+	return 0;
+}
+
+/* domain_matches - d equals dom, or is a subdomain of it when allowed */
+static int
+domain_matches(const char *d, const char *dom, int subdomains)
+{
+	size_t	 a = strlen(d), b = strlen(dom);
+
+	if (a == b)
+		return strcmp(d, dom) == 0;
+	return subdomains && a > b && d[a - b - 1] == '.' &&
+	    strcmp(d + a - b, dom) == 0;
+}
+
+/* keytab_for_domain - the institution that signs for domain, or NULL */
+const struct keytab_entry *
+keytab_for_domain(const struct keytab *t, const char *domain,
+    uint32_t *index, const char **d_domain)
+{
+	for (size_t i = 0; i < t->n; i++)
+		for (size_t k = 0; k < t->e[i].inst->ndomains; k++)
+			if (domain_matches(domain, t->e[i].inst->domains[k],
+			    t->e[i].inst->subdomains)) {
+				*index = (uint32_t)i;
+				*d_domain = t->e[i].inst->domains[k];
+				return &t->e[i];
+			}
+	return NULL;
+}
+
+/* keytab_release - free the table */
+void
+keytab_release(struct keytab *t)
+{
+	free(t->e);
+	t->e = NULL;
+	t->n = 0;
+}

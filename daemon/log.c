@@ -1,0 +1,76 @@
+/*
+ * log.c - syslog or stderr, one line per event (see include/p11dkim/log.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "p11dkim/log.h"
+
+static const char *log_ident = "p11dkimd";
+static int log_stderr = 1;
+
+/* log_open - where to log, and the program's name for each line */
+void
+log_open(const char *ident, int to_stderr)
+{
+	log_ident = ident;
+	log_stderr = to_stderr;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+/* vlog - one line at a priority */
+static void
+vlog(int prio, const char *tag, const char *fmt, va_list ap)
+{
+	char	 line[1024], stamp[32];
+	time_t	 now = time(NULL);
+	struct tm tm;
+
+	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)
+		return;
+	if (!log_stderr) {
+		syslog(prio, "%s%s", tag, line);
+		return;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr, "%s %s[%ld]: %s%s\n", stamp, log_ident, (long)getpid(),
+	    tag, line);
+}
+
+/* log_info - a normal event */
+void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, "", fmt, ap);
+	va_end(ap);
+}
+
+/* log_warn - something refused or retried */
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+/* log_err - something broken that needs a person */
+void
+log_err(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, "error: ", fmt, ap);
+	va_end(ap);
+}

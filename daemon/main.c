@@ -1,0 +1,112 @@
+/*
+ * main.c - p11dkimd: the DKIM signing daemon.
+ *
+ *   p11dkimd [-c FILE] [-f] [-n]
+ *
+ * -c FILE  the configuration (default /etc/p11dkim/p11dkim.conf)
+ * -f       stay in the foreground (for systemd and the demo)
+ * -n       check the configuration and exit (0 good, 78 not)
+ *
+ * See docs/p11dkimd.md.  Mailers talk to it with docs/PROTOCOL.md.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "p11dkim/keytab.h"
+#include "p11dkim/log.h"
+#include "parent.h"
+
+#define DEFAULT_CONF	"/etc/p11dkim/p11dkim.conf"
+
+/* usage - how to call */
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: p11dkimd [-c FILE] [-f] [-n]\n");
+	return EX_USAGE;
+}
+
+/* check - -n: the file reads, and every institution has a key entry */
+static int
+check(struct conf *c)
+{
+	struct keytab t;
+	char	 err[512];
+
+	if (keytab_build(c, &t, err, sizeof(err)) < 0) {
+		fprintf(stderr, "p11dkimd: %s: %s\n", c->path, err);
+		return EX_CONFIG;
+	}
+	for (size_t i = 0; i < t.n; i++)
+		printf("%s: signs %s with selector %s (%s), key '%s' on token "
+		    "'%s'\n", t.e[i].inst->code, t.e[i].inst->domains[0],
+		    t.e[i].inst->selectors[t.e[i].selector],
+		    dkim_alg_name(t.e[i].alg), t.e[i].key_label,
+		    t.e[i].inst->token_label);
+	printf("p11dkimd: configuration %s is good\n", c->path);
+	keytab_release(&t);
+	return EX_OK;
+}
+
+/* daemonize - into the background, detached from the terminal */
+static int
+daemonize(int keep_stderr)
+{
+	int	 fd;
+
+	if (daemon(0, 1) < 0)
+		return -1;
+	if ((fd = open("/dev/null", O_RDWR)) < 0)
+		return -1;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	if (!keep_stderr)
+		dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = DEFAULT_CONF;
+	char	 err[CONF_ERR_MAX];
+	struct conf *c;
+	int	 opt, foreground = 0, check_only = 0, rc;
+
+	while ((opt = getopt(argc, argv, "c:fnh")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'n': check_only = 1; break;
+		default: return usage();
+		}
+	}
+	if (optind != argc)
+		return usage();
+	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "p11dkimd: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (check_only) {
+		rc = check(c);
+		conf_free(c);
+		return rc;
+	}
+	log_open("p11dkimd", c->daemon.log_stderr);
+	if (c->daemon.nlisten == 0) {
+		fprintf(stderr, "p11dkimd: %s: no listen socket\n", path);
+		conf_free(c);
+		return EX_CONFIG;
+	}
+	if (!foreground && daemonize(c->daemon.log_stderr) < 0) {
+		perror("p11dkimd: daemon");
+		return EX_OSERR;
+	}
+	return parent_run(c, path);
+}

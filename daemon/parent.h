@@ -1,0 +1,21 @@
+/*
+ * parent.h - the parent process of p11dkimd: it reads the configuration,
+ * binds the sockets, starts the signer and the front, restarts them when
+ * they die, reloads on SIGHUP and drains on SIGTERM.  Private to daemon/.
+ */
+#ifndef P11DKIM_PARENT_H
+#define P11DKIM_PARENT_H
+
+#include "p11dkim/conf.h"
+
+/*
+ * parent_run - run the daemon with an already checked configuration
+ * (owned from now on), read from path (read again on SIGHUP).  Returns
+ * the exit status.
+ */
+int	parent_run(struct conf *, const char *path);
+
+/* drop_privileges - become user (when root and user is set); 0 or -1 */
+int	drop_privileges(const char *user);
+
+#endif

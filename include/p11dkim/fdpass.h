@@ -1,0 +1,18 @@
+/*
+ * fdpass.h - control messages between the parent and its children: a
+ * tag byte, optionally with one file descriptor (SCM_RIGHTS).
+ *
+ * Tags: 'R' the signer is ready, 'F' here is a new front's socket,
+ * 'Q' stop when what is in flight is done.
+ */
+#ifndef P11DKIM_FDPASS_H
+#define P11DKIM_FDPASS_H
+
+/* fdpass_send - send tag, and fd unless it is -1 */
+int	fdpass_send(int sock, char tag, int fd);
+
+/* fdpass_recv - receive a tag and maybe a descriptor (*fd -1 if none);
+ * returns 1, 0 at end of file, -1 on error */
+int	fdpass_recv(int sock, char *tag, int *fd);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * keytab.h - the daemon's table of signing keys: one entry per
+ * institution, with the selector that signs for it now (from the
+ * rotation state), the token label of its key and the algorithm.
+ *
+ * The parent builds it from the configuration before it starts its
+ * children, so the fronts and the signer agree on what key N means: a
+ * front asks "sign with key N", the signer looks key N up in the same
+ * table.
+ */
+#ifndef P11DKIM_KEYTAB_H
+#define P11DKIM_KEYTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "p11dkim/conf.h"
+
+struct keytab_entry {
+	const struct conf_institution *inst;
+	size_t	 selector;		/* index into inst->selectors */
+	char	 key_label[128];	/* on the institution's token */
+	enum dkim_alg alg;
+};
+
+struct keytab {
+	struct keytab_entry *e;
+	size_t	 n;
+};
+
+/* keytab_build - the table for a configuration; -1 and why on failure */
+int	keytab_build(const struct conf *, struct keytab *, char *err,
+	    size_t errlen);
+
+/*
+ * keytab_for_domain - the entry of the institution that signs for
+ * domain (exact, or a subdomain where the institution allows it), or
+ * NULL.  *index is set to the entry's key number, *d_domain to the
+ * institution's domain that matched (the d= to sign with).
+ */
+const struct keytab_entry *keytab_for_domain(const struct keytab *,
+	    const char *domain, uint32_t *index, const char **d_domain);
+
+/* keytab_release - free the table */
+void	keytab_release(struct keytab *);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * log.h - the daemon's log: syslog (mail facility) or stderr, one line
+ * per event.  Never message content, never PINs.
+ */
+#ifndef P11DKIM_LOG_H
+#define P11DKIM_LOG_H
+
+/* log_open - where to log, and the program's name for each line */
+void	log_open(const char *ident, int to_stderr);
+
+/* log_info - a normal event (one signed message, a start, a reload) */
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* log_warn - something refused or retried */
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* log_err - something broken that needs a person */
+void	log_err(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * signer.h - the one question a front may ask the signer: "sign this
+ * digest with key N".
+ *
+ * Two implementations, same interface, so tests and production run the
+ * same code above it: signer_local (in this process, through the token
+ * layer: the signer process itself, and unit tests) and signer_ipc (over
+ * the socketpair to the signer process, from a front).  A front never
+ * sees a PIN, a session or a key handle: only key numbers from the keytab.
+ */
+#ifndef P11DKIM_SIGNER_H
+#define P11DKIM_SIGNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "p11dkim/dkim_alg.h"
+
+#define SIGNER_REASON_MAX	192
+
+enum signer_status {
+	SIGNER_OK = 0,
+	SIGNER_TEMP = 1,	/* retry later: token down, signer busy */
+	SIGNER_PERM = 2		/* will not work: no such key, wrong type */
+};
+
+struct signer_reply {
+	enum signer_status status;
+	size_t	 len;
+	unsigned char sig[DKIM_SIG_MAX];
+	char	 reason[SIGNER_REASON_MAX];
+};
+
+struct signer;
+
+struct signer_ops {
+	void	(*sign)(struct signer *, uint32_t key, enum dkim_alg,
+		    const unsigned char digest[DKIM_DIGEST_LEN],
+		    struct signer_reply *);
+	void	(*free)(struct signer *);
+};
+
+struct signer {
+	const struct signer_ops *ops;
+};
+
+/* signer_sign - sign digest with key; the reply says how it went */
+void	signer_sign(struct signer *, uint32_t key, enum dkim_alg,
+	    const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *);
+
+/* signer_free - release; NULL is fine; returns NULL */
+struct signer *signer_free(struct signer *);
+
+/* signer_reply_set - a failure reply with a reason */
+void	signer_reply_set(struct signer_reply *, enum signer_status,
+	    const char *, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

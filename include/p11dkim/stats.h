@@ -1,0 +1,34 @@
+/*
+ * stats.h - the daemon's counters, in the Prometheus text exposition
+ * format: requests per institution and result, token errors, connections
+ * turned away, and a latency histogram.  Safe from many threads.
+ */
+#ifndef P11DKIM_STATS_H
+#define P11DKIM_STATS_H
+
+#include "p11dkim/buf.h"
+#include "p11dkim/conf.h"
+
+enum stats_result { STATS_SIGNED = 0, STATS_PERMFAIL, STATS_TEMPFAIL };
+
+struct stats;
+
+/* stats_new - counters for the institutions of c */
+struct stats *stats_new(const struct conf *c);
+
+/* stats_request - one request: institution index or -1, result, time */
+void	stats_request(struct stats *, int inst, enum stats_result, double ms);
+
+/* stats_token_error - a temporary failure from the signer */
+void	stats_token_error(struct stats *, int inst);
+
+/* stats_busy - a connection turned away because all workers were busy */
+void	stats_busy(struct stats *);
+
+/* stats_render - the exposition text */
+int	stats_render(struct stats *, struct buf *out);
+
+/* stats_free - NULL is fine; returns NULL */
+struct stats *stats_free(struct stats *);
+
+#endif
