@@ -69,6 +69,7 @@ for t in "$BUILD"/tests/itest_*; do
 	run_suite cmocka tests/integration/run.sh "$t"
 done
 run_suite plain tests/integration/run.sh tests/integration/keys_test.sh
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/daemon_test.py
 run_suite plain tests/check-layers.sh
 run_suite plain tests/xverify/selftest_verifiers.sh
 run_suite plain tests/xverify/run.sh

@@ -1,0 +1,472 @@
+#!/usr/bin/python3
+"""daemon_test.py - p11dkimd end to end on SoftHSM2 tokens.
+
+Sets up two institutions (mosa: RSA-2048, venue: Ed25519) with
+p11dkim-keys in a throw-away token store, starts p11dkimd, and checks:
+signatures over the corpus verified by dkimpy and Mail::DKIM with the keys
+that `p11dkim-keys dns` prints; each refusal and its reply; the daemon
+serving on after misbehaving clients with flat memory; reload with a
+rotated selector and with a broken file; token trouble (store moved away
+and back); crash restarts; SIGTERM under load.
+
+Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
+Last line: "daemon-test: N passed, M failed".
+"""
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import dkim
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(TOP, os.environ.get("BUILD", "build"))
+T = os.environ["P11DKIM_TEST_DIR"]
+MOD = os.environ.get("P11DKIM_TEST_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
+SOCK = os.path.join(T, "p11dkimd.sock")
+CONF = os.path.join(T, "p11dkim.conf")
+# Under AddressSanitizer memory is shadowed and quarantined: the memory
+# checks are made on the plain build only.
+SANITIZED = os.path.basename(BUILD).endswith("-san")
+passed = 0
+failed = 0
+
+
+def check(desc, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL %s %s" % (desc, detail))
+
+
+def keys(*args):
+    return subprocess.run([os.path.join(BUILD, "p11dkim-keys"), "-c", CONF,
+                           "--operator", "test"] + list(args),
+                          capture_output=True, text=True)
+
+
+def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False):
+    uid = os.getuid()
+    text = """pkcs11-module = "%(mod)s"
+provider-zone = "dkim.example.net"
+record-name = "sel%%n-%%c"
+selectors = { "stxsel1", "stxsel2" }
+state-dir = "%(t)s/state"
+ceremony-log = "%(t)s/state/ceremony.log"
+log = "stderr"
+workers = 16
+io-timeout = 3
+idle-timeout = 5
+drain-timeout = 10
+max-header-bytes = 65536
+max-message-bytes = 120000000
+listen "%(sock)s" {
+	mode = "0666"
+}
+institution mosa {
+	domains = { "mosamuseum.com" }
+	pin = "file:%(t)s/mosa.pin"
+	active-selector = "%(act)s"
+	allow-uids = { "%(uid)d" }
+	%(extra)s
+}
+institution venue {
+	domains = { "venue.example.org" }
+	subdomains = true
+	pin = "file:%(t)s/venue.pin"
+	active-selector = "stxsel1"
+	algorithm = "ed25519-sha256"
+	key-type = "ed25519"
+	canonicalization = "simple/simple"
+	allow-uids = { "%(uid)d" }
+}
+""" % {"mod": MOD, "t": T, "sock": SOCK, "uid": uid, "act": active_mosa,
+       "extra": extra_mosa}
+    if broken:
+        text += "this is not a configuration\n"
+    with open(CONF, "w") as f:
+        f.write(text)
+
+
+def sign(message, domain=None, sock=SOCK, chunk=1 << 20):
+    """The protocol of docs/PROTOCOL.md: (status line, payload)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(sock)
+    req = [b"SIGN\n"]
+    if domain:
+        req.append(b"OPTION domain=%s\n" % domain.encode())
+    for i in range(0, len(message), chunk):
+        part = message[i:i + chunk]
+        req.append(b"DATA %d\n" % len(part) + part)
+    req.append(b"END\n")
+    s.sendall(b"".join(req))
+    f = s.makefile("rb")
+    status = f.readline().decode().rstrip("\n")
+    payload = b""
+    if status.startswith("OK "):
+        payload = f.read(int(status[3:]))
+    s.close()
+    return status, payload
+
+
+def wire(message):
+    m = re.sub(rb"(?<!\r)\n", b"\r\n", message)
+    return m if m.endswith(b"\r\n") else m + b"\r\n"
+
+
+def keytable():
+    """Key records from `p11dkim-keys dns`, by the institution's name."""
+    table = {}
+    for inst, domain in (("mosa", "mosamuseum.com"), ("venue", "venue.example.org")):
+        zone = keys("dns", inst).stdout
+        for n, sel in ((1, "stxsel1"), (2, "stxsel2")):
+            m = re.search(r"sel%d-%s\._domainkey\S* IN TXT \((.*?)\)" % (n, inst), zone, re.S)
+            if m:
+                rec = "".join(re.findall(r'"([^"]*)"', m.group(1)))
+                table["%s._domainkey.%s" % (sel, domain)] = rec
+    path = os.path.join(T, "keys.txt")
+    with open(path, "w") as f:
+        for name, rec in table.items():
+            f.write("%s %s\n" % (name, rec))
+    return table, path
+
+
+def dkimpy_ok(signed, table):
+    def dnsfunc(name, timeout=5):
+        return table.get(name.decode().rstrip("."), "").encode() or None
+    d = dkim.DKIM(signed)
+    sigs = [h for h in d.headers if h[0].lower() == b"dkim-signature"]
+    return len(sigs) > 0 and all(d.verify(idx=i, dnsfunc=dnsfunc) for i in range(len(sigs)))
+
+
+class Daemon:
+    def __init__(self):
+        self.log = open(os.path.join(T, "daemon.log"), "ab")
+        self.p = subprocess.Popen([os.path.join(BUILD, "p11dkimd"), "-f", "-c", CONF],
+                                  stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            if os.path.exists(SOCK):
+                try:
+                    s = socket.socket(socket.AF_UNIX); s.connect(SOCK); s.close()
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise SystemExit("p11dkimd did not start; see %s/daemon.log" % T)
+
+    def children(self):
+        out = subprocess.run(["pgrep", "-P", str(self.p.pid)], capture_output=True, text=True)
+        return [int(x) for x in out.stdout.split()]
+
+    def rss_kib(self):
+        total = 0
+        for pid in [self.p.pid] + self.children():
+            try:
+                for line in open("/proc/%d/status" % pid):
+                    if line.startswith("VmRSS:"):
+                        total = max(total, int(line.split()[1]))
+            except OSError:
+                pass
+        return total
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        return self.p.wait(timeout=60)
+
+
+def log_text():
+    return open(os.path.join(T, "daemon.log"), "rb").read().decode(errors="replace")
+
+
+def main():
+    os.umask(0o077)
+    os.chmod(T, 0o711)          # other uids may reach the socket (mode 0666)
+    os.makedirs(os.path.join(T, "state"), exist_ok=True)
+    for name, pin in (("mosa", "mosa-pin-12345678"), ("venue", "venue-pin-1234567"), ("so", "so-pin-12345678")):
+        with open(os.path.join(T, name + ".pin"), "w") as f:
+            f.write(pin + "\n")
+    write_conf()
+    for inst in ("mosa", "venue"):
+        r = keys("init-token", inst, "--so-pin", "file:%s/so.pin" % T, "--pin", "file:%s/%s.pin" % (T, inst))
+        check("init-token " + inst, r.returncode == 0, r.stderr)
+        r = keys("generate", inst)
+        check("generate " + inst, r.returncode == 0, r.stderr)
+    r = subprocess.run([os.path.join(BUILD, "p11dkimd"), "-n", "-c", CONF], capture_output=True, text=True)
+    check("p11dkimd -n accepts the configuration", r.returncode == 0, r.stderr)
+    write_conf(broken=True)
+    r = subprocess.run([os.path.join(BUILD, "p11dkimd"), "-n", "-c", CONF], capture_output=True, text=True)
+    check("p11dkimd -n refuses a broken file, with file:line", r.returncode == 78 and re.search(r"p11dkim.conf:\d+:", r.stderr), r.stderr)
+    write_conf()
+    table, keyfile = keytable()
+    d = Daemon()
+    try:
+        run_all(d, table, keyfile)
+    finally:
+        if d.p.poll() is None:
+            d.p.kill()
+    print("daemon-test: %d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+def corpus_signing(table, keyfile):
+    out = os.path.join(T, "signed")
+    os.makedirs(out, exist_ok=True)
+    large = os.path.join(T, "large")
+    subprocess.run(["/usr/bin/python3", os.path.join(TOP, "tests/xverify/gen_large.py"), large], check=True)
+    files = sorted(glob.glob(os.path.join(TOP, "tests/corpus/*.eml"))) + sorted(glob.glob(large + "/*.eml"))
+    rsa_files = []
+    for path in files:
+        msg = open(path, "rb").read()
+        base = os.path.basename(path)[:-4]
+        for inst, domain in (("mosa", "mosamuseum.com"), ("venue", "venue.example.org")):
+            status, field = sign(msg, domain=domain)
+            if not status.startswith("OK"):
+                check("sign %s for %s" % (base, inst), False, status)
+                continue
+            signed = field + wire(msg)
+            dst = os.path.join(out, "%s.%s.eml" % (base, inst))
+            with open(dst, "wb") as f:
+                f.write(signed)
+            if "-obs-" not in base:
+                check("dkimpy verifies %s (%s)" % (base, inst), dkimpy_ok(signed, table))
+            if inst == "mosa":
+                rsa_files.append(dst)
+    r = subprocess.run(["perl", os.path.join(TOP, "tests/xverify/verify_maildkim.pl"), keyfile] + rsa_files,
+                       capture_output=True, text=True)
+    check("Mail::DKIM verifies every rsa-sha256 signature (%d files)" % len(rsa_files), r.returncode == 0,
+          r.stdout[-2000:])
+
+
+MSG = (b"From: Tickets <tickets@mosamuseum.com>\r\nTo: a@example.org\r\n"
+       b"Subject: test\r\nMessage-ID: <t1@mosamuseum.com>\r\n\r\nHello.\r\n")
+
+
+def refusals(d):
+    cases = [
+        ("unknown domain", MSG.replace(b"mosamuseum.com", b"unknown.example"), "PERMFAIL domain unknown.example is not signed here"),
+        ("no From", b"To: a@example.org\r\n\r\nx\r\n", "PERMFAIL no From header field"),
+        ("two From", b"From: a@mosamuseum.com\r\n" + MSG, "PERMFAIL 2 From header fields"),
+        ("malformed header", b"From: a@mosamuseum.com\r\nnot a header\r\n\r\nx\r\n", "PERMFAIL header line 2: not a header field"),
+        ("oversize header", MSG.replace(b"Subject: test", b"Subject: " + b"x" * 70000), "PERMFAIL header section larger than the limit"),
+        ("empty message", b"", "PERMFAIL empty message"),
+    ]
+    for desc, msg, want in cases:
+        status, _ = sign(msg)
+        check("refusal: " + desc, status.startswith(want), status)
+    # A peer uid that may not sign for mosa (socket mode 0666 lets it in).
+    code = ("import socket,sys\ns=socket.socket(socket.AF_UNIX);s.connect(%r)\n"
+            "m=%r\ns.sendall(b'SIGN\\nDATA %%d\\n'%%len(m)+m+b'END\\n')\n"
+            "print(s.makefile('rb').readline().decode().strip())\n") % (SOCK, MSG)
+    r = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True,
+                       preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)))
+    check("refusal: unauthorized peer uid", r.stdout.startswith("PERMFAIL not authorized: uid 65534 may not sign for mosa"),
+          r.stdout + r.stderr)
+    check("the refusal is logged", "may not sign for mosa" in log_text())
+    # Framing errors close the connection after the reply.
+    s = socket.socket(socket.AF_UNIX); s.connect(SOCK); s.sendall(b"HELLO\n")
+    f = s.makefile("rb")
+    check("protocol error replied", f.readline().startswith(b"PERMFAIL protocol error"))
+    check("then the connection is closed", f.readline() == b"")
+    s.close()
+    s = socket.socket(socket.AF_UNIX); s.connect(SOCK); s.sendall(b"SIGN\nDATA 2000000\n")
+    check("DATA over 1 MiB refused", s.makefile("rb").readline().startswith(b"PERMFAIL protocol error"))
+    s.close()
+    # Several requests on one connection, and STATS.
+    s = socket.socket(socket.AF_UNIX); s.connect(SOCK)
+    f = s.makefile("rb")
+    ok = True
+    for _ in range(3):
+        s.sendall(b"SIGN\nDATA %d\n" % len(MSG) + MSG + b"END\n")
+        st = f.readline()
+        ok = ok and st.startswith(b"OK ")
+        f.read(int(st.split()[1]))
+    check("three requests on one connection", ok)
+    s.sendall(b"STATS\n")
+    st = f.readline()
+    body = f.read(int(st.split()[1])).decode() if st.startswith(b"OK ") else ""
+    check("STATS in Prometheus format", 'p11dkim_requests_total{institution="mosa",result="signed"}' in body
+          and "p11dkim_request_seconds_bucket" in body, body[:300])
+    s.close()
+
+
+def misbehaving_clients(d):
+    rss0 = d.rss_kib()
+    for i in range(60):
+        s = socket.socket(socket.AF_UNIX); s.connect(SOCK)
+        s.sendall(b"SIGN\nDATA 5000\n" + MSG[:40])        # and disappear
+        s.close()
+        time.sleep(0.01)
+    time.sleep(0.5)
+    s = socket.socket(socket.AF_UNIX); s.connect(SOCK)
+    s.sendall(b"SIGN\nDATA 500\n" + MSG[:40])              # and stall
+    s.settimeout(10)
+    t0 = time.time()
+    got = s.recv(100)
+    check("a stalled client is cut off after io-timeout", got == b"" and 2 < time.time() - t0 < 8,
+          "%r after %.1fs" % (got, time.time() - t0))
+    s.close()
+    status, _ = sign(MSG)
+    check("the daemon serves on after misbehaving clients", status.startswith("OK"), status)
+    for _ in range(100):
+        sign(MSG)
+    rss1 = d.rss_kib()
+    if not SANITIZED:
+        check("memory stays flat (%d -> %d KiB)" % (rss0, rss1), rss1 - rss0 < 8192)
+    check("a lost connection is logged", "connection lost or timed out" in log_text())
+
+
+def big_message(d, table):
+    """100 MiB through the daemon: streamed, so its memory stays small."""
+    size = 100 * 1024 * 1024
+    line = b"All work and no play makes the token a dull HSM, said the museum.\r\n"
+    body = line * (size // len(line))
+    msg = MSG + body
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], d.rss_kib())
+            time.sleep(0.05)
+    th = threading.Thread(target=sample)
+    th.start()
+    status, field = sign(msg)
+    done.set()
+    th.join()
+    check("100 MiB message signed", status.startswith("OK"), status)
+    if not SANITIZED:
+        check("daemon peak RSS under 32 MiB while signing 100 MiB (%d KiB)" % peak[0], 0 < peak[0] < 32 * 1024)
+    if status.startswith("OK"):
+        check("dkimpy verifies the 100 MiB message", dkimpy_ok(field + wire(msg), table))
+
+
+def reload_rotation(d):
+    r = keys("rotate", "mosa", "start")
+    check("rotate start", r.returncode == 0, r.stderr)
+    r = keys("rotate", "mosa", "publish")
+    zone = os.path.join(T, "rot.zone")
+    with open(zone, "w") as f:
+        f.write(r.stdout)
+    r = keys("rotate", "mosa", "verify", "--zone", zone)
+    check("rotate verify", r.returncode == 0, r.stderr)
+    r = keys("rotate", "mosa", "activate")
+    check("rotate activate", r.returncode == 0, r.stderr)
+    table, _ = keytable()
+    results = []
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            results.append(sign(MSG))
+    th = [threading.Thread(target=load) for _ in range(4)]
+    for t in th:
+        t.start()
+    time.sleep(0.5)
+    d.p.send_signal(signal.SIGHUP)
+    time.sleep(2.5)
+    stop.set()
+    for t in th:
+        t.join()
+    bad = [s for s, _ in results if not s.startswith("OK")]
+    check("no request dropped during the reload (%d requests)" % len(results), not bad and len(results) > 20, bad[:3])
+    sels = set(re.search(rb"s=([a-z0-9]+);", f.replace(b"\r\n\t", b"")).group(1) for s, f in results if s.startswith("OK"))
+    check("signatures switch to the new selector", b"stxsel2" in sels, sels)
+    status, field = sign(MSG)
+    check("after the reload: s=stxsel2, verified", b"s=stxsel2" in field.replace(b"\r\n\t", b"")
+          and dkimpy_ok(field + MSG, table), status)
+    write_conf(broken=True)
+    d.p.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    check("a broken file on reload is refused and logged", "reload refused" in log_text())
+    status, field = sign(MSG)
+    check("signing continues on the old configuration", status.startswith("OK") and b"s=stxsel2" in field.replace(b"\r\n\t", b""), status)
+    write_conf()
+    return table
+
+
+def token_trouble(d, table):
+    store = os.path.join(T, "tokens")
+    shutil.move(store, store + ".away")
+    status, _ = sign(MSG)
+    check("token store gone: TEMPFAIL", status.startswith("TEMPFAIL"), status)
+    shutil.move(store + ".away", store)
+    ok = False
+    for _ in range(100):
+        status, field = sign(MSG)
+        if status.startswith("OK"):
+            ok = dkimpy_ok(field + MSG, table)
+            break
+        time.sleep(0.1)
+    check("signing resumes by itself when the token returns", ok, status)
+
+
+def crashes(d, table):
+    kids = d.children()
+    for victim in ("front", "signer"):
+        kids = d.children()
+        # The signer is the child that holds the module: the first started.
+        pid = min(kids) if victim == "signer" else max(kids)
+        os.kill(pid, signal.SIGKILL)
+        ok = False
+        for _ in range(100):
+            time.sleep(0.1)
+            try:
+                status, field = sign(MSG)
+            except OSError:
+                continue
+            if status.startswith("OK"):
+                ok = dkimpy_ok(field + MSG, table)
+                break
+        check("killed %s is restarted and signing goes on" % victim, ok)
+    check("restarts are logged", "restarting it" in log_text())
+
+
+def sigterm_under_load(d, table):
+    results = []
+    lock = threading.Lock()
+
+    def load():
+        for _ in range(400):
+            try:
+                st, f = sign(MSG)
+            except OSError:
+                return
+            with lock:
+                results.append((st, f))
+    th = [threading.Thread(target=load) for _ in range(8)]
+    for t in th:
+        t.start()
+    time.sleep(0.7)
+    rc = d.stop()
+    for t in th:
+        t.join()
+    broken = [st for st, f in results if not (st.startswith("OK") or st.startswith("TEMPFAIL") or st == "")]
+    check("SIGTERM under load: %d replies, all OK or TEMPFAIL" % len(results), results and not broken, broken[:3])
+    oks = [f for st, f in results if st.startswith("OK")]
+    check("the signatures made while stopping verify", all(dkimpy_ok(f + MSG, table) for f in oks[-20:]))
+    check("p11dkimd exits 0 after SIGTERM", rc == 0, rc)
+    check("the socket is removed", not os.path.exists(SOCK))
+
+
+def run_all(d, table, keyfile):
+    corpus_signing(table, keyfile)
+    refusals(d)
+    misbehaving_clients(d)
+    big_message(d, table)
+    table = reload_rotation(d)
+    token_trouble(d, table)
+    crashes(d, table)
+    sigterm_under_load(d, table)
+
+
+if __name__ == "__main__":
+    main()
