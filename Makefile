@@ -52,6 +52,7 @@ PKCS11_SRC := pkcs11/p11_err.c pkcs11/p11_module.c pkcs11/pin.c \
 CONF_SRC := conf/conf.c conf/conf_values.c conf/conf_daemon.c conf/rotation_state.c
 PROV_SRC := $(filter-out provisioning/main.c,$(wildcard provisioning/*.c))
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CLIENT_SRC := client/client.c
 
 CORE_LIB  := $(BUILD)/libp11dkim-core.a
 CORE_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(UTIL_SRC) $(DKIM_SRC))
@@ -63,7 +64,10 @@ PROV_LIB  := $(BUILD)/libp11dkim-prov.a
 PROV_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PROV_SRC))
 DAEMON_LIB := $(BUILD)/libp11dkim-daemon.a
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRC))
-ALL_LIBS  := $(DAEMON_LIB) $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB)
+CLIENT_LIB := $(BUILD)/libp11dkimclient.a
+CLIENT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CLIENT_SRC))
+ALL_LIBS  := $(DAEMON_LIB) $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB) \
+	     $(CLIENT_LIB)
 ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv
 
 # --- tests and benchmarks --------------------------------------------------
@@ -75,7 +79,8 @@ BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 KEYS_BIN   := $(BUILD)/p11dkim-keys
 DAEMON_BIN := $(BUILD)/p11dkimd
-PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN)
+SIGN_BIN   := $(BUILD)/p11dkim-sign
+PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN) $(SIGN_BIN)
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
@@ -92,6 +97,7 @@ $(TOKEN_LIB): $(TOKEN_OBJ)
 $(CONF_LIB): $(CONF_OBJ)
 $(PROV_LIB): $(PROV_OBJ)
 $(DAEMON_LIB): $(DAEMON_OBJ)
+$(CLIENT_LIB): $(CLIENT_OBJ)
 $(ALL_LIBS):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -101,6 +107,10 @@ $(KEYS_BIN): $(BUILD)/provisioning/main.o $(ALL_LIBS)
 
 $(DAEMON_BIN): $(BUILD)/daemon/main.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
+
+# The client needs libc only: mailers link libp11dkimclient.a alone.
+$(SIGN_BIN): $(BUILD)/client/p11dkim_sign.o $(CLIENT_LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(CLIENT_LIB) $(LDFLAGS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
@@ -151,4 +161,4 @@ clean:
 
 -include $(CORE_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d) $(CONF_OBJ:.o=.d) \
 	$(PROV_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(BUILD)/provisioning/main.d \
-	$(BUILD)/daemon/main.d
+	$(BUILD)/daemon/main.d $(CLIENT_OBJ:.o=.d) $(BUILD)/client/p11dkim_sign.d

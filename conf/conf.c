@@ -44,6 +44,8 @@ static cfg_opt_t inst_opts[] = {
 	CFG_INT_CB("expire", 0, CFGF_NONE, cb_seconds),
 	CFG_STR_LIST_CB("allow-uids", NULL, CFGF_NODEFAULT, cb_user),
 	CFG_STR_LIST_CB("allow-gids", NULL, CFGF_NODEFAULT, cb_group),
+	CFG_BOOL("dual-sign", cfg_false, CFGF_NONE),
+	CFG_STR_LIST_CB("dual-selectors", NULL, CFGF_NODEFAULT, cb_selector),
 	CFG_END()
 };
 
@@ -59,6 +61,8 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR_CB("provider-zone", NULL, CFGF_NODEFAULT, cb_domain),
 	CFG_STR_CB("record-name", NULL, CFGF_NODEFAULT, cb_record_name),
 	CFG_STR_LIST_CB("selectors", NULL, CFGF_NODEFAULT, cb_selector),
+	CFG_STR_CB("dual-record-name", NULL, CFGF_NODEFAULT, cb_record_name),
+	CFG_STR_LIST_CB("dual-selectors", NULL, CFGF_NODEFAULT, cb_selector),
 	CFG_STR("spf-include", NULL, CFGF_NODEFAULT),
 	CFG_STR_CB("state-dir", NULL, CFGF_NODEFAULT, cb_path),
 	CFG_STR_CB("ceremony-log", NULL, CFGF_NODEFAULT, cb_path),
@@ -193,6 +197,16 @@ copy_institution(cfg_t *root, cfg_t *sec, struct conf_institution *i)
 		if ((i->selectors[k] = strdup(cfg_getnstr(sels, "selectors",
 		    (unsigned)k))) == NULL)
 			return -1;
+	i->dual_sign = cfg_getbool(sec, "dual-sign") == cfg_true;
+	for (size_t k = 0; i->dual_sign && k < CONF_SELECTORS; k++) {
+		cfg_t *ds = cfg_size(sec, "dual-selectors") ? sec : root;
+
+		if (cfg_size(ds, "dual-selectors") != CONF_SELECTORS)
+			return 0;	/* reported by check_whole */
+		if ((i->dual_selectors[k] = strdup(cfg_getnstr(ds,
+		    "dual-selectors", (unsigned)k))) == NULL)
+			return -1;
+	}
 	i->subdomains = cfg_getbool(sec, "subdomains") == cfg_true;
 	i->optional = cfg_getbool(sec, "optional") == cfg_true;
 	(void)dkim_alg_parse(cfg_getstr(sec, "algorithm"), &i->alg, &ignored);
@@ -214,9 +228,44 @@ copy_root(cfg_t *cfg, struct conf *c)
 	return dup_or_null(cfg, "pkcs11-module", &c->module) < 0 ||
 	    dup_or_null(cfg, "provider-zone", &c->provider_zone) < 0 ||
 	    dup_or_null(cfg, "record-name", &c->record_name) < 0 ||
+	    dup_or_null(cfg, "dual-record-name", &c->dual_record_name) < 0 ||
 	    dup_or_null(cfg, "spf-include", &c->spf_include) < 0 ||
 	    dup_or_null(cfg, "state-dir", &c->state_dir) < 0 ||
 	    dup_or_null(cfg, "ceremony-log", &c->ceremony_log) < 0 ? -1 : 0;
+}
+
+/*
+ * check_dual - a dual-signing institution: RSA first, two dual selectors
+ * of its own (a DNS name holds one key), and a record-name pattern for
+ * them that differs from the RSA one.
+ */
+static int
+check_dual(const struct conf *c, const struct conf_institution *i,
+    char *err, size_t errlen)
+{
+	const char *why = NULL;
+
+	if (!i->dual_sign)
+		return 0;
+	if (i->alg != DKIM_ALG_RSA_SHA256)
+		why = "dual-sign adds ed25519-sha256 to rsa-sha256: set "
+		    "algorithm = \"rsa-sha256\"";
+	else if (i->dual_selectors[0] == NULL)
+		why = "dual-sign needs two dual-selectors (globally or here)";
+	else if (strcasecmp(i->dual_selectors[0], i->dual_selectors[1]) == 0 ||
+	    conf_selector_index(i, i->dual_selectors[0]) >= 0 ||
+	    conf_selector_index(i, i->dual_selectors[1]) >= 0)
+		why = "dual-selectors must be two selectors different from "
+		    "each other and from the RSA selectors";
+	else if (c->dual_record_name == NULL ||
+	    strcmp(c->dual_record_name, c->record_name) == 0)
+		why = "dual-sign needs a dual-record-name that differs from "
+		    "record-name";
+	if (why == NULL)
+		return 0;
+	snprintf(err, errlen, "%s: institution '%s': %s", c->path, i->code,
+	    why);
+	return -1;
 }
 
 /* check_whole - what only the whole file shows; message into err */
@@ -253,6 +302,8 @@ check_whole(cfg_t *cfg, const struct conf *c, char *err, size_t errlen)
 			    "institution)", c->path, c->inst[a].code);
 			return -1;
 		}
+		if (check_dual(c, &c->inst[a], err, errlen) < 0)
+			return -1;
 		for (size_t b = 0; b < a; b++)
 			for (size_t x = 0; x < c->inst[a].ndomains; x++)
 				for (size_t y = 0; y < c->inst[b].ndomains; y++)
@@ -355,15 +406,40 @@ conf_selector_index(const struct conf_institution *i, const char *sel)
 	return -1;
 }
 
+/* conf_kinds - 1, or 2 when the institution dual-signs */
+size_t
+conf_kinds(const struct conf_institution *i)
+{
+	return i->dual_sign ? 2 : 1;
+}
+
+/* conf_selector_name - selector i of a kind: "stxsel1", or "stxed1" */
+const char *
+conf_selector_name(const struct conf_institution *i, size_t sel,
+    size_t kind)
+{
+	return kind == CONF_KIND_DUAL ? i->dual_selectors[sel] :
+	    i->selectors[sel];
+}
+
+/* conf_kind_alg - the algorithm of a kind of key */
+enum dkim_alg
+conf_kind_alg(const struct conf_institution *i, size_t kind)
+{
+	return kind == CONF_KIND_DUAL ? DKIM_ALG_ED25519_SHA256 : i->alg;
+}
+
 /* conf_record_name - "sel1-mosa._domainkey.dkim.example.net" */
 int
 conf_record_name(const struct conf *c, const struct conf_institution *i,
-    size_t sel, char *out, size_t len)
+    size_t sel, size_t kind, char *out, size_t len)
 {
+	const char *pattern = kind == CONF_KIND_DUAL ? c->dual_record_name :
+	    c->record_name;
 	size_t	 n = 0;
 	int	 w;
 
-	for (const char *p = c->record_name; *p && n < len; p++) {
+	for (const char *p = pattern; *p && n < len; p++) {
 		if (*p != '%') {
 			out[n++] = *p;
 			continue;
@@ -374,7 +450,8 @@ conf_record_name(const struct conf *c, const struct conf_institution *i,
 		else if (*p == 'n')
 			w = snprintf(out + n, len - n, "%zu", sel + 1);
 		else
-			w = snprintf(out + n, len - n, "%s", i->selectors[sel]);
+			w = snprintf(out + n, len - n, "%s",
+			    conf_selector_name(i, sel, kind));
 		if (w < 0 || (size_t)w >= len - n)
 			return -1;
 		n += (size_t)w;
@@ -386,10 +463,11 @@ conf_record_name(const struct conf *c, const struct conf_institution *i,
 
 /* conf_key_label - the token label of a selector's key: "mosa-stxsel1" */
 int
-conf_key_label(const struct conf_institution *i, size_t sel, char *out,
-    size_t len)
+conf_key_label(const struct conf_institution *i, size_t sel, size_t kind,
+    char *out, size_t len)
 {
-	int	 w = snprintf(out, len, "%s-%s", i->code, i->selectors[sel]);
+	int	 w = snprintf(out, len, "%s-%s", i->code,
+	    conf_selector_name(i, sel, kind));
 
 	return w < 0 || (size_t)w >= len ? -1 : 0;
 }
@@ -409,6 +487,8 @@ institution_free(struct conf_institution *i)
 	free(i->pin);
 	free(i->active_selector);
 	free(i->key_type);
+	for (size_t k = 0; k < CONF_SELECTORS; k++)
+		free(i->dual_selectors[k]);
 	conf_free_signing(i);
 }
 
@@ -426,6 +506,7 @@ conf_free(struct conf *c)
 	free(c->module);
 	free(c->provider_zone);
 	free(c->record_name);
+	free(c->dual_record_name);
 	free(c->spf_include);
 	free(c->state_dir);
 	free(c->ceremony_log);

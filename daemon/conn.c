@@ -44,9 +44,11 @@ enum { REQ_OK = 0, REQ_PERM, REQ_TEMP };
 struct request {
 	struct dkim_sign *ctx;
 	char	 domain[ADDR_DOMAIN_MAX + 1];	/* OPTION domain=, or "" */
-	const struct keytab_entry *e;
-	uint32_t key;
+	const struct keytab_entry *e;		/* the institution's key */
+	uint32_t keys[2];			/* key numbers: main, dual */
+	size_t	 nkeys;
 	int	 inst;				/* index, -1: not chosen */
+	struct buf fields;			/* the reply: signature fields */
 	size_t	 total;
 	int	 fail;
 	char	 reason[256];
@@ -200,20 +202,21 @@ permitted(const struct conn *c, const struct conf_institution *i)
 	return 0;
 }
 
-/* add_signature - the signature of the chosen institution */
+/* add_signature - a signature with key entry e of the institution */
 static void
-add_signature(struct request *r, const char *d_domain)
+add_signature(struct request *r, const struct keytab_entry *e,
+    const char *d_domain)
 {
-	const struct conf_institution *i = r->e->inst;
+	const struct conf_institution *i = e->inst;
 	struct dkim_sign_params p;
 	struct dkim_err err;
 
 	memset(&p, 0, sizeof(p));
-	p.alg = r->e->alg;
+	p.alg = e->alg;
 	p.hcanon = i->hcanon;
 	p.bcanon = i->bcanon;
 	p.domain = d_domain;
-	p.selector = i->selectors[r->e->selector];
+	p.selector = e->selector_name;
 	p.sign_headers = (const char *const *)i->headers;
 	p.oversign_headers = (const char *const *)i->oversign;
 	p.no_timestamp = !i->timestamp;
@@ -239,7 +242,7 @@ choose(struct conn *c, struct request *r)
 		}
 		domain = from;
 	}
-	r->e = keytab_for_domain(c->f->keys, domain, &r->key, &d_domain);
+	r->e = keytab_for_domain(c->f->keys, domain, &r->keys[0], &d_domain);
 	if (r->e == NULL) {
 		req_fail(r, REQ_PERM, "domain %s is not signed here", domain);
 		return;
@@ -253,7 +256,12 @@ choose(struct conn *c, struct request *r)
 		    "for %s", (unsigned)c->peer.uid, r->e->inst->code);
 		return;
 	}
-	add_signature(r, d_domain);
+	r->nkeys = 1;
+	add_signature(r, r->e, d_domain);
+	if (r->e->dual != KEYTAB_NONE && !r->fail) {
+		r->keys[r->nkeys++] = r->e->dual;
+		add_signature(r, &c->f->keys->e[r->e->dual], d_domain);
+	}
 }
 
 /* feed - a piece of the message: headers, then (once chosen) body */
@@ -342,24 +350,56 @@ log_request(struct conn *c, struct request *r, double ms)
 {
 	char	 mid[100];
 	const char *code = r->e ? r->e->inst->code : "-";
-	const char *sel = r->e ? r->e->inst->selectors[r->e->selector] : "-";
+	const char *sel = r->e ? r->e->selector_name : "-";
 
 	message_id(r, mid, sizeof(mid));
-	(r->fail ? log_warn : log_info)("%s inst=%s selector=%s alg=%s "
+	(r->fail ? log_warn : log_info)("%s inst=%s selector=%s alg=%s%s "
 	    "msgid=%s size=%zu ms=%.1f uid=%u%s%s",
 	    r->fail == REQ_TEMP ? "tempfail" : r->fail ? "permfail" : "signed",
-	    code, sel, r->e ? dkim_alg_name(r->e->alg) : "-", mid, r->total,
+	    code, sel, r->e ? dkim_alg_name(r->e->alg) : "-", r->nkeys > 1 ?
+	    "+ed25519-sha256" : "", mid, r->total,
 	    ms, (unsigned)c->peer.uid, r->fail ? " reason=" : "",
 	    r->fail ? r->reason : "");
 }
 
-/* sign - the message is complete: digest, signer, signature field */
-static const char *
-sign(struct conn *c, struct request *r, size_t *len)
+/* sign_one - signature i through the signer; 0 or -1 (r->fail set) */
+static int
+sign_one(struct conn *c, struct request *r, size_t i)
 {
 	unsigned char digest[DKIM_DIGEST_LEN];
 	struct signer_reply rep;
 	struct dkim_err err;
+
+	if (dkim_sign_digest(r->ctx, i, digest) < 0) {
+		req_fail(r, REQ_TEMP, "no digest for signature %zu", i);
+		return -1;
+	}
+	signer_sign(c->f->signer, r->keys[i], c->f->keys->e[r->keys[i]].alg,
+	    digest, &rep);
+	if (rep.status != SIGNER_OK) {
+		if (rep.status == SIGNER_TEMP)
+			stats_token_error(c->f->stats, r->inst);
+		req_fail(r, rep.status == SIGNER_TEMP ? REQ_TEMP : REQ_PERM,
+		    "%s", rep.reason);
+		return -1;
+	}
+	if (dkim_sign_set_signature(r->ctx, i, rep.sig, rep.len, &err) < 0) {
+		fail_dkim(r, &err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * sign - the message is complete: a digest per signature, the signer,
+ * the signature fields (all of them, or none: never half a reply).
+ */
+static const char *
+sign(struct conn *c, struct request *r, size_t *len)
+{
+	struct dkim_err err;
+	const char *field;
+	size_t	 flen;
 
 	if (r->ctx == NULL) {
 		req_fail(r, REQ_PERM, "empty message");
@@ -374,24 +414,22 @@ sign(struct conn *c, struct request *r, size_t *len)
 		if (r->fail)
 			return NULL;
 	}
-	if (dkim_sign_end(r->ctx, &err) < 0 ||
-	    dkim_sign_digest(r->ctx, 0, digest) < 0) {
+	if (dkim_sign_end(r->ctx, &err) < 0) {
 		fail_dkim(r, &err);
 		return NULL;
 	}
-	signer_sign(c->f->signer, r->key, r->e->alg, digest, &rep);
-	if (rep.status != SIGNER_OK) {
-		if (rep.status == SIGNER_TEMP)
-			stats_token_error(c->f->stats, r->inst);
-		req_fail(r, rep.status == SIGNER_TEMP ? REQ_TEMP : REQ_PERM,
-		    "%s", rep.reason);
-		return NULL;
+	buf_init(&r->fields, 2 * 16384);
+	for (size_t i = 0; i < r->nkeys; i++) {
+		if (sign_one(c, r, i) < 0)
+			return NULL;
+		field = dkim_sign_field(r->ctx, i, &flen);
+		if (buf_append(&r->fields, field, flen) < 0) {
+			req_fail(r, REQ_TEMP, "out of memory");
+			return NULL;
+		}
 	}
-	if (dkim_sign_set_signature(r->ctx, 0, rep.sig, rep.len, &err) < 0) {
-		fail_dkim(r, &err);
-		return NULL;
-	}
-	return dkim_sign_field(r->ctx, 0, len);
+	*len = r->fields.len;
+	return r->fields.data;
 }
 
 /* finish - reply to a request, log it, count it, free it */
@@ -410,6 +448,7 @@ finish(struct conn *c, struct request *r)
 	stats_request(c->f->stats, r->inst, r->fail == REQ_TEMP ?
 	    STATS_TEMPFAIL : r->fail ? STATS_PERMFAIL : STATS_SIGNED, ms);
 	dkim_sign_free(r->ctx);
+	buf_release(&r->fields);
 	return rc;
 }
 

@@ -8,6 +8,31 @@
 #include "p11dkim/keytab.h"
 #include "p11dkim/rotation_state.h"
 
+/* add_entry - the key of one kind of an institution's active selector */
+static int
+add_entry(struct keytab *t, const struct conf_institution *i, size_t sel,
+    size_t kind, char *err, size_t errlen)
+{
+	struct keytab_entry *e = &t->e[t->n];
+
+	e->inst = i;
+	e->selector = sel;
+	e->kind = kind;
+	e->selector_name = conf_selector_name(i, sel, kind);
+	e->alg = conf_kind_alg(i, kind);
+	e->dual = KEYTAB_NONE;
+	if (conf_key_label(i, sel, kind, e->key_label, sizeof(e->key_label)) <
+	    0) {
+		snprintf(err, errlen, "institution %s: key label too long",
+		    i->code);
+		return -1;
+	}
+	if (kind == CONF_KIND_DUAL)
+		t->e[t->n - 1].dual = (uint32_t)t->n;
+	t->n++;
+	return 0;
+}
+
 /* keytab_build - the table for a configuration */
 int
 keytab_build(const struct conf *c, struct keytab *t, char *err,
@@ -16,12 +41,11 @@ keytab_build(const struct conf *c, struct keytab *t, char *err,
 	struct rotation_state rs;
 
 	t->n = 0;
-	if ((t->e = calloc(c->ninst + 1, sizeof(*t->e))) == NULL) {
+	if ((t->e = calloc(2 * c->ninst + 1, sizeof(*t->e))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < c->ninst; i++) {
-		struct keytab_entry *e = &t->e[t->n];
 		int	 sel;
 
 		if (rotation_state_load(c, &c->inst[i], &rs, err, errlen) < 0)
@@ -31,16 +55,10 @@ keytab_build(const struct conf *c, struct keytab *t, char *err,
 			    "'%s' unknown", c->inst[i].code, rs.active);
 			return -1;
 		}
-		e->inst = &c->inst[i];
-		e->selector = (size_t)sel;
-		e->alg = c->inst[i].alg;
-		if (conf_key_label(&c->inst[i], e->selector, e->key_label,
-		    sizeof(e->key_label)) < 0) {
-			snprintf(err, errlen, "institution %s: key label too "
-			    "long", c->inst[i].code);
-			return -1;
-		}
-		t->n++;
+		for (size_t k = 0; k < conf_kinds(&c->inst[i]); k++)
+			if (add_entry(t, &c->inst[i], (size_t)sel, k, err,
+			    errlen) < 0)
+				return -1;
 	}
 	return 0;
 }
@@ -63,7 +81,8 @@ keytab_for_domain(const struct keytab *t, const char *domain,
     uint32_t *index, const char **d_domain)
 {
 	for (size_t i = 0; i < t->n; i++)
-		for (size_t k = 0; k < t->e[i].inst->ndomains; k++)
+		for (size_t k = 0; t->e[i].kind == CONF_KIND_MAIN &&
+		    k < t->e[i].inst->ndomains; k++)
 			if (domain_matches(domain, t->e[i].inst->domains[k],
 			    t->e[i].inst->subdomains)) {
 				*index = (uint32_t)i;

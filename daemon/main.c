@@ -44,7 +44,7 @@ check(struct conf *c)
 	for (size_t i = 0; i < t.n; i++)
 		printf("%s: signs %s with selector %s (%s), key '%s' on token "
 		    "'%s'\n", t.e[i].inst->code, t.e[i].inst->domains[0],
-		    t.e[i].inst->selectors[t.e[i].selector],
+		    t.e[i].selector_name,
 		    dkim_alg_name(t.e[i].alg), t.e[i].key_label,
 		    t.e[i].inst->token_label);
 	printf("p11dkimd: configuration %s is good\n", c->path);

@@ -86,10 +86,10 @@ keys_key_txt(struct p11_key *k, struct buf *out)
 
 /* keys_revoked_txt - the TXT text that revokes a selector: "p=" empty */
 int
-keys_revoked_txt(struct keys_run *r, struct buf *out)
+keys_revoked_txt(struct keys_run *r, size_t kind, struct buf *out)
 {
-	const char *k = strcmp(r->inst->key_type, "ed25519") == 0 ?
-	    "ed25519" : "rsa";
+	const char *k = conf_kind_alg(r->inst, kind) ==
+	    DKIM_ALG_ED25519_SHA256 ? "ed25519" : "rsa";
 
 	return buf_printf(out, "v=DKIM1; k=%s; p=", k);
 }
@@ -140,8 +140,8 @@ published_txt(const char *name, const struct dns_zone *zone, struct buf *out,
 
 /* keys_check_selector - what DNS says of selector i's key record */
 int
-keys_check_selector(struct keys_run *r, size_t i, const struct dns_zone *zone,
-    char *why, size_t whylen)
+keys_check_selector(struct keys_run *r, size_t i, size_t kind,
+    const struct dns_zone *zone, char *why, size_t whylen)
 {
 	char	 name[NAME_MAX_LEN];
 	struct buf txt;
@@ -151,7 +151,8 @@ keys_check_selector(struct keys_run *r, size_t i, const struct dns_zone *zone,
 	int	 found, rc;
 
 	why[0] = '\0';
-	if (conf_record_name(r->conf, r->inst, i, name, sizeof(name)) < 0)
+	if (conf_record_name(r->conf, r->inst, i, kind, name, sizeof(name)) <
+	    0)
 		return snprintf(why, whylen, "record name too long"), -1;
 	buf_init(&txt, DNS_TXT_MAX);
 	found = published_txt(name, zone, &txt, why, whylen);
@@ -159,13 +160,14 @@ keys_check_selector(struct keys_run *r, size_t i, const struct dns_zone *zone,
 		buf_release(&txt);
 		return -1;
 	}
-	k = keys_key(r, i);
+	k = keys_key(r, i, kind);
 	if (k != NULL && key_bytes(k, &p, &len) < 0) {
 		buf_release(&txt);
 		return snprintf(why, whylen, "cannot encode the public key"), -1;
 	}
 	rc = (int)dns_check_key(found ? buf_str(&txt) : NULL,
-	    k ? key_kind(k) : "rsa", p, len, why, whylen);
+	    conf_kind_alg(r->inst, kind) == DKIM_ALG_ED25519_SHA256 ?
+	    "ed25519" : "rsa", p, len, why, whylen);
 	free(p);
 	buf_release(&txt);
 	return rc;
@@ -178,49 +180,61 @@ print_cnames(struct keys_run *r, struct buf *out)
 	char	 owner[NAME_MAX_LEN], target[NAME_MAX_LEN];
 
 	for (size_t d = 0; d < r->inst->ndomains; d++)
-		for (size_t i = 0; i < CONF_SELECTORS; i++) {
-			snprintf(owner, sizeof(owner), "%s._domainkey.%s",
-			    r->inst->selectors[i], r->inst->domains[d]);
-			if (conf_record_name(r->conf, r->inst, i, target,
-			    sizeof(target)) < 0 ||
-			    dns_cname_format(owner, target, out) < 0)
-				return -1;
-		}
+		for (size_t k = 0; k < conf_kinds(r->inst); k++)
+			for (size_t i = 0; i < CONF_SELECTORS; i++) {
+				snprintf(owner, sizeof(owner), "%s._domainkey.%s",
+				    conf_selector_name(r->inst, i, k),
+				    r->inst->domains[d]);
+				if (conf_record_name(r->conf, r->inst, i, k,
+				    target, sizeof(target)) < 0 ||
+				    dns_cname_format(owner, target, out) < 0)
+					return -1;
+			}
 	return 0;
+}
+
+/* print_key_record - selector i's TXT of a kind: key, revoked, or none */
+static int
+print_key_record(struct keys_run *r, size_t i, size_t kind, int revoke,
+    struct buf *out)
+{
+	char	 name[NAME_MAX_LEN];
+	struct buf txt;
+	struct p11_key *k = revoke ? NULL : keys_key(r, i, kind);
+	int	 rc;
+
+	if (k == NULL && !revoke)
+		return 0;
+	buf_init(&txt, DNS_TXT_MAX);
+	rc = conf_record_name(r->conf, r->inst, i, kind, name, sizeof(name));
+	if (rc == 0)
+		rc = k ? keys_key_txt(k, &txt) : keys_revoked_txt(r, kind, &txt);
+	if (rc == 0)
+		rc = buf_printf(out, "; selector %s of %s%s\n",
+		    conf_selector_name(r->inst, i, kind), r->inst->code,
+		    k ? "" : ": revoked (p= empty)");
+	if (rc == 0)
+		rc = dns_txt_format(name, buf_str(&txt), out);
+	buf_release(&txt);
+	return rc < 0 ? -1 : 1;
 }
 
 /* print_key_records - one TXT per selector that has a key (or is revoked) */
 static int
 print_key_records(struct keys_run *r, int revoke, struct buf *out)
 {
-	char	 name[NAME_MAX_LEN];
-	struct buf txt;
-	struct p11_key *k;
 	int	 rc = 0, any = 0;
 
-	for (size_t i = 0; i < CONF_SELECTORS && rc == 0; i++) {
-		k = (int)i == revoke ? NULL : keys_key(r, i);
-		if (k == NULL && (int)i != revoke)
-			continue;
-		buf_init(&txt, DNS_TXT_MAX);
-		rc = conf_record_name(r->conf, r->inst, i, name, sizeof(name));
-		if (rc == 0)
-			rc = k ? keys_key_txt(k, &txt) :
-			    keys_revoked_txt(r, &txt);
-		if (rc == 0)
-			rc = buf_printf(out, "; selector %s of %s%s\n",
-			    r->inst->selectors[i], r->inst->code,
-			    k ? "" : ": revoked (p= empty)");
-		if (rc == 0)
-			rc = dns_txt_format(name, buf_str(&txt), out);
-		buf_release(&txt);
-		any = 1;
-	}
-	if (rc == 0 && !any)
+	for (size_t k = 0; k < conf_kinds(r->inst) && rc >= 0; k++)
+		for (size_t i = 0; i < CONF_SELECTORS && rc >= 0; i++)
+			if ((rc = print_key_record(r, i, k, (int)i == revoke,
+			    out)) > 0)
+				any = 1;
+	if (rc >= 0 && !any)
 		rc = buf_printf(out, "; %s has no key on its token yet "
 		    "(p11dkim-keys generate %s)\n", r->inst->code,
 		    r->inst->code);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 /* keys_dns_text - the whole zone text for an institution */
@@ -304,15 +318,17 @@ cname_status(const char *owner, const char *target, const struct dns_zone *z)
 
 /* check_one - report selector i's record and CNAMEs; 1 when all is well */
 static int
-check_one(struct keys_run *r, size_t i, const struct dns_zone *z, int *first)
+check_one(struct keys_run *r, size_t i, size_t kind, const struct dns_zone *z,
+    int *first)
 {
+	const char *sel = conf_selector_name(r->inst, i, kind);
 	char	 name[NAME_MAX_LEN], owner[NAME_MAX_LEN], why[512];
 	const char *cs;
 	int	 st, ok;
 
-	conf_record_name(r->conf, r->inst, i, name, sizeof(name));
-	st = keys_check_selector(r, i, z, why, sizeof(why));
-	if (keys_key(r, i) != NULL)
+	conf_record_name(r->conf, r->inst, i, kind, name, sizeof(name));
+	st = keys_check_selector(r, i, kind, z, why, sizeof(why));
+	if (keys_key(r, i, kind) != NULL)
 		ok = st == DNS_MATCH;
 	else {		/* no key: nothing, or a revocation, may be published */
 		ok = st == DNS_MISSING || st == DNS_REVOKED;
@@ -324,7 +340,7 @@ check_one(struct keys_run *r, size_t i, const struct dns_zone *z, int *first)
 	}
 	if (r->json) {
 		printf("%s{\"selector\":", *first ? "" : ",");
-		json_string(stdout, r->inst->selectors[i]);
+		json_string(stdout, sel);
 		printf(",\"record\":");
 		json_string(stdout, name);
 		printf(",\"status\":");
@@ -333,13 +349,13 @@ check_one(struct keys_run *r, size_t i, const struct dns_zone *z, int *first)
 		printf(",\"detail\":");
 		json_string(stdout, why);
 	} else {
-		printf("%-10s %-48s %s%s%s\n", r->inst->selectors[i], name,
+		printf("%-10s %-48s %s%s%s\n", sel, name,
 		    st < 0 ? "error" : dns_check_name((enum dns_check)st),
 		    why[0] ? ": " : "", why);
 	}
 	for (size_t d = 0; d < r->inst->ndomains; d++) {
 		snprintf(owner, sizeof(owner), "%s._domainkey.%s",
-		    r->inst->selectors[i], r->inst->domains[d]);
+		    sel, r->inst->domains[d]);
 		cs = cname_status(owner, name, z);
 		ok &= strcmp(cs, "ok") == 0;
 		if (r->json) {
@@ -388,9 +404,11 @@ cmd_check_dns(struct keys_run *r, int argc, char **argv)
 		return st;
 	if (r->json)
 		printf("[");
-	for (size_t i = 0; i < CONF_SELECTORS; i++)
-		if (sel < 0 || (size_t)sel == i)
-			all &= check_one(r, i, zpath ? &zone : NULL, &first);
+	for (size_t k = 0; k < conf_kinds(r->inst); k++)
+		for (size_t i = 0; i < CONF_SELECTORS; i++)
+			if (sel < 0 || (size_t)sel == i)
+				all &= check_one(r, i, k, zpath ? &zone : NULL,
+				    &first);
 	if (r->json)
 		printf("]\n");
 	if (zpath != NULL)

@@ -33,16 +33,47 @@ parse_type(const char *s, enum p11_key_type *type, unsigned *bits)
 	return 0;
 }
 
-/* keys_generate_for - generate selector i's key, log it, report it */
+/* generate_one - one key of selector i (of a kind), logged and reported */
+static int
+generate_one(struct keys_run *r, size_t i, size_t kind,
+    enum p11_key_type type, unsigned bits, const char *type_name)
+{
+	const char *sel = conf_selector_name(r->inst, i, kind);
+	struct keygen_result res;
+	struct p11_err err;
+	struct p11_key *k;
+	char	 label[128], fpr[KEY_AUDIT_FPR_LEN + 1], result[400];
+
+	conf_key_label(r->inst, i, kind, label, sizeof(label));
+	if (keygen_generate(r->tok, type, bits, label, &res, &err) < 0) {
+		snprintf(result, sizeof(result), "failed: %s", err.msg);
+		(void)keys_log(r, "generate", sel, "", result);
+		return keys_fail(keys_status_of(&err), "%s", err.msg);
+	}
+	if ((k = token_key(r->tok, label, &err)) == NULL ||
+	    key_audit_fingerprint(p11_key_public(k), fpr) < 0) {
+		(void)keys_log(r, "generate", sel, "",
+		    "failed: the new key cannot be read back");
+		return keys_fail(EX_UNAVAILABLE, "the new key cannot be read "
+		    "back: %s", err.msg);
+	}
+	if (keys_log(r, "generate", sel, fpr, "ok") != EX_OK)
+		return EX_IOERR;
+	printf("generated %s key '%s' on token '%s' for selector %s\n"
+	    "fingerprint (SHA-256 of the SubjectPublicKeyInfo): %s\n",
+	    type_name, label, token_info(r->tok)->label, sel, fpr);
+	if (res.modifiable_refused)
+		printf("note: the token would not make the key unmodifiable\n");
+	return EX_OK;
+}
+
+/* keys_generate_for - generate selector i's keys, log, report */
 int
 keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
 {
-	struct keygen_result res;
-	struct p11_err err;
 	enum p11_key_type type;
-	struct p11_key *k;
-	char	 label[128], fpr[KEY_AUDIT_FPR_LEN + 1], result[400];
 	unsigned bits;
+	int	 st;
 
 	if (parse_type(type_name, &type, &bits) < 0)
 		return keys_fail(EX_USAGE, "key type '%s': rsa2048, rsa3072, "
@@ -52,28 +83,11 @@ keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
 		return keys_fail(EX_CONFIG, "%s signs with %s: a %s key would "
 		    "not do", r->inst->code, dkim_alg_name(r->inst->alg),
 		    type_name);
-	conf_key_label(r->inst, i, label, sizeof(label));
-	if (keygen_generate(r->tok, type, bits, label, &res, &err) < 0) {
-		snprintf(result, sizeof(result), "failed: %s", err.msg);
-		(void)keys_log(r, "generate", r->inst->selectors[i], "", result);
-		return keys_fail(keys_status_of(&err), "%s", err.msg);
-	}
-	if ((k = token_key(r->tok, label, &err)) == NULL ||
-	    key_audit_fingerprint(p11_key_public(k), fpr) < 0) {
-		(void)keys_log(r, "generate", r->inst->selectors[i], "",
-		    "failed: the new key cannot be read back");
-		return keys_fail(EX_UNAVAILABLE, "the new key cannot be read "
-		    "back: %s", err.msg);
-	}
-	if (keys_log(r, "generate", r->inst->selectors[i], fpr, "ok") != EX_OK)
-		return EX_IOERR;
-	printf("generated %s key '%s' on token '%s' for selector %s\n"
-	    "fingerprint (SHA-256 of the SubjectPublicKeyInfo): %s\n",
-	    type_name, label, token_info(r->tok)->label, r->inst->selectors[i],
-	    fpr);
-	if (res.modifiable_refused)
-		printf("note: the token would not make the key unmodifiable\n");
-	return EX_OK;
+	if ((st = generate_one(r, i, CONF_KIND_MAIN, type, bits, type_name)) !=
+	    EX_OK || !r->inst->dual_sign)
+		return st;
+	return generate_one(r, i, CONF_KIND_DUAL, P11_KEY_ED25519, 0,
+	    "ed25519");
 }
 
 /* cmd_generate - p11dkim-keys generate INST [SELECTOR] [--type T] */
@@ -140,18 +154,25 @@ cmd_destroy(struct keys_run *r, int argc, char **argv)
 		    rotation_step_name(rs.step));
 	if ((st = keys_token(r)) != EX_OK)
 		return st;
-	conf_key_label(r->inst, (size_t)i, label, sizeof(label));
-	snprintf(question, sizeof(question), "Destroy key '%s' on token '%s'? "
-	    "This cannot be undone.", label, token_info(r->tok)->label);
+	snprintf(question, sizeof(question), "Destroy the key(s) of selector "
+	    "%s on token '%s'? This cannot be undone.", argv[2],
+	    token_info(r->tok)->label);
 	if (!keys_confirm(r, question, argv[2]))
 		return keys_fail(EX_USAGE, "not confirmed: nothing destroyed");
-	if (keygen_destroy(r->tok, label, &perr) < 0) {
-		snprintf(result, sizeof(result), "failed: %s", perr.msg);
-		(void)keys_log(r, "destroy", argv[2], "", result);
-		return keys_fail(keys_status_of(&perr), "%s", perr.msg);
+	for (size_t k = 0; k < conf_kinds(r->inst); k++) {
+		const char *sel = conf_selector_name(r->inst, (size_t)i, k);
+
+		conf_key_label(r->inst, (size_t)i, k, label, sizeof(label));
+		if (keygen_destroy(r->tok, label, &perr) < 0) {
+			snprintf(result, sizeof(result), "failed: %s", perr.msg);
+			(void)keys_log(r, "destroy", sel, "", result);
+			return keys_fail(keys_status_of(&perr), "%s", perr.msg);
+		}
+		printf("destroyed key '%s'\n", label);
+		if ((st = keys_log(r, "destroy", sel, "", "ok")) != EX_OK)
+			return st;
 	}
-	printf("destroyed key '%s'\n", label);
-	return keys_log(r, "destroy", argv[2], "", "ok");
+	return EX_OK;
 }
 
 /* selector_of - the selector a key label belongs to, or "-" */
@@ -160,10 +181,11 @@ selector_of(const struct conf_institution *inst, const char *label)
 {
 	char	 want[128];
 
-	for (size_t i = 0; i < CONF_SELECTORS; i++)
-		if (conf_key_label(inst, i, want, sizeof(want)) == 0 &&
-		    strcmp(want, label) == 0)
-			return inst->selectors[i];
+	for (size_t k = 0; k < conf_kinds(inst); k++)
+		for (size_t i = 0; i < CONF_SELECTORS; i++)
+			if (conf_key_label(inst, i, k, want, sizeof(want)) == 0 &&
+			    strcmp(want, label) == 0)
+				return conf_selector_name(inst, i, k);
 	return "-";
 }
 

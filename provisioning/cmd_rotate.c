@@ -70,12 +70,15 @@ step_start(struct keys_run *r, struct rotation_state *rs)
 	if (rs->step != ROT_IDLE)
 		return out_of_order(r, rs, "start", "finish the rotation under "
 		    "way");
-	conf_key_label(r->inst, sb, label, sizeof(label));
-	if (keygen_label_exists(r->tok, label, &err) != 0)
-		return keys_fail(EX_USAGE, "rotate start: selector %s already "
-		    "has a key on the token; destroy it first (p11dkim-keys "
-		    "destroy %s %s)", r->inst->selectors[sb], r->inst->code,
-		    r->inst->selectors[sb]);
+	for (size_t k = 0; k < conf_kinds(r->inst); k++) {
+		conf_key_label(r->inst, sb, k, label, sizeof(label));
+		if (keygen_label_exists(r->tok, label, &err) != 0)
+			return keys_fail(EX_USAGE, "rotate start: selector %s "
+			    "already has a key on the token; destroy it first "
+			    "(p11dkim-keys destroy %s %s)",
+			    conf_selector_name(r->inst, sb, k), r->inst->code,
+			    r->inst->selectors[sb]);
+	}
 	if ((st = keys_generate_for(r, sb, r->inst->key_type)) != EX_OK)
 		return st;
 	rs->step = ROT_GENERATED;
@@ -87,29 +90,33 @@ step_start(struct keys_run *r, struct rotation_state *rs)
 	return EX_OK;
 }
 
-/* print_record - the TXT record of selector i: its key, or p= empty */
+/* print_record - selector i's TXT records: its keys, or p= empty */
 static int
 print_record(struct keys_run *r, size_t i, int revoked)
 {
 	char	 name[512];
 	struct buf txt, out;
-	struct p11_key *k = revoked ? NULL : keys_key(r, i);
-	int	 rc;
+	struct p11_key *key;
+	int	 rc = 0;
 
-	if (!revoked && k == NULL)
-		return keys_fail(EX_UNAVAILABLE, "selector %s has no key on "
-		    "the token", r->inst->selectors[i]);
-	buf_init(&txt, DNS_TXT_MAX);
-	buf_init(&out, DNS_TXT_MAX * 2);
-	rc = conf_record_name(r->conf, r->inst, i, name, sizeof(name));
-	if (rc == 0)
-		rc = revoked ? keys_revoked_txt(r, &txt) : keys_key_txt(k, &txt);
-	if (rc == 0)
-		rc = dns_txt_format(name, buf_str(&txt), &out);
-	if (rc == 0)
-		fputs(buf_str(&out), stdout);
-	buf_release(&txt);
-	buf_release(&out);
+	for (size_t k = 0; k < conf_kinds(r->inst) && rc == 0; k++) {
+		key = revoked ? NULL : keys_key(r, i, k);
+		if (!revoked && key == NULL)
+			return keys_fail(EX_UNAVAILABLE, "selector %s has no key "
+			    "on the token", conf_selector_name(r->inst, i, k));
+		buf_init(&txt, DNS_TXT_MAX);
+		buf_init(&out, DNS_TXT_MAX * 2);
+		rc = conf_record_name(r->conf, r->inst, i, k, name, sizeof(name));
+		if (rc == 0)
+			rc = revoked ? keys_revoked_txt(r, k, &txt) :
+			    keys_key_txt(key, &txt);
+		if (rc == 0)
+			rc = dns_txt_format(name, buf_str(&txt), &out);
+		if (rc == 0)
+			fputs(buf_str(&out), stdout);
+		buf_release(&txt);
+		buf_release(&out);
+	}
 	return rc == 0 ? EX_OK : keys_fail(EX_SOFTWARE, "cannot format");
 }
 
@@ -135,21 +142,32 @@ step_publish(struct keys_run *r, struct rotation_state *rs)
 	return EX_OK;
 }
 
-/* dns_says - what DNS (zone or live) says of selector i */
+/*
+ * dns_says - does DNS (zone or live) say want for every key record of
+ * selector i?  Returns want, or what it said instead (-1: lookup failed)
+ * with why naming the record.
+ */
 static int
 dns_says(struct keys_run *r, size_t i, const struct rotate_opts *o,
-    char *why, size_t whylen)
+    int want, char *why, size_t whylen)
 {
 	struct dns_zone zone;
-	int	 rc;
+	char	 one[400];
+	int	 got = want;
 
-	if (o->zone == NULL)
-		return keys_check_selector(r, i, NULL, why, whylen);
-	if (keys_load_zone(o->zone, &zone) != EX_OK)
+	if (o->zone != NULL && keys_load_zone(o->zone, &zone) != EX_OK)
 		return snprintf(why, whylen, "cannot read %s", o->zone), -1;
-	rc = keys_check_selector(r, i, &zone, why, whylen);
-	dns_zone_release(&zone);
-	return rc;
+	why[0] = '\0';
+	for (size_t k = 0; k < conf_kinds(r->inst) && got == want; k++) {
+		got = keys_check_selector(r, i, k, o->zone ? &zone : NULL, one,
+		    sizeof(one));
+		if (got != want)
+			snprintf(why, whylen, "%s: %.380s",
+			    conf_selector_name(r->inst, i, k), one);
+	}
+	if (o->zone != NULL)
+		dns_zone_release(&zone);
+	return got;
 }
 
 /* step_verify - DNS must show exactly the new key */
@@ -162,7 +180,7 @@ step_verify(struct keys_run *r, struct rotation_state *rs,
 
 	if (rs->step != ROT_PUBLISHED && rs->step != ROT_VERIFIED)
 		return out_of_order(r, rs, "verify", "'rotate publish'");
-	got = dns_says(r, (size_t)t, o, why, sizeof(why));
+	got = dns_says(r, (size_t)t, o, DNS_MATCH, why, sizeof(why));
 	if (got != DNS_MATCH)
 		return keys_fail(EX_CHECK_FAILED, "rotate verify: DNS for %s: "
 		    "%s%s%s; publish the record from 'rotate publish' and try "
@@ -190,7 +208,7 @@ step_activate(struct keys_run *r, struct rotation_state *rs)
 	if (rs->step != ROT_VERIFIED)
 		return out_of_order(r, rs, "activate", "'rotate verify' (DNS "
 		    "must show the new key before it signs)");
-	if ((k = keys_key(r, (size_t)t)) != NULL)
+	if ((k = keys_key(r, (size_t)t, CONF_KIND_MAIN)) != NULL)
 		key_audit_fingerprint(p11_key_public(k), fpr);
 	snprintf(rs->retiring, sizeof(rs->retiring), "%s", rs->active);
 	snprintf(rs->active, sizeof(rs->active), "%s", rs->target);
@@ -246,17 +264,22 @@ step_finish(struct keys_run *r, struct rotation_state *rs,
 
 	if (rs->step != ROT_REVOKED)
 		return out_of_order(r, rs, "finish", "'rotate revoke'");
-	got = dns_says(r, (size_t)old, o, why, sizeof(why));
+	got = dns_says(r, (size_t)old, o, DNS_REVOKED, why, sizeof(why));
 	if (got != DNS_REVOKED)
 		return keys_fail(EX_CHECK_FAILED, "rotate finish: DNS for %s "
-		    "is '%s', not 'revoked'; publish the record from 'rotate "
-		    "revoke' first", rs->retiring, got < 0 ? "lookup failed" :
-		    dns_check_name((enum dns_check)got));
-	conf_key_label(r->inst, (size_t)old, label, sizeof(label));
-	if (keygen_destroy(r->tok, label, &err) < 0)
-		return keys_fail(keys_status_of(&err), "%s", err.msg);
-	printf("destroyed the retired key '%s'; the rotation is done\n", label);
-	st = keys_log(r, "destroy", rs->retiring, "", "ok");
+		    "is '%s', not 'revoked' (%s); publish the records from "
+		    "'rotate revoke' first", rs->retiring, got < 0 ?
+		    "lookup failed" : dns_check_name((enum dns_check)got), why);
+	for (size_t k = 0; k < conf_kinds(r->inst); k++) {
+		conf_key_label(r->inst, (size_t)old, k, label, sizeof(label));
+		if (keygen_destroy(r->tok, label, &err) < 0)
+			return keys_fail(keys_status_of(&err), "%s", err.msg);
+		printf("destroyed the retired key '%s'\n", label);
+		if ((st = keys_log(r, "destroy", conf_selector_name(r->inst,
+		    (size_t)old, k), "", "ok")) != EX_OK)
+			return st;
+	}
+	printf("the rotation is done\n");
 	rs->step = ROT_IDLE;
 	rs->target[0] = rs->retiring[0] = '\0';
 	return st != EX_OK ? st : save(r, rs, "rotate-finish", "", "");

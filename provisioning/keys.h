@@ -59,8 +59,8 @@ int	keys_log(struct keys_run *, const char *action, const char *selector,
 /* keys_selector - the index of a selector of the institution, or -1 */
 int	keys_selector(struct keys_run *, const char *sel);
 
-/* keys_key - the token's key for selector i, NULL (quietly) when none */
-struct p11_key *keys_key(struct keys_run *, size_t i);
+/* keys_key - the token's key for selector i of a kind, NULL when none */
+struct p11_key *keys_key(struct keys_run *, size_t i, size_t kind);
 
 /* keys_confirm - ask the operator to type word; 1 when they did */
 int	keys_confirm(struct keys_run *, const char *question, const char *word);
@@ -72,14 +72,14 @@ struct buf;
 int	keys_key_txt(struct p11_key *, struct buf *out);
 
 /* keys_revoked_txt - the TXT text that revokes a selector: "p=" empty */
-int	keys_revoked_txt(struct keys_run *, struct buf *out);
+int	keys_revoked_txt(struct keys_run *, size_t kind, struct buf *out);
 
 /*
  * keys_check_selector - what DNS says of selector i's key record: from
  * zone when not NULL, else a live lookup.  Returns an enum dns_check, or
  * -1 when the lookup itself failed (why says so).
  */
-int	keys_check_selector(struct keys_run *, size_t i,
+int	keys_check_selector(struct keys_run *, size_t i, size_t kind,
 	    const struct dns_zone *zone, char *why, size_t whylen);
 
 /* keys_load_zone - a zone file or dig output ("-": stdin) */
@@ -91,7 +91,10 @@ void	keys_getopt_reset(void);
 /* json_string - a JSON string literal */
 void	json_string(FILE *, const char *);
 
-/* keys_generate_for - generate selector i's key, log it, report it */
+/*
+ * keys_generate_for - generate selector i's keys (every kind: the dual
+ * Ed25519 key too when the institution dual-signs), log, report
+ */
 int	keys_generate_for(struct keys_run *, size_t i, const char *type);
 
 int	cmd_init_token(struct keys_run *, int, char **);

@@ -138,14 +138,14 @@ keys_selector(struct keys_run *r, const char *sel)
 	return k;
 }
 
-/* keys_key - the token's key for selector i, NULL (quietly) when none */
+/* keys_key - the token's key for selector i of a kind, NULL when none */
 struct p11_key *
-keys_key(struct keys_run *r, size_t i)
+keys_key(struct keys_run *r, size_t i, size_t kind)
 {
 	struct p11_err err;
 	char	 label[128];
 
-	if (conf_key_label(r->inst, i, label, sizeof(label)) < 0)
+	if (conf_key_label(r->inst, i, kind, label, sizeof(label)) < 0)
 		return NULL;
 	return token_key(r->tok, label, &err);
 }

@@ -43,7 +43,18 @@ struct conf_institution {
 	size_t	 nallow_uids;
 	gid_t	*allow_gids;
 	size_t	 nallow_gids;
+	/*
+	 * Dual signing (RFC 8463 6): an ed25519-sha256 signature next to
+	 * the rsa-sha256 one, under selectors of its own (a DNS name holds
+	 * one key type), rotated together with the RSA selectors.
+	 */
+	int	 dual_sign;
+	char	*dual_selectors[CONF_SELECTORS];	/* NULL unless dual */
 };
+
+/* Key kinds of an institution: its algorithm's, and the dual Ed25519. */
+#define CONF_KIND_MAIN		0
+#define CONF_KIND_DUAL		1
 
 /* A native-protocol socket of the daemon. */
 struct conf_listener {
@@ -74,6 +85,7 @@ struct conf {
 	char	*module;		/* the PKCS#11 module */
 	char	*provider_zone;		/* "dkim.example.net" */
 	char	*record_name;		/* "sel%n-%c": %n, %s, %c expanded */
+	char	*dual_record_name;	/* the same for dual-sign keys */
 	char	*spf_include;		/* NULL: no SPF hint */
 	char	*state_dir;		/* rotation state */
 	char	*ceremony_log;
@@ -92,16 +104,26 @@ const struct conf_institution *conf_institution(const struct conf *,
 /* conf_selector_index - 0 or 1 for one of the institution's selectors, or -1 */
 int	conf_selector_index(const struct conf_institution *, const char *sel);
 
+/* conf_kinds - 1, or 2 when the institution dual-signs */
+size_t	conf_kinds(const struct conf_institution *);
+
+/* conf_selector_name - selector i of a kind: "stxsel1", or "stxed1" */
+const char *conf_selector_name(const struct conf_institution *, size_t i,
+	    size_t kind);
+
+/* conf_kind_alg - the algorithm of a kind of key */
+enum dkim_alg conf_kind_alg(const struct conf_institution *, size_t kind);
+
 /*
  * conf_record_name - the provider-side name of a selector's key record,
  * "sel1-mosa._domainkey.dkim.example.net" (no trailing dot).
  */
 int	conf_record_name(const struct conf *, const struct conf_institution *,
-	    size_t selector, char *out, size_t len);
+	    size_t selector, size_t kind, char *out, size_t len);
 
 /* conf_key_label - the token label of a selector's key: "mosa-stxsel1" */
 int	conf_key_label(const struct conf_institution *, size_t selector,
-	    char *out, size_t len);
+	    size_t kind, char *out, size_t len);
 
 /* conf_free - free; NULL is fine; returns NULL */
 struct conf *conf_free(struct conf *);

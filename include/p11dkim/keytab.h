@@ -3,6 +3,9 @@
  * institution, with the selector that signs for it now (from the
  * rotation state), the token label of its key and the algorithm.
  *
+ * A dual-signing institution has a second entry, for its Ed25519 key,
+ * right after the first, which points to it (dual).
+ *
  * The parent builds it from the configuration before it starts its
  * children, so the fronts and the signer agree on what key N means: a
  * front asks "sign with key N", the signer looks key N up in the same
@@ -18,10 +21,15 @@
 
 struct keytab_entry {
 	const struct conf_institution *inst;
-	size_t	 selector;		/* index into inst->selectors */
+	size_t	 selector;		/* index: 0 or 1 */
+	size_t	 kind;			/* CONF_KIND_MAIN or CONF_KIND_DUAL */
+	const char *selector_name;	/* s= */
 	char	 key_label[128];	/* on the institution's token */
 	enum dkim_alg alg;
+	uint32_t dual;			/* the dual entry, or KEYTAB_NONE */
 };
+
+#define KEYTAB_NONE	UINT32_MAX
 
 struct keytab {
 	struct keytab_entry *e;

@@ -71,9 +71,9 @@ test_valid(void **state)
 	assert_string_equal(i->key_type, "rsa2048");
 	assert_int_equal(conf_selector_index(i, "stxsel2"), 1);
 	assert_int_equal(conf_selector_index(i, "other"), -1);
-	assert_int_equal(conf_record_name(c, i, 1, name, sizeof(name)), 0);
+	assert_int_equal(conf_record_name(c, i, 1, CONF_KIND_MAIN, name, sizeof(name)), 0);
 	assert_string_equal(name, "sel2-mosa._domainkey.dkim.example.net");
-	assert_int_equal(conf_key_label(i, 0, name, sizeof(name)), 0);
+	assert_int_equal(conf_key_label(i, 0, CONF_KIND_MAIN, name, sizeof(name)), 0);
 	assert_string_equal(name, "mosa-stxsel1");
 	assert_null(conf_institution(c, "other"));
 	conf_free(c);
