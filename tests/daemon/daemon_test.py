@@ -59,6 +59,8 @@ def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False):
 provider-zone = "dkim.example.net"
 record-name = "sel%%n-%%c"
 selectors = { "stxsel1", "stxsel2" }
+dual-record-name = "ed%%n-%%c"
+dual-selectors = { "stxed1", "stxed2" }
 state-dir = "%(t)s/state"
 ceremony-log = "%(t)s/state/ceremony.log"
 log = "stderr"
@@ -88,7 +90,14 @@ institution venue {
 	canonicalization = "simple/simple"
 	allow-uids = { "%(uid)d" }
 }
-""" % {"mod": MOD, "t": T, "sock": SOCK, "uid": uid, "act": active_mosa,
+institution gala {
+	domains = { "gala.example.net" }
+	pin = "file:%(t)s/gala.pin"
+	active-selector = "stxsel1"
+	dual-sign = true
+	allow-gids = { "%(gid)d" }
+}
+""" % {"mod": MOD, "t": T, "sock": SOCK, "uid": uid, "gid": os.getgid(), "act": active_mosa,
        "extra": extra_mosa}
     if broken:
         text += "this is not a configuration\n"
@@ -126,10 +135,12 @@ def wire(message):
 def keytable():
     """Key records from `p11dkim-keys dns`, by the institution's name."""
     table = {}
-    for inst, domain in (("mosa", "mosamuseum.com"), ("venue", "venue.example.org")):
+    for inst, domain in (("mosa", "mosamuseum.com"), ("venue", "venue.example.org"),
+                         ("gala", "gala.example.net")):
         zone = keys("dns", inst).stdout
-        for n, sel in ((1, "stxsel1"), (2, "stxsel2")):
-            m = re.search(r"sel%d-%s\._domainkey\S* IN TXT \((.*?)\)" % (n, inst), zone, re.S)
+        for n, sel, rec_prefix in ((1, "stxsel1", "sel"), (2, "stxsel2", "sel"),
+                                   (1, "stxed1", "ed"), (2, "stxed2", "ed")):
+            m = re.search(r"%s%d-%s\._domainkey\S* IN TXT \((.*?)\)" % (rec_prefix, n, inst), zone, re.S)
             if m:
                 rec = "".join(re.findall(r'"([^"]*)"', m.group(1)))
                 table["%s._domainkey.%s" % (sel, domain)] = rec
@@ -191,11 +202,12 @@ def main():
     os.umask(0o077)
     os.chmod(T, 0o711)          # other uids may reach the socket (mode 0666)
     os.makedirs(os.path.join(T, "state"), exist_ok=True)
-    for name, pin in (("mosa", "mosa-pin-12345678"), ("venue", "venue-pin-1234567"), ("so", "so-pin-12345678")):
+    for name, pin in (("mosa", "mosa-pin-12345678"), ("venue", "venue-pin-1234567"),
+                      ("gala", "gala-pin-12345678"), ("so", "so-pin-12345678")):
         with open(os.path.join(T, name + ".pin"), "w") as f:
             f.write(pin + "\n")
     write_conf()
-    for inst in ("mosa", "venue"):
+    for inst in ("mosa", "venue", "gala"):
         r = keys("init-token", inst, "--so-pin", "file:%s/so.pin" % T, "--pin", "file:%s/%s.pin" % (T, inst))
         check("init-token " + inst, r.returncode == 0, r.stderr)
         r = keys("generate", inst)
@@ -457,8 +469,56 @@ def sigterm_under_load(d, table):
     check("the socket is removed", not os.path.exists(SOCK))
 
 
+def sign_tool(table, keyfile):
+    """The corpus through p11dkim-sign: signature prepended, rest byte-identical."""
+    tool = os.path.join(BUILD, "p11dkim-sign")
+    out = os.path.join(T, "tool")
+    os.makedirs(out, exist_ok=True)
+    rsa = []
+    for path in sorted(glob.glob(os.path.join(TOP, "tests/corpus/*.eml"))):
+        msg = open(path, "rb").read()
+        r = subprocess.run([tool, "-s", SOCK, "-d", "mosamuseum.com", path], capture_output=True)
+        if r.returncode != 0:
+            check("p11dkim-sign %s" % os.path.basename(path), False, r.stderr)
+            continue
+        signed = r.stdout
+        check("p11dkim-sign keeps %s byte-identical" % os.path.basename(path), signed.endswith(msg))
+        dst = os.path.join(out, os.path.basename(path))
+        with open(dst, "wb") as f:
+            f.write(wire(signed))
+        rsa.append(dst)
+        if "-obs-" not in path:
+            check("dkimpy verifies p11dkim-sign output %s" % os.path.basename(path), dkimpy_ok(wire(signed), table))
+    r = subprocess.run(["perl", os.path.join(TOP, "tests/xverify/verify_maildkim.pl"), keyfile] + rsa,
+                       capture_output=True, text=True)
+    check("Mail::DKIM verifies p11dkim-sign output (%d files)" % len(rsa), r.returncode == 0, r.stdout[-2000:])
+    r = subprocess.run([tool, "-s", SOCK], input=b"From: a@unknown.example\n\nx\n", capture_output=True)
+    check("p11dkim-sign: unknown domain exits 65, nothing on stdout", r.returncode == 65 and r.stdout == b"", r)
+
+
+def dual(table, keyfile):
+    msg = MSG.replace(b"mosamuseum.com", b"gala.example.net")
+    status, fields = sign(msg)
+    check("dual signing: two signatures", status.startswith("OK") and fields.count(b"DKIM-Signature:") == 2, status)
+    flat = fields.replace(b"\r\n\t", b"")
+    check("dual signing: rsa-sha256 s=stxsel1 and ed25519-sha256 s=stxed1",
+          b"a=rsa-sha256" in flat and b"a=ed25519-sha256" in flat and b"s=stxed1;" in flat)
+    signed = fields + msg
+    check("dkimpy verifies both", dkimpy_ok(signed, table))
+    path = os.path.join(T, "dual.eml")
+    with open(path, "wb") as f:
+        f.write(signed)
+    r = subprocess.run(["perl", os.path.join(TOP, "tests/xverify/verify_maildkim.pl"), "--allow-skip", keyfile, path],
+                       capture_output=True, text=True)
+    check("Mail::DKIM verifies the rsa-sha256 one", r.returncode == 0, r.stdout)
+    r = keys("check-dns", "gala", "--zone", "-")
+    check("check-dns knows the dual selectors", "stxed1" in r.stdout, r.stdout + r.stderr)
+
+
 def run_all(d, table, keyfile):
     corpus_signing(table, keyfile)
+    sign_tool(table, keyfile)
+    dual(table, keyfile)
     refusals(d)
     misbehaving_clients(d)
     big_message(d, table)
