@@ -141,20 +141,29 @@ check: deps
 	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) tests/run-all.sh
 
-run: deps all $(XSIGN_BIN)
+run: deps all
 	@BUILD=$(BUILD) scripts/demo
 
 bench: all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
+MANDIR	?= $(PREFIX)/share/man
+DOCDIR	?= $(PREFIX)/share/doc/p11dkim
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/p11dkim \
-	    $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/doc/p11dkim
-	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PREFIX)/include/p11dkim $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(KEYS_BIN) $(SIGN_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(DAEMON_BIN) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 include/p11dkim/*.h $(DESTDIR)$(PREFIX)/include/p11dkim/
 	install -m 644 $(ALL_LIBS) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 examples/p11dkim.conf docs/*.md \
-	    $(DESTDIR)$(PREFIX)/share/doc/p11dkim/
+	install -m 644 docs/*.md README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 examples/* $(DESTDIR)$(DOCDIR)/examples/
+	for m in $(wildcard man/*.[158]); do \
+	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san
