@@ -56,6 +56,19 @@ static cfg_opt_t listen_opts[] = {
 	CFG_END()
 };
 
+static char default_internal_hosts[] = "{\"127.0.0.1\", \"::1\"}";
+
+static cfg_opt_t milter_opts[] = {
+	CFG_STR_CB("owner", NULL, CFGF_NODEFAULT, cb_user),
+	CFG_STR_CB("group", NULL, CFGF_NODEFAULT, cb_group),
+	CFG_STR_CB("mode", "0660", CFGF_NONE, cb_mode),
+	CFG_STR_LIST_CB("internal-hosts", default_internal_hosts, CFGF_NONE,
+	    cb_host),
+	CFG_BOOL("sign-authenticated", cfg_true, CFGF_NONE),
+	CFG_STR_CB("on-token-failure", "tempfail", CFGF_NONE, cb_failure),
+	CFG_END()
+};
+
 static cfg_opt_t root_opts[] = {
 	CFG_STR_CB("pkcs11-module", NULL, CFGF_NODEFAULT, cb_path),
 	CFG_STR_CB("provider-zone", NULL, CFGF_NODEFAULT, cb_domain),
@@ -79,6 +92,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_INT_CB("drain-timeout", 30, CFGF_NONE, cb_count),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
+	CFG_SEC("milter", milter_opts, CFGF_MULTI | CFGF_TITLE),
 	CFG_SEC("institution", inst_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -134,6 +148,25 @@ check_institution(cfg_t *cfg, cfg_opt_t *opt)
 		return selectors_ok(cfg, inst, code, inst);
 	if (cfg_size(cfg, "selectors") > 0)
 		return selectors_ok(cfg, cfg, code, inst);
+	return 0;
+}
+
+/* check_milter - the milter section's connection spec */
+static int
+check_milter(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t	*m = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	const char *conn = cfg_title(m);
+
+	if (cfg_opt_size(opt) > 1) {
+		cfg_error(cfg, "only one milter section");
+		return -1;
+	}
+	if (!conf_milter_conn_ok(conn)) {
+		cfg_error(cfg, "milter '%.64s': want unix:/PATH or "
+		    "inet:PORT@ADDRESS", conn);
+		return -1;
+	}
 	return 0;
 }
 
@@ -374,6 +407,7 @@ conf_load(const char *path, char *err, size_t errlen)
 	}
 	cfg_set_error_function(cfg, collect_error);
 	cfg_set_validate_func(cfg, "institution", check_institution);
+	cfg_set_validate_func(cfg, "milter", check_milter);
 	rc = cfg_parse(cfg, path);
 	if (rc == CFG_FILE_ERROR)
 		snprintf(err, errlen, "%s: cannot read the file", path);

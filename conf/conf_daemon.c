@@ -109,6 +109,36 @@ copy_listener(cfg_t *sec, struct conf_listener *l)
 	return 0;
 }
 
+/* copy_milter - the milter section, if any */
+static int
+copy_milter(cfg_t *root, struct conf_daemon *d)
+{
+	cfg_t	*sec;
+	struct conf_milter *m;
+
+	if (cfg_size(root, "milter") == 0)
+		return 0;
+	sec = cfg_getnsec(root, "milter", 0);
+	if ((m = d->milter = calloc(1, sizeof(*m))) == NULL ||
+	    (m->conn = strdup(cfg_title(sec))) == NULL)
+		return -1;
+	m->owner = (uid_t)-1;
+	m->group = (gid_t)-1;
+	if (cfg_size(sec, "owner") > 0 &&
+	    conf_resolve_user(cfg_getstr(sec, "owner"), &m->owner) < 0)
+		return -1;
+	if (cfg_size(sec, "group") > 0 &&
+	    conf_resolve_group(cfg_getstr(sec, "group"), &m->group) < 0)
+		return -1;
+	m->mode = (mode_t)strtol(cfg_getstr(sec, "mode"), NULL, 8);
+	m->sign_authenticated = cfg_getbool(sec, "sign-authenticated") ==
+	    cfg_true;
+	m->accept_on_token_failure = strcmp(cfg_getstr(sec,
+	    "on-token-failure"), "accept") == 0;
+	m->ninternal = cfg_size(sec, "internal-hosts");
+	return str_list(sec, "internal-hosts", &m->internal_hosts);
+}
+
 /* conf_copy_daemon - the daemon options and listeners into c */
 int
 conf_copy_daemon(cfg_t *root, struct conf *c)
@@ -137,7 +167,7 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 		if (copy_listener(cfg_getnsec(root, "listen", (unsigned)k),
 		    &d->listen[k]) < 0)
 			return -1;
-	return 0;
+	return copy_milter(root, d);
 }
 
 /* conf_free_daemon - what conf_copy_daemon allocated */
@@ -147,6 +177,11 @@ conf_free_daemon(struct conf_daemon *d)
 	for (size_t k = 0; k < d->nlisten && d->listen; k++)
 		free(d->listen[k].path);
 	free(d->listen);
+	if (d->milter != NULL) {
+		free(d->milter->conn);
+		free_list(d->milter->internal_hosts);
+		free(d->milter);
+	}
 	free(d->user);
 	free(d->signer_user);
 }

@@ -26,6 +26,11 @@ int	cb_mode(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_log(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_count(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_seconds(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_host(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_failure(cfg_t *, cfg_opt_t *, const char *, void *);
+
+/* conf_milter_conn_ok - "unix:/PATH" or "inet:PORT@ADDRESS" */
+int	conf_milter_conn_ok(const char *);
 
 /* conf_code_ok - an institution code: lower-case letters, digits, '-' */
 int	conf_code_ok(const char *);

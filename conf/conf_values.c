@@ -9,6 +9,7 @@
 
 #include <confuse.h>
 
+#include "p11dkim/hosts.h"
 #include "p11dkim/sign_params.h"
 #include "conf_int.h"
 
@@ -216,6 +217,47 @@ cb_seconds(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 		    "1000000000");
 	*(long *)result = n;
 	return 0;
+}
+
+/* cb_host - an internal host: an address, or address/prefix */
+int
+cb_host(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const char *one[] = { value };
+	char	 err[128];
+	struct hosts *h = hosts_parse(one, 1, err, sizeof(err));
+
+	if (h == NULL)
+		return value_error(cfg, opt, value, "not an address or "
+		    "address/prefix");
+	hosts_free(h);
+	return keep(value, result);
+}
+
+/* cb_failure - what the milter does when signing fails for now */
+int
+cb_failure(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (strcmp(value, "tempfail") != 0 && strcmp(value, "accept") != 0)
+		return value_error(cfg, opt, value, "tempfail or accept");
+	return keep(value, result);
+}
+
+/* conf_milter_conn_ok - "unix:/PATH" or "inet:PORT@ADDRESS" */
+int
+conf_milter_conn_ok(const char *s)
+{
+	const char *at;
+	char	*end;
+	long	 port;
+
+	if (strncmp(s, "unix:/", 6) == 0 || strncmp(s, "local:/", 7) == 0)
+		return 1;
+	if (strncmp(s, "inet:", 5) != 0 && strncmp(s, "inet6:", 6) != 0)
+		return 0;
+	port = strtol(strchr(s, ':') + 1, &end, 10);
+	at = end;
+	return port > 0 && port < 65536 && *at == '@' && at[1] != '\0';
 }
 
 /* conf_resolve_user - a user name or number */

@@ -21,10 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "p11dkim/addr.h"
-#include "p11dkim/dkim_sign.h"
 #include "p11dkim/log.h"
 #include "front.h"
+#include "signing.h"
 
 #define LINE_MAX_LEN	1024
 #define CHUNK_MAX	(1024 * 1024)
@@ -39,44 +38,10 @@ struct conn {
 	int	 closing;		/* a framing error: close after reply */
 };
 
-enum { REQ_OK = 0, REQ_PERM, REQ_TEMP };
-
 struct request {
-	struct dkim_sign *ctx;
+	struct signing s;
 	char	 domain[ADDR_DOMAIN_MAX + 1];	/* OPTION domain=, or "" */
-	const struct keytab_entry *e;		/* the institution's key */
-	uint32_t keys[2];			/* key numbers: main, dual */
-	size_t	 nkeys;
-	int	 inst;				/* index, -1: not chosen */
-	struct buf fields;			/* the reply: signature fields */
-	size_t	 total;
-	int	 fail;
-	char	 reason[256];
-	struct timespec start;
 };
-
-/* req_fail - the request fails (the first reason counts) */
-static void __attribute__((format(printf, 3, 4)))
-req_fail(struct request *r, int kind, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (r->fail)
-		return;
-	r->fail = kind;
-	va_start(ap, fmt);
-	if (vsnprintf(r->reason, sizeof(r->reason), fmt, ap) < 0)
-		r->reason[0] = '\0';
-	va_end(ap);
-}
-
-/* fail_dkim - a failure of the signing core, classed */
-static void
-fail_dkim(struct request *r, const struct dkim_err *err)
-{
-	req_fail(r, dkim_status_temporary(err->status) ? REQ_TEMP : REQ_PERM,
-	    "%s", err->msg);
-}
 
 /* wait_io - poll fd for events within seconds; 1 ready, 0 time out */
 static int
@@ -168,7 +133,7 @@ static int
 reply_fail(struct conn *c, int kind, const char *reason)
 {
 	char	 line[LINE_MAX_LEN];
-	int	 n = snprintf(line, sizeof(line), "%s %s\n", kind == REQ_TEMP ?
+	int	 n = snprintf(line, sizeof(line), "%s %s\n", kind == SIGNING_TEMP ?
 	    "TEMPFAIL" : "PERMFAIL", reason);
 
 	if (n < 0 || (size_t)n >= sizeof(line))
@@ -202,99 +167,43 @@ permitted(const struct conn *c, const struct conf_institution *i)
 	return 0;
 }
 
-/* add_signature - a signature with key entry e of the institution */
-static void
-add_signature(struct request *r, const struct keytab_entry *e,
-    const char *d_domain)
-{
-	const struct conf_institution *i = e->inst;
-	struct dkim_sign_params p;
-	struct dkim_err err;
-
-	memset(&p, 0, sizeof(p));
-	p.alg = e->alg;
-	p.hcanon = i->hcanon;
-	p.bcanon = i->bcanon;
-	p.domain = d_domain;
-	p.selector = e->selector_name;
-	p.sign_headers = (const char *const *)i->headers;
-	p.oversign_headers = (const char *const *)i->oversign;
-	p.no_timestamp = !i->timestamp;
-	p.expire_secs = i->expire;
-	if (dkim_sign_add(r->ctx, &p, &err) < 0)
-		fail_dkim(r, &err);
-}
-
-/* choose - the institution for the message, authorized for the peer */
+/*
+ * choose - the institution for the message (OPTION domain=, else From),
+ * authorized for the peer's uid or gid, with its signatures added
+ */
 static void
 choose(struct conn *c, struct request *r)
 {
-	char	 from[ADDR_DOMAIN_MAX + 1];
-	const char *domain = r->domain, *v, *why, *d_domain = NULL;
-	size_t	 len;
+	const struct keytab_entry *e;
 
-	if (domain[0] == '\0') {
-		v = dkim_sign_header_value(r->ctx, "from", &len);
-		if (v == NULL || addr_from_domain(v, len, from, sizeof(from),
-		    &why) < 0) {
-			req_fail(r, REQ_PERM, "%s", v ? why : "no From");
-			return;
-		}
-		domain = from;
-	}
-	r->e = keytab_for_domain(c->f->keys, domain, &r->keys[0], &d_domain);
-	if (r->e == NULL) {
-		req_fail(r, REQ_PERM, "domain %s is not signed here", domain);
+	e = signing_pick(&r->s, r->domain[0] ? r->domain : NULL);
+	if (e == NULL)
 		return;
-	}
-	r->inst = (int)(r->e->inst - c->f->conf->inst);
-	if (!permitted(c, r->e->inst)) {
+	if (!permitted(c, e->inst)) {
 		log_warn("refused: uid %u gid %u may not sign for %s",
 		    (unsigned)c->peer.uid, (unsigned)c->peer.gid,
-		    r->e->inst->code);
-		req_fail(r, REQ_PERM, "not authorized: uid %u may not sign "
-		    "for %s", (unsigned)c->peer.uid, r->e->inst->code);
+		    e->inst->code);
+		signing_fail(&r->s, SIGNING_PERM, "not authorized: uid %u may "
+		    "not sign for %s", (unsigned)c->peer.uid, e->inst->code);
 		return;
 	}
-	r->nkeys = 1;
-	add_signature(r, r->e, d_domain);
-	if (r->e->dual != KEYTAB_NONE && !r->fail) {
-		r->keys[r->nkeys++] = r->e->dual;
-		add_signature(r, &c->f->keys->e[r->e->dual], d_domain);
-	}
+	signing_add(&r->s);
 }
 
 /* feed - a piece of the message: headers, then (once chosen) body */
 static void
 feed(struct conn *c, struct request *r, const char *p, size_t n)
 {
-	const struct conf_daemon *d = &c->f->conf->daemon;
-	struct dkim_limits lim = { d->max_header_bytes, 0 };
-	struct dkim_err err;
 	size_t	 used = 0;
 
-	if (r->fail)
+	if (r->s.fail)
 		return;
-	if ((r->total += n) > d->max_message_bytes) {
-		req_fail(r, REQ_PERM, "message larger than %zu bytes",
-		    d->max_message_bytes);
-		return;
-	}
-	if (r->ctx == NULL && (r->ctx = dkim_sign_new(&lim, &err)) == NULL) {
-		fail_dkim(r, &err);
-		return;
-	}
-	if (!dkim_sign_headers_complete(r->ctx)) {
-		if (dkim_sign_headers(r->ctx, p, n, &used, &err) < 0) {
-			fail_dkim(r, &err);
-			return;
-		}
-		if (dkim_sign_headers_complete(r->ctx))
+	if (r->s.ctx == NULL || !dkim_sign_headers_complete(r->s.ctx)) {
+		if (signing_headers(&r->s, p, n, &used))
 			choose(c, r);
 	}
-	if (!r->fail && used < n &&
-	    dkim_sign_body(r->ctx, p + used, n - used, &err) < 0)
-		fail_dkim(r, &err);
+	if (!r->s.fail && used < n)
+		signing_body(&r->s, p + used, n - used);
 }
 
 /* read_data - n bytes of message, streamed through feed; 0 or -1 */
@@ -315,140 +224,29 @@ read_data(struct conn *c, struct request *r, size_t n)
 	return 0;
 }
 
-/* elapsed_ms - milliseconds since t */
-static double
-elapsed_ms(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t->tv_sec) * 1000 +
-	    (double)(now.tv_nsec - t->tv_nsec) / 1e6;
-}
-
-/* message_id - the Message-ID for the log, bounded, without controls */
-static void
-message_id(const struct request *r, char *out, size_t len)
-{
-	const char *v = r->ctx ? dkim_sign_header_value(r->ctx, "message-id",
-	    &len) : NULL;
-	size_t	 n = 0, max = 96;
-
-	if (v == NULL) {
-		snprintf(out, 2, "-");
-		return;
-	}
-	for (size_t i = 0; i < len && n < max; i++)
-		if (v[i] > ' ' && v[i] < 127)
-			out[n++] = v[i];
-	out[n] = '\0';
-}
-
-/* log_request - one line per request: who, what, how big, how long, result */
-static void
-log_request(struct conn *c, struct request *r, double ms)
-{
-	char	 mid[100];
-	const char *code = r->e ? r->e->inst->code : "-";
-	const char *sel = r->e ? r->e->selector_name : "-";
-
-	message_id(r, mid, sizeof(mid));
-	(r->fail ? log_warn : log_info)("%s inst=%s selector=%s alg=%s%s "
-	    "msgid=%s size=%zu ms=%.1f uid=%u%s%s",
-	    r->fail == REQ_TEMP ? "tempfail" : r->fail ? "permfail" : "signed",
-	    code, sel, r->e ? dkim_alg_name(r->e->alg) : "-", r->nkeys > 1 ?
-	    "+ed25519-sha256" : "", mid, r->total,
-	    ms, (unsigned)c->peer.uid, r->fail ? " reason=" : "",
-	    r->fail ? r->reason : "");
-}
-
-/* sign_one - signature i through the signer; 0 or -1 (r->fail set) */
-static int
-sign_one(struct conn *c, struct request *r, size_t i)
-{
-	unsigned char digest[DKIM_DIGEST_LEN];
-	struct signer_reply rep;
-	struct dkim_err err;
-
-	if (dkim_sign_digest(r->ctx, i, digest) < 0) {
-		req_fail(r, REQ_TEMP, "no digest for signature %zu", i);
-		return -1;
-	}
-	signer_sign(c->f->signer, r->keys[i], c->f->keys->e[r->keys[i]].alg,
-	    digest, &rep);
-	if (rep.status != SIGNER_OK) {
-		if (rep.status == SIGNER_TEMP)
-			stats_token_error(c->f->stats, r->inst);
-		req_fail(r, rep.status == SIGNER_TEMP ? REQ_TEMP : REQ_PERM,
-		    "%s", rep.reason);
-		return -1;
-	}
-	if (dkim_sign_set_signature(r->ctx, i, rep.sig, rep.len, &err) < 0) {
-		fail_dkim(r, &err);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * sign - the message is complete: a digest per signature, the signer,
- * the signature fields (all of them, or none: never half a reply).
- */
+/* peer - "uid=N" for the log */
 static const char *
-sign(struct conn *c, struct request *r, size_t *len)
+peer(const struct conn *c, char *buf, size_t len)
 {
-	struct dkim_err err;
-	const char *field;
-	size_t	 flen;
-
-	if (r->ctx == NULL) {
-		req_fail(r, REQ_PERM, "empty message");
-		return NULL;
-	}
-	if (!dkim_sign_headers_complete(r->ctx)) {
-		if (dkim_sign_headers_end(r->ctx, &err) < 0) {
-			fail_dkim(r, &err);
-			return NULL;
-		}
-		choose(c, r);
-		if (r->fail)
-			return NULL;
-	}
-	if (dkim_sign_end(r->ctx, &err) < 0) {
-		fail_dkim(r, &err);
-		return NULL;
-	}
-	buf_init(&r->fields, 2 * 16384);
-	for (size_t i = 0; i < r->nkeys; i++) {
-		if (sign_one(c, r, i) < 0)
-			return NULL;
-		field = dkim_sign_field(r->ctx, i, &flen);
-		if (buf_append(&r->fields, field, flen) < 0) {
-			req_fail(r, REQ_TEMP, "out of memory");
-			return NULL;
-		}
-	}
-	*len = r->fields.len;
-	return r->fields.data;
+	snprintf(buf, len, "uid=%u", (unsigned)c->peer.uid);
+	return buf;
 }
 
-/* finish - reply to a request, log it, count it, free it */
+/* finish - END: sign, reply, log, count, free */
 static int
 finish(struct conn *c, struct request *r)
 {
+	const char *fields;
 	size_t	 len = 0;
-	const char *field = r->fail ? NULL : sign(c, r, &len);
-	double	 ms;
+	char	 who[32];
 	int	 rc;
 
-	rc = field ? reply_ok(c, field, len) : reply_fail(c, r->fail,
-	    r->reason);
-	ms = elapsed_ms(&r->start);
-	log_request(c, r, ms);
-	stats_request(c->f->stats, r->inst, r->fail == REQ_TEMP ?
-	    STATS_TEMPFAIL : r->fail ? STATS_PERMFAIL : STATS_SIGNED, ms);
-	dkim_sign_free(r->ctx);
-	buf_release(&r->fields);
+	if (signing_headers_end(&r->s))
+		choose(c, r);
+	fields = signing_finish(&r->s, &len);
+	rc = fields ? reply_ok(c, fields, len) : reply_fail(c, r->s.fail,
+	    r->s.reason);
+	signing_done(&r->s, peer(c, who, sizeof(who)));
 	return rc;
 }
 
@@ -456,10 +254,10 @@ finish(struct conn *c, struct request *r)
 static int
 option(struct conn *c, struct request *r, const char *arg)
 {
-	if (strncmp(arg, "domain=", 7) != 0 || r->ctx != NULL ||
+	if (strncmp(arg, "domain=", 7) != 0 || r->s.ctx != NULL ||
 	    strlen(arg + 7) >= sizeof(r->domain)) {
 		c->closing = 1;
-		return reply_fail(c, REQ_PERM, "bad OPTION (domain=D, before "
+		return reply_fail(c, SIGNING_PERM, "bad OPTION (domain=D, before "
 		    "DATA)") < 0 ? -1 : 1;
 	}
 	for (const char *p = arg + 7; *p; p++)
@@ -487,13 +285,12 @@ static int
 request(struct conn *c)
 {
 	struct request r;
-	char	 line[LINE_MAX_LEN];
+	char	 line[LINE_MAX_LEN], who[32];
 	size_t	 n;
 	int	 rc;
 
 	memset(&r, 0, sizeof(r));
-	r.inst = -1;
-	clock_gettime(CLOCK_MONOTONIC, &r.start);
+	signing_begin(&r.s, c->f);
 	for (;;) {
 		rc = read_line(c, line, c->f->conf->daemon.io_timeout);
 		if (rc <= 0)
@@ -509,20 +306,20 @@ request(struct conn *c)
 				break;
 		} else {
 			c->closing = 1;
-			(void)reply_fail(c, REQ_PERM, "protocol error: expected "
+			(void)reply_fail(c, SIGNING_PERM, "protocol error: expected "
 			    "OPTION, DATA n (1 to 1048576) or END");
 			break;
 		}
 	}
 	if (rc == -2) {
 		c->closing = 1;
-		(void)reply_fail(c, REQ_PERM, "protocol error: line too long");
+		(void)reply_fail(c, SIGNING_PERM, "protocol error: line too long");
 	}
 	if (c->closing)
-		req_fail(&r, REQ_PERM, "protocol error");
-	req_fail(&r, REQ_TEMP, "connection lost or timed out mid-request");
-	log_request(c, &r, elapsed_ms(&r.start));
-	dkim_sign_free(r.ctx);
+		signing_fail(&r.s, SIGNING_PERM, "protocol error");
+	signing_fail(&r.s, SIGNING_TEMP, "connection lost or timed out "
+	    "mid-request");
+	signing_done(&r.s, peer(c, who, sizeof(who)));
 	return -1;
 }
 
@@ -551,11 +348,11 @@ wait_command(struct conn *c)
 	struct pollfd p = { c->fd, POLLIN, 0 };
 
 	while (c->pos == c->len) {
+		if (poll(&p, 1, 200) > 0)
+			return 1;	/* a request already sent is served */
+		waited += 200;
 		if ((c->f->stop && *c->f->stop) || waited >= limit)
 			return 0;
-		if (poll(&p, 1, 200) > 0)
-			return 1;
-		waited += 200;
 	}
 	return 1;
 }
@@ -586,7 +383,7 @@ conn_serve(struct front *f, int fd)
 		else if (strcmp(line, "QUIT") == 0)
 			break;
 		else {
-			(void)reply_fail(c, REQ_PERM, "protocol error: expected "
+			(void)reply_fail(c, SIGNING_PERM, "protocol error: expected "
 			    "SIGN, STATS or QUIT");
 			rc = -1;
 		}

@@ -64,6 +64,18 @@ struct conf_listener {
 	mode_t	 mode;
 };
 
+/* The milter front (libmilter). */
+struct conf_milter {
+	char	*conn;			/* "unix:/path" or "inet:port@host" */
+	uid_t	 owner;			/* of a unix socket; -1: unchanged */
+	gid_t	 group;
+	mode_t	 mode;
+	char	**internal_hosts;	/* clients whose mail is signed */
+	size_t	 ninternal;
+	int	 sign_authenticated;	/* also SASL-authenticated senders */
+	int	 accept_on_token_failure; /* 0: tempfail (default) */
+};
+
 struct conf_daemon {
 	char	*user;			/* the fronts run as; NULL: no change */
 	char	*signer_user;		/* the signer runs as; NULL: no change */
@@ -78,6 +90,7 @@ struct conf_daemon {
 	unsigned idle_timeout;		/* seconds */
 	unsigned io_timeout;
 	unsigned drain_timeout;
+	struct conf_milter *milter;	/* NULL: no milter front */
 };
 
 struct conf {

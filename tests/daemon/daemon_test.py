@@ -378,7 +378,10 @@ def reload_rotation(d):
 
     def load():
         while not stop.is_set():
-            results.append(sign(MSG))
+            try:
+                results.append(sign(MSG))
+            except OSError as e:
+                results.append(("EXCEPTION %s" % e, b""))
     th = [threading.Thread(target=load) for _ in range(4)]
     for t in th:
         t.start()

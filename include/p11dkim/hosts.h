@@ -1,0 +1,25 @@
+/*
+ * hosts.h - lists of client addresses ("127.0.0.1", "10.0.0.0/8",
+ * "::1", "2001:db8::/32"): the milter signs only mail from these
+ * "internal hosts" (and authenticated senders), as OpenDKIM's
+ * InternalHosts does.
+ */
+#ifndef P11DKIM_HOSTS_H
+#define P11DKIM_HOSTS_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct hosts;
+
+/* hosts_parse - a list from strings; NULL and why on a bad entry */
+struct hosts *hosts_parse(const char *const *list, size_t n, char *err,
+	    size_t errlen);
+
+/* hosts_match - is the address in the list? (IPv4-mapped IPv6 too) */
+int	hosts_match(const struct hosts *, const struct sockaddr *);
+
+/* hosts_free - NULL is fine; returns NULL */
+struct hosts *hosts_free(struct hosts *);
+
+#endif
