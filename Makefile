@@ -69,7 +69,7 @@ CLIENT_LIB := $(BUILD)/libp11dkimclient.a
 CLIENT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CLIENT_SRC))
 ALL_LIBS  := $(DAEMON_LIB) $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB) \
 	     $(CLIENT_LIB)
-ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv
+ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv -lmilter
 
 # --- tests and benchmarks --------------------------------------------------
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -146,6 +146,7 @@ run: deps all
 	@BUILD=$(BUILD) scripts/demo
 
 bench: all $(BENCH_BIN)
+	@scripts/install-deps --bench
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 MANDIR	?= $(PREFIX)/share/man

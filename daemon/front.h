@@ -35,4 +35,11 @@ void	conn_refuse_busy(int fd);
 int	front_run(const struct conf *, const struct keytab *,
 	    const int *listen_fds, size_t nlisten, int signer_fd);
 
+/*
+ * milter_run - the milter front process (libmilter): sign the mail of
+ * internal hosts and authenticated senders as the MTA passes it through,
+ * pass other mail unchanged.  Returns the process's exit status.
+ */
+int	milter_run(const struct conf *, const struct keytab *, int signer_fd);
+
 #endif

@@ -99,8 +99,9 @@ main(int argc, char **argv)
 		return rc;
 	}
 	log_open("p11dkimd", c->daemon.log_stderr);
-	if (c->daemon.nlisten == 0) {
-		fprintf(stderr, "p11dkimd: %s: no listen socket\n", path);
+	if (c->daemon.nlisten == 0 && c->daemon.milter == NULL) {
+		fprintf(stderr, "p11dkimd: %s: no listen or milter socket\n",
+		    path);
 		conf_free(c);
 		return EX_CONFIG;
 	}

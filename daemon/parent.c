@@ -42,7 +42,7 @@
 struct gen {
 	struct conf *conf;
 	struct keytab keys;
-	pid_t	 signer, front;
+	pid_t	 signer, front, milter;	/* milter: 0 when none */
 	int	 ctl;			/* to the signer; -1 when closed */
 	int	 retiring;
 };
@@ -157,23 +157,34 @@ start_signer(struct parent *p, struct gen *g)
 	return 0;
 }
 
-/* start_front - fork a front linked to the generation's signer */
-static int
-start_front(struct parent *p, struct gen *g)
+/*
+ * start_child - fork a front (native, or milter) with its own link to the
+ * generation's signer.  The native front gets the bound listeners and
+ * drops privileges at once; the milter front opens its socket with
+ * libmilter first and drops them itself.
+ */
+static pid_t
+start_child(struct parent *p, struct gen *g, int milter)
 {
 	int	 sv[2];
+	pid_t	 pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
-	if (fdpass_send(g->ctl, 'F', sv[1]) < 0 || (g->front = fork()) < 0) {
+	if (fdpass_send(g->ctl, 'F', sv[1]) < 0 || (pid = fork()) < 0) {
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
 	}
-	if (g->front == 0) {
+	if (pid == 0) {
 		child_signals();
 		close(sv[1]);
 		close_others(p, -1);
+		if (milter) {
+			for (size_t i = 0; i < p->nlisten; i++)
+				close(p->listen[i]);
+			_exit(milter_run(g->conf, &g->keys, sv[0]));
+		}
 		if (drop_privileges(g->conf->daemon.user) < 0)
 			_exit(EX_NOPERM);
 		_exit(front_run(g->conf, &g->keys, p->listen, p->nlisten,
@@ -181,7 +192,25 @@ start_front(struct parent *p, struct gen *g)
 	}
 	close(sv[0]);
 	close(sv[1]);
-	return 0;
+	return pid;
+}
+
+/* start_front - the native front, when there are listeners */
+static int
+start_front(struct parent *p, struct gen *g)
+{
+	if (p->nlisten == 0)
+		return 0;
+	return (g->front = start_child(p, g, 0)) < 0 ? -1 : 0;
+}
+
+/* start_milter - the milter front, when one is configured */
+static int
+start_milter(struct parent *p, struct gen *g)
+{
+	if (g->conf->daemon.milter == NULL)
+		return 0;
+	return (g->milter = start_child(p, g, 1)) < 0 ? -1 : 0;
 }
 
 /* gen_release - free a generation whose children are gone */
@@ -216,8 +245,10 @@ gen_start(struct parent *p, struct gen *g, struct conf *conf)
 		gen_release(g);
 		return -1;
 	}
-	if (start_front(p, g) < 0) {
-		log_err("cannot start the front: %s", strerror(errno));
+	if (start_front(p, g) < 0 || start_milter(p, g) < 0) {
+		log_err("cannot start the fronts: %s", strerror(errno));
+		if (g->front > 0)
+			kill(g->front, SIGKILL);
 		(void)fdpass_send(g->ctl, 'Q', -1);
 		waitpid(g->signer, NULL, 0);
 		gen_release(g);
@@ -252,30 +283,40 @@ restart_signer(struct parent *p, struct gen *g)
 	log_info("signer restarted");
 	if (g->front == 0 && start_front(p, g) < 0)
 		log_err("cannot start the front: %s", strerror(errno));
+	if (g->milter == 0 && start_milter(p, g) < 0)
+		log_err("cannot start the milter: %s", strerror(errno));
 }
 
-/* front_exited - restart it, or retire its generation's signer */
+/*
+ * front_exited - restart a front (native or milter), or retire its
+ * generation's signer once both fronts are gone
+ */
 static void
-front_exited(struct parent *p, struct gen *g, int status)
+front_exited(struct parent *p, struct gen *g, int milter, int status)
 {
+	const char *what = milter ? "milter front" : "front";
 	char	 how[40];
 
-	g->front = 0;
+	if (milter)
+		g->milter = 0;
+	else
+		g->front = 0;
 	if (g->retiring || p->stopping) {
-		log_info("front of %s configuration stopped (%s)", g->retiring ?
-		    "the previous" : "the", status_text(status, how,
-		    sizeof(how)));
-		if (g->ctl >= 0)
+		log_info("%s of %s configuration stopped (%s)", what,
+		    g->retiring ? "the previous" : "the", status_text(status,
+		    how, sizeof(how)));
+		if (g->front == 0 && g->milter == 0 && g->ctl >= 0)
 			(void)fdpass_send(g->ctl, 'Q', -1);
 		return;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL)
-		log_info("front stopped: its signer is gone");
+		log_info("%s stopped: its signer is gone", what);
 	else
-		log_warn("front %s: restarting it", status_text(status, how,
+		log_warn("%s %s: restarting it", what, status_text(status, how,
 		    sizeof(how)));
-	if (g->signer > 0 && start_front(p, g) < 0)
-		log_err("cannot start the front: %s", strerror(errno));
+	if (g->signer > 0 && (milter ? start_milter(p, g) :
+	    start_front(p, g)) < 0)
+		log_err("cannot start the %s: %s", what, strerror(errno));
 }
 
 /* signer_exited - restart it, unless its generation is retiring */
@@ -310,10 +351,13 @@ reap(struct parent *p)
 			if (g->conf == NULL)
 				continue;
 			if (pid == g->front)
-				front_exited(p, g, status);
+				front_exited(p, g, 0, status);
+			else if (pid == g->milter)
+				front_exited(p, g, 1, status);
 			else if (pid == g->signer)
 				signer_exited(p, g, status);
-			if (g->retiring && g->front == 0 && g->signer == 0)
+			if (g->retiring && g->front == 0 && g->milter == 0 &&
+			    g->signer == 0)
 				gen_release(g);
 		}
 }
@@ -357,7 +401,9 @@ reload(struct parent *p)
 	old->retiring = 1;
 	if (old->front > 0)
 		kill(old->front, SIGTERM);
-	else if (old->ctl >= 0)
+	if (old->milter > 0)
+		kill(old->milter, SIGTERM);
+	if (old->front == 0 && old->milter == 0 && old->ctl >= 0)
 		(void)fdpass_send(old->ctl, 'Q', -1);
 	p->cur = n;
 	log_info("configuration reloaded from %s", p->path);
@@ -370,7 +416,8 @@ children_left(struct parent *p, int fronts)
 	int	 n = 0;
 
 	for (int i = 0; i < GENS_MAX; i++)
-		n += (fronts ? p->gens[i].front : p->gens[i].signer) > 0;
+		n += fronts ? (p->gens[i].front > 0) + (p->gens[i].milter > 0) :
+		    p->gens[i].signer > 0;
 	return n;
 }
 
@@ -385,13 +432,15 @@ wait_children(struct parent *p, int fronts, unsigned seconds)
 		reap(p);
 	}
 	for (int i = 0; i < GENS_MAX; i++) {
-		pid_t pid = fronts ? p->gens[i].front : p->gens[i].signer;
+		pid_t pids[2] = { fronts ? p->gens[i].front : p->gens[i].signer,
+		    fronts ? p->gens[i].milter : 0 };
 
-		if (pid > 0) {
-			log_warn("%s %ld did not stop: killing it", fronts ?
-			    "front" : "signer", (long)pid);
-			kill(pid, SIGKILL);
-		}
+		for (int k = 0; k < 2; k++)
+			if (pids[k] > 0) {
+				log_warn("%s %ld did not stop: killing it",
+				    fronts ? "front" : "signer", (long)pids[k]);
+				kill(pids[k], SIGKILL);
+			}
 	}
 	reap(p);
 }
@@ -405,9 +454,12 @@ shutdown_all(struct parent *p)
 
 	p->stopping = 1;
 	log_info("stopping: draining requests in flight (up to %u s)", drain);
-	for (int i = 0; i < GENS_MAX; i++)
+	for (int i = 0; i < GENS_MAX; i++) {
 		if (p->gens[i].front > 0)
 			kill(p->gens[i].front, SIGTERM);
+		if (p->gens[i].milter > 0)
+			kill(p->gens[i].milter, SIGTERM);
+	}
 	wait_children(p, 1, drain);
 	for (int i = 0; i < GENS_MAX; i++)
 		if (p->gens[i].signer > 0 && p->gens[i].ctl >= 0)
@@ -477,8 +529,8 @@ parent_run(struct conf *c, const char *path)
 		log_err("not started");
 		return EX_UNAVAILABLE;
 	}
-	log_info("started: %zu institution(s), %zu listener(s)", c->ninst,
-	    c->daemon.nlisten);
+	log_info("started: %zu institution(s), %zu listener(s)%s", c->ninst,
+	    c->daemon.nlisten, c->daemon.milter ? ", milter" : "");
 	supervise(&p);
 	shutdown_all(&p);
 	for (int i = 0; i < GENS_MAX; i++)

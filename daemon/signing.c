@@ -288,3 +288,12 @@ signing_done(struct signing *s, const char *peer)
 	s->ctx = NULL;
 	buf_release(&s->fields);
 }
+
+/* signing_drop - free a message the MTA gave up on: no log, no count */
+void
+signing_drop(struct signing *s)
+{
+	dkim_sign_free(s->ctx);
+	s->ctx = NULL;
+	buf_release(&s->fields);
+}

@@ -68,4 +68,7 @@ const char *signing_finish(struct signing *, size_t *len);
 /* signing_done - log one line (peer says who asked), count, free */
 void	signing_done(struct signing *, const char *peer);
 
+/* signing_drop - free a message the MTA gave up on: no log, no count */
+void	signing_drop(struct signing *);
+
 #endif
