@@ -1,0 +1,215 @@
+"""p11env.py - what the daemon and milter tests share: a throw-away token
+store with three institutions set up by p11dkim-keys (mosa: RSA-2048,
+venue: Ed25519, gala: dual-signing), the configuration, a running
+p11dkimd, a protocol client, and independent verification with dkimpy.
+
+Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import dkim
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(TOP, os.environ.get("BUILD", "build"))
+T = os.environ["P11DKIM_TEST_DIR"]
+MOD = os.environ.get("P11DKIM_TEST_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
+SOCK = os.path.join(T, "p11dkimd.sock")
+CONF = os.path.join(T, "p11dkim.conf")
+# Under AddressSanitizer memory is shadowed and quarantined: the memory
+# checks are made on the plain build only.
+SANITIZED = os.path.basename(BUILD).endswith("-san")
+passed = 0
+failed = 0
+
+
+def check(desc, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL %s %s" % (desc, detail))
+
+
+def keys(*args):
+    return subprocess.run([os.path.join(BUILD, "p11dkim-keys"), "-c", CONF,
+                           "--operator", "test"] + list(args),
+                          capture_output=True, text=True)
+
+
+MILTER = os.path.join(T, "milter.sock")
+
+
+def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False, milter=""):
+    uid = os.getuid()
+    text = """pkcs11-module = "%(mod)s"
+provider-zone = "dkim.example.net"
+record-name = "sel%%n-%%c"
+selectors = { "stxsel1", "stxsel2" }
+dual-record-name = "ed%%n-%%c"
+dual-selectors = { "stxed1", "stxed2" }
+state-dir = "%(t)s/state"
+ceremony-log = "%(t)s/state/ceremony.log"
+log = "stderr"
+workers = 16
+io-timeout = 3
+idle-timeout = 5
+drain-timeout = 10
+max-header-bytes = 65536
+max-message-bytes = 120000000
+listen "%(sock)s" {
+	mode = "0666"
+}
+institution mosa {
+	domains = { "mosamuseum.com" }
+	pin = "file:%(t)s/mosa.pin"
+	active-selector = "%(act)s"
+	allow-uids = { "%(uid)d" }
+	%(extra)s
+}
+institution venue {
+	domains = { "venue.example.org" }
+	subdomains = true
+	pin = "file:%(t)s/venue.pin"
+	active-selector = "stxsel1"
+	algorithm = "ed25519-sha256"
+	key-type = "ed25519"
+	canonicalization = "simple/simple"
+	allow-uids = { "%(uid)d" }
+}
+institution gala {
+	domains = { "gala.example.net" }
+	pin = "file:%(t)s/gala.pin"
+	active-selector = "stxsel1"
+	dual-sign = true
+	allow-gids = { "%(gid)d" }
+}
+""" % {"mod": MOD, "t": T, "sock": SOCK, "uid": uid, "gid": os.getgid(), "act": active_mosa,
+       "extra": extra_mosa}
+    if milter:
+        text += 'milter "unix:%s" {\n\tmode = "0666"\n%s}\n' % (MILTER, milter)
+    if broken:
+        text += "this is not a configuration\n"
+    with open(CONF, "w") as f:
+        f.write(text)
+
+
+def sign(message, domain=None, sock=SOCK, chunk=1 << 20):
+    """The protocol of docs/PROTOCOL.md: (status line, payload)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(sock)
+    req = [b"SIGN\n"]
+    if domain:
+        req.append(b"OPTION domain=%s\n" % domain.encode())
+    for i in range(0, len(message), chunk):
+        part = message[i:i + chunk]
+        req.append(b"DATA %d\n" % len(part) + part)
+    req.append(b"END\n")
+    s.sendall(b"".join(req))
+    f = s.makefile("rb")
+    status = f.readline().decode().rstrip("\n")
+    payload = b""
+    if status.startswith("OK "):
+        payload = f.read(int(status[3:]))
+    s.close()
+    return status, payload
+
+
+def wire(message):
+    m = re.sub(rb"(?<!\r)\n", b"\r\n", message)
+    return m if m.endswith(b"\r\n") else m + b"\r\n"
+
+
+def keytable():
+    """Key records from `p11dkim-keys dns`, by the institution's name."""
+    table = {}
+    for inst, domain in (("mosa", "mosamuseum.com"), ("venue", "venue.example.org"),
+                         ("gala", "gala.example.net")):
+        zone = keys("dns", inst).stdout
+        for n, sel, rec_prefix in ((1, "stxsel1", "sel"), (2, "stxsel2", "sel"),
+                                   (1, "stxed1", "ed"), (2, "stxed2", "ed")):
+            m = re.search(r"%s%d-%s\._domainkey\S* IN TXT \((.*?)\)" % (rec_prefix, n, inst), zone, re.S)
+            if m:
+                rec = "".join(re.findall(r'"([^"]*)"', m.group(1)))
+                table["%s._domainkey.%s" % (sel, domain)] = rec
+    path = os.path.join(T, "keys.txt")
+    with open(path, "w") as f:
+        for name, rec in table.items():
+            f.write("%s %s\n" % (name, rec))
+    return table, path
+
+
+def dkimpy_ok(signed, table):
+    def dnsfunc(name, timeout=5):
+        return table.get(name.decode().rstrip("."), "").encode() or None
+    d = dkim.DKIM(signed)
+    sigs = [h for h in d.headers if h[0].lower() == b"dkim-signature"]
+    return len(sigs) > 0 and all(d.verify(idx=i, dnsfunc=dnsfunc) for i in range(len(sigs)))
+
+
+class Daemon:
+    def __init__(self):
+        self.log = open(os.path.join(T, "daemon.log"), "ab")
+        self.p = subprocess.Popen([os.path.join(BUILD, "p11dkimd"), "-f", "-c", CONF],
+                                  stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            if os.path.exists(SOCK):
+                try:
+                    s = socket.socket(socket.AF_UNIX); s.connect(SOCK); s.close()
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise SystemExit("p11dkimd did not start; see %s/daemon.log" % T)
+
+    def children(self):
+        out = subprocess.run(["pgrep", "-P", str(self.p.pid)], capture_output=True, text=True)
+        return [int(x) for x in out.stdout.split()]
+
+    def rss_kib(self):
+        total = 0
+        for pid in [self.p.pid] + self.children():
+            try:
+                for line in open("/proc/%d/status" % pid):
+                    if line.startswith("VmRSS:"):
+                        total = max(total, int(line.split()[1]))
+            except OSError:
+                pass
+        return total
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        return self.p.wait(timeout=60)
+
+
+def log_text():
+    return open(os.path.join(T, "daemon.log"), "rb").read().decode(errors="replace")
+
+
+def summary(name):
+    print("%s: %d passed, %d failed" % (name, passed, failed))
+    return 1 if failed else 0
+
+
+def setup(milter=""):
+    """Tokens, keys and configuration; returns (key table, key table file)."""
+    os.umask(0o077)
+    os.chmod(T, 0o711)          # other uids may reach the socket (mode 0666)
+    os.makedirs(os.path.join(T, "state"), exist_ok=True)
+    for name, pin in (("mosa", "mosa-pin-12345678"), ("venue", "venue-pin-1234567"),
+                      ("gala", "gala-pin-12345678"), ("so", "so-pin-12345678")):
+        with open(os.path.join(T, name + ".pin"), "w") as f:
+            f.write(pin + "\n")
+    write_conf(milter=milter)
+    for inst in ("mosa", "venue", "gala"):
+        r = keys("init-token", inst, "--so-pin", "file:%s/so.pin" % T, "--pin", "file:%s/%s.pin" % (T, inst))
+        check("init-token " + inst, r.returncode == 0, r.stderr)
+        r = keys("generate", inst)
+        check("generate " + inst, r.returncode == 0, r.stderr)
+    return keytable()

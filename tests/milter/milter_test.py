@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""milter_test.py - the milter front of p11dkimd driven by miltertest.
+
+Signed messages (a header inserted), mail for foreign domains and from
+untrusted clients passed unchanged, authenticated senders signed from
+anywhere, a dual-signing institution, and tempfail while the token is
+gone (then signing again).  Signatures made through a real Postfix are
+verified in tests/milter/postfix_test.sh.
+
+Run through tests/integration/run.sh.  Last line:
+"milter-test: N passed, M failed".
+"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "daemon"))
+from p11env import *  # noqa: E402,F401,F403
+
+SCRIPT = """
+conn = mt.connect("unix:%(sock)s")
+if conn == nil then error("connect") end
+if mt.conninfo(conn, "%(host)s", "%(addr)s") ~= nil then error("conninfo") end
+if mt.helo(conn, "client.example") ~= nil then error("helo") end
+%(auth)s
+if mt.mailfrom(conn, "sender@%(domain)s") ~= nil then error("mailfrom") end
+if mt.getreply(conn) == SMFIR_ACCEPT then print("ACCEPT at MAIL"); mt.disconnect(conn); return end
+if mt.rcptto(conn, "a@example.org") ~= nil then error("rcptto") end
+if mt.header(conn, "From", " Sender <sender@%(domain)s>") ~= nil then error("header") end
+if mt.header(conn, "Subject", " milter test") ~= nil then error("header") end
+if mt.eoh(conn) ~= nil then error("eoh") end
+if mt.getreply(conn) == SMFIR_ACCEPT then print("ACCEPT at EOH"); mt.disconnect(conn); return end
+if mt.bodystring(conn, "Hello from the milter test.\\r\\n") ~= nil then error("body") end
+if mt.eom(conn) ~= nil then error("eom") end
+r = mt.getreply(conn)
+if r == SMFIR_TEMPFAIL then print("TEMPFAIL at EOM") end
+if mt.eom_check(conn, MT_HDRINSERT, "DKIM-Signature") then print("SIGNED") end
+mt.disconnect(conn)
+"""
+
+
+def run(domain, host="localhost", addr="127.0.0.1", auth=""):
+    if auth:
+        auth = 'mt.macro(conn, SMFIC_MAIL, "{auth_authen}", "%s")' % auth
+    path = os.path.join(T, "case.lua")
+    with open(path, "w") as f:
+        f.write(SCRIPT % {"sock": MILTER, "host": host, "addr": addr,
+                          "auth": auth, "domain": domain})
+    r = subprocess.run(["miltertest", "-s", path], capture_output=True, text=True, timeout=60)
+    return (r.stdout + r.stderr).strip()
+
+
+def main():
+    setup(milter='\tinternal-hosts = { "127.0.0.1", "::1" }\n')
+    d = Daemon()
+    try:
+        out = run("mosamuseum.com")
+        check("internal host: signed (header inserted)", out == "SIGNED", out)
+        out = run("gala.example.net")
+        check("dual-signing institution: signed", out == "SIGNED", out)
+        out = run("unknown.example")
+        check("foreign domain: passed unchanged", out == "ACCEPT at EOH", out)
+        out = run("mosamuseum.com", host="mx.example.com", addr="192.0.2.7")
+        check("untrusted client: passed unsigned", out == "ACCEPT at MAIL", out)
+        out = run("mosamuseum.com", host="mx.example.com", addr="192.0.2.7", auth="alice")
+        check("authenticated sender: signed", out == "SIGNED", out)
+        log = log_text()
+        check("logged: signed by the milter", "signed inst=mosa" in log and "client=localhost" in log)
+        check("logged: untrusted client passed", "is not an internal host" in log)
+        store = os.path.join(T, "tokens")
+        shutil.move(store, store + ".away")
+        out = run("mosamuseum.com")
+        check("token gone: tempfail (the MTA queues the mail)", out == "TEMPFAIL at EOM", out)
+        shutil.move(store + ".away", store)
+        ok = False
+        for _ in range(50):
+            if run("mosamuseum.com") == "SIGNED":
+                ok = True
+                break
+            time.sleep(0.2)
+        check("token back: signing again", ok)
+        rc = d.stop()
+        check("p11dkimd stops cleanly with a milter", rc == 0, rc)
+    finally:
+        if d.p.poll() is None:
+            d.p.kill()
+    sys.exit(summary("milter-test"))
+
+
+if __name__ == "__main__":
+    main()
