@@ -87,9 +87,9 @@ static cfg_opt_t root_opts[] = {
 	CFG_INT_CB("sessions", 4, CFGF_NONE, cb_count),
 	CFG_INT_CB("max-header-bytes", 65536, CFGF_NONE, cb_count),
 	CFG_INT_CB("max-message-bytes", 104857600, CFGF_NONE, cb_count),
-	CFG_INT_CB("idle-timeout", 60, CFGF_NONE, cb_count),
-	CFG_INT_CB("io-timeout", 30, CFGF_NONE, cb_count),
-	CFG_INT_CB("drain-timeout", 30, CFGF_NONE, cb_count),
+	CFG_INT_CB("idle-timeout", 60, CFGF_NONE, cb_timeout),
+	CFG_INT_CB("io-timeout", 30, CFGF_NONE, cb_timeout),
+	CFG_INT_CB("drain-timeout", 30, CFGF_NONE, cb_timeout),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter", milter_opts, CFGF_MULTI | CFGF_TITLE),
@@ -144,6 +144,12 @@ check_institution(cfg_t *cfg, cfg_opt_t *opt)
 			    code, required[i]);
 			return -1;
 		}
+	if (cfg_size(inst, "headers") > CONF_NAMES_MAX ||
+	    cfg_size(inst, "oversign-headers") > CONF_NAMES_MAX) {
+		cfg_error(cfg, "institution '%s': at most %d header names in "
+		    "a list", code, CONF_NAMES_MAX);
+		return -1;
+	}
 	if (cfg_size(inst, "selectors") > 0)
 		return selectors_ok(cfg, inst, code, inst);
 	if (cfg_size(cfg, "selectors") > 0)

@@ -26,6 +26,7 @@ int	cb_mode(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_log(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_count(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_seconds(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_timeout(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_host(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_failure(cfg_t *, cfg_opt_t *, const char *, void *);
 

@@ -260,6 +260,19 @@ conf_milter_conn_ok(const char *s)
 	return port > 0 && port < 65536 && *at == '@' && at[1] != '\0';
 }
 
+/* cb_timeout - a timeout in seconds: 1 to a day */
+int
+cb_timeout(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char	*end;
+	long	 n = strtol(value, &end, 10);
+
+	if (*value == '\0' || *end != '\0' || n < 1 || n > 86400)
+		return value_error(cfg, opt, value, "seconds, from 1 to 86400");
+	*(long *)result = n;
+	return 0;
+}
+
 /* conf_resolve_user - a user name or number */
 int
 conf_resolve_user(const char *s, uid_t *uid)

@@ -75,21 +75,34 @@ domain_matches(const char *d, const char *dom, int subdomains)
 	    strcmp(d + a - b, dom) == 0;
 }
 
-/* keytab_for_domain - the institution that signs for domain, or NULL */
+/*
+ * keytab_for_domain - the institution that signs for domain: the one that
+ * owns it exactly, else the one with the longest parent domain that signs
+ * for subdomains (whatever the order of the file), or NULL
+ */
 const struct keytab_entry *
 keytab_for_domain(const struct keytab *t, const char *domain,
     uint32_t *index, const char **d_domain)
 {
+	size_t	 best = SIZE_MAX, best_len = 0, len;
+
 	for (size_t i = 0; i < t->n; i++)
 		for (size_t k = 0; t->e[i].kind == CONF_KIND_MAIN &&
-		    k < t->e[i].inst->ndomains; k++)
-			if (domain_matches(domain, t->e[i].inst->domains[k],
-			    t->e[i].inst->subdomains)) {
-				*index = (uint32_t)i;
-				*d_domain = t->e[i].inst->domains[k];
-				return &t->e[i];
-			}
-	return NULL;
+		    k < t->e[i].inst->ndomains; k++) {
+			const char *d = t->e[i].inst->domains[k];
+
+			if (!domain_matches(domain, d, t->e[i].inst->subdomains))
+				continue;
+			if ((len = strlen(d)) <= best_len)
+				continue;
+			best = i;
+			best_len = len;
+			*d_domain = d;
+		}
+	if (best == SIZE_MAX)
+		return NULL;
+	*index = (uint32_t)best;
+	return &t->e[best];
 }
 
 /* keytab_release - free the table */

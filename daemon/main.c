@@ -41,6 +41,12 @@ check(struct conf *c)
 		fprintf(stderr, "p11dkimd: %s: %s\n", c->path, err);
 		return EX_CONFIG;
 	}
+	if (c->daemon.nlisten == 0 && c->daemon.milter == NULL) {
+		fprintf(stderr, "p11dkimd: %s: no listen or milter socket\n",
+		    c->path);
+		keytab_release(&t);
+		return EX_CONFIG;
+	}
 	for (size_t i = 0; i < t.n; i++)
 		printf("%s: signs %s with selector %s (%s), key '%s' on token "
 		    "'%s'\n", t.e[i].inst->code, t.e[i].inst->domains[0],
@@ -52,23 +58,41 @@ check(struct conf *c)
 	return EX_OK;
 }
 
-/* daemonize - into the background, detached from the terminal */
+/*
+ * background - fork; the first process waits until the daemon says it
+ * serves (exit 0) or gives up (exit 69, the reason is in the log), so a
+ * start that fails is seen by whoever started it.  Returns the fd the
+ * daemon writes to when ready, or -1 (with *status set) in the waiter.
+ */
 static int
-daemonize(int keep_stderr)
+background(int keep_stderr, int *status)
 {
-	int	 fd;
+	int	 p[2], fd;
+	char	 b;
+	pid_t	 pid;
 
-	if (daemon(0, 1) < 0)
+	if (pipe(p) < 0 || (pid = fork()) < 0) {
+		*status = EX_OSERR;
 		return -1;
-	if ((fd = open("/dev/null", O_RDWR)) < 0)
+	}
+	if (pid > 0) {
+		close(p[1]);
+		*status = read(p[0], &b, 1) == 1 ? EX_OK : EX_UNAVAILABLE;
+		if (*status != EX_OK)
+			fprintf(stderr, "p11dkimd: did not start (see the log)\n");
 		return -1;
+	}
+	close(p[0]);
+	if (setsid() < 0 || chdir("/") < 0 || (fd = open("/dev/null",
+	    O_RDWR)) < 0)
+		_exit(EX_OSERR);
 	dup2(fd, STDIN_FILENO);
 	dup2(fd, STDOUT_FILENO);
 	if (!keep_stderr)
 		dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
-	return 0;
+	return p[1];
 }
 
 int
@@ -77,7 +101,7 @@ main(int argc, char **argv)
 	const char *path = DEFAULT_CONF;
 	char	 err[CONF_ERR_MAX];
 	struct conf *c;
-	int	 opt, foreground = 0, check_only = 0, rc;
+	int	 opt, foreground = 0, check_only = 0, rc, ready = -1;
 
 	while ((opt = getopt(argc, argv, "c:fnh")) != -1) {
 		switch (opt) {
@@ -105,9 +129,9 @@ main(int argc, char **argv)
 		conf_free(c);
 		return EX_CONFIG;
 	}
-	if (!foreground && daemonize(c->daemon.log_stderr) < 0) {
-		perror("p11dkimd: daemon");
-		return EX_OSERR;
+	if (!foreground && (ready = background(c->daemon.log_stderr, &rc)) < 0) {
+		conf_free(c);
+		return rc;
 	}
-	return parent_run(c, path);
+	return parent_run(c, path, ready);
 }

@@ -62,14 +62,19 @@ int
 drop_privileges(const char *user)
 {
 	struct passwd *pw;
+	char	*end;
+	long	 uid = strtol(user ? user : "", &end, 10);
 
 	if (user == NULL || getuid() != 0)
 		return 0;
-	if ((pw = getpwnam(user)) == NULL) {
+	pw = *user != '\0' && *end == '\0' ? getpwuid((uid_t)uid) :
+	    getpwnam(user);
+	if (pw == NULL) {
 		log_err("no user %s", user);
 		return -1;
 	}
-	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	/* Its groups too: a token store may be readable by group only. */
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
 		log_err("cannot become %s: %s", user, strerror(errno));
 		return -1;
@@ -372,6 +377,21 @@ free_gen(struct parent *p)
 	return -1;
 }
 
+/* same_listeners - the same native sockets, owners and modes? */
+static int
+same_listeners(const struct conf_daemon *a, const struct conf_daemon *b)
+{
+	if (a->nlisten != b->nlisten)
+		return 0;
+	for (size_t i = 0; i < a->nlisten; i++)
+		if (strcmp(a->listen[i].path, b->listen[i].path) != 0 ||
+		    a->listen[i].owner != b->listen[i].owner ||
+		    a->listen[i].group != b->listen[i].group ||
+		    a->listen[i].mode != b->listen[i].mode)
+			return 0;
+	return 1;
+}
+
 /* reload - SIGHUP: a new generation if the file is good and it starts */
 static void
 reload(struct parent *p)
@@ -391,7 +411,7 @@ reload(struct parent *p)
 		conf_free(c);
 		return;
 	}
-	if (c->daemon.nlisten != old->conf->daemon.nlisten)
+	if (!same_listeners(&c->daemon, &old->conf->daemon))
 		log_warn("reload: listener changes take effect at restart");
 	if (gen_start(p, &p->gens[n], c) < 0) {
 		log_err("reload refused, the running configuration stays: the "
@@ -509,7 +529,7 @@ supervise(struct parent *p)
 
 /* parent_run - run the daemon with an already checked configuration */
 int
-parent_run(struct conf *c, const char *path)
+parent_run(struct conf *c, const char *path, int ready_fd)
 {
 	struct parent p;
 	sigset_t set;
@@ -531,6 +551,10 @@ parent_run(struct conf *c, const char *path)
 	}
 	log_info("started: %zu institution(s), %zu listener(s)%s", c->ninst,
 	    c->daemon.nlisten, c->daemon.milter ? ", milter" : "");
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, "R", 1);
+		close(ready_fd);
+	}
 	supervise(&p);
 	shutdown_all(&p);
 	for (int i = 0; i < GENS_MAX; i++)

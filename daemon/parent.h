@@ -11,9 +11,11 @@
 /*
  * parent_run - run the daemon with an already checked configuration
  * (owned from now on), read from path (read again on SIGHUP).  Returns
- * the exit status.
+ * the exit status.  Once serving it writes a byte to ready_fd (unless it
+ * is -1) and closes it: a daemon started in the background reports its
+ * start this way.
  */
-int	parent_run(struct conf *, const char *path);
+int	parent_run(struct conf *, const char *path, int ready_fd);
 
 /* drop_privileges - become user (when root and user is set); 0 or -1 */
 int	drop_privileges(const char *user);

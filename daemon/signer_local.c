@@ -143,8 +143,13 @@ local_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
 	}
 	r->len = sizeof(r->sig);
 	if (p11_key_sign(k, digest, r->sig, &r->len, &err) < 0) {
-		signer_reply_set(r, err.temporary ? SIGNER_TEMP : SIGNER_PERM,
-		    "%s: %.160s", s->slots[key].e->inst->code, err.msg);
+		/*
+		 * Whatever the token says (even a PIN refused at a re-login),
+		 * the message is fine: mail must be queued and retried,
+		 * never bounced, for our own trouble.
+		 */
+		signer_reply_set(r, SIGNER_TEMP, "%s: %.160s",
+		    s->slots[key].e->inst->code, err.msg);
 		return;
 	}
 	r->status = SIGNER_OK;

@@ -67,7 +67,23 @@ generate_one(struct keys_run *r, size_t i, size_t kind,
 	return EX_OK;
 }
 
-/* keys_generate_for - generate selector i's keys, log, report */
+/* have_key - 1 when selector i already has its key of this kind */
+static int
+have_key(struct keys_run *r, size_t i, size_t kind)
+{
+	struct p11_err err;
+	char	 label[128];
+
+	conf_key_label(r->inst, i, kind, label, sizeof(label));
+	return keygen_label_exists(r->tok, label, &err) == 1;
+}
+
+/*
+ * keys_generate_for - generate selector i's keys, log, report.  With
+ * dual signing, a selector that has its RSA key but not yet its Ed25519
+ * key (dual-sign turned on later) gets the missing one; a selector with
+ * every key is refused: keys are never overwritten.
+ */
 int
 keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
 {
@@ -83,6 +99,10 @@ keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
 		return keys_fail(EX_CONFIG, "%s signs with %s: a %s key would "
 		    "not do", r->inst->code, dkim_alg_name(r->inst->alg),
 		    type_name);
+	if (r->inst->dual_sign && have_key(r, i, CONF_KIND_MAIN) &&
+	    !have_key(r, i, CONF_KIND_DUAL))
+		return generate_one(r, i, CONF_KIND_DUAL, P11_KEY_ED25519, 0,
+		    "ed25519");
 	if ((st = generate_one(r, i, CONF_KIND_MAIN, type, bits, type_name)) !=
 	    EX_OK || !r->inst->dual_sign)
 		return st;

@@ -17,6 +17,7 @@
 
 #define CONF_SELECTORS		2	/* an active one and a standby */
 #define CONF_CODE_MAX		32	/* institution code */
+#define CONF_NAMES_MAX		256	/* header names in a list (sign_params) */
 #define CONF_ERR_MAX		512
 #define CONF_HEADER_BYTES_MAX	(1024 * 1024)	/* = DKIM_HEADER_BYTES_MAX */
 
