@@ -364,7 +364,7 @@ conn_serve(struct front *f, int fd)
 	struct conn *c = calloc(1, sizeof(*c));
 	socklen_t len = sizeof(c->peer);
 	char	 line[LINE_MAX_LEN];
-	int	 rc;
+	int	 rc = 0;
 
 	if (c == NULL || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer,
 	    &len) < 0) {
@@ -390,6 +390,8 @@ conn_serve(struct front *f, int fd)
 		if (rc < 0)
 			break;
 	}
+	if (rc == -2)
+		(void)reply_fail(c, SIGNING_PERM, "protocol error: line too long");
 	close(fd);
 	free(c);
 }
