@@ -1,15 +1,14 @@
 /*
  * fuzz_ceremony_log.c - libFuzzer target for the ceremony log's record
- * line parser (provisioning/ceremony_log.c).
+ * line parser (provisioning/ceremony_record.c).
  *
  * Any input is a candidate line.  The parser must not crash, read out of
  * bounds or leave a field unterminated, and a line it accepts must be
  * exactly the line the formatter writes for the record it parsed to:
  * one text per record, hence one hash per record.  A violation aborts.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *       -Iinclude fuzz/fuzz_ceremony_log.c provisioning/ceremony_log.c \
- *       util/buf.c -lcrypto -o fuzz_ceremony_log
+ *   make -C fuzz && fuzz/build/fuzz_ceremony_log \
+ *       fuzz/corpus/fuzz_ceremony_log
  */
 #include <stddef.h>
 #include <stdint.h>

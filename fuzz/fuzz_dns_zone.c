@@ -1,15 +1,14 @@
 /*
  * fuzz_dns_zone.c - libFuzzer target for the DNS text parsers of
- * provisioning/dns_record.c: zone files and dig output, DKIM key records,
- * and DNS answer messages.
+ * provisioning/ (include/p11dkim/dns_record.h): zone files and dig output
+ * (dns_zone.c), DKIM key records (dns_key.c), and DNS answer messages
+ * (dns_lookup.c).
  *
  * Besides looking for crashes, it checks two properties: every TXT the
  * zone parser keeps can be found again by name, and the zone text
  * dns_txt_format() prints parses back to exactly the text it was given.
  *
- *   clang -fsanitize=fuzzer,address -D_GNU_SOURCE -Iinclude \
- *       fuzz/fuzz_dns_zone.c provisioning/dns_record.c util/buf.c \
- *       -lcrypto -lresolv -o fuzz_dns_zone
+ *   make -C fuzz && fuzz/build/fuzz_dns_zone fuzz/corpus/fuzz_dns_zone
  */
 #include <stdint.h>
 #include <stdlib.h>
