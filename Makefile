@@ -41,7 +41,7 @@ P11_LIBS      := $(shell $(PKG_CONFIG) --libs libp11 2>/dev/null || echo -lp11) 
 CONFUSE_LIBS  := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null || echo -lconfuse)
 
 # --- libraries, bottom layer first -----------------------------------------
-UTIL_SRC := util/buf.c
+UTIL_SRC := util/buf.c util/clock.c
 DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 	    dkim/canon_header.c dkim/header_section.c dkim/header_select.c \
 	    dkim/sig_field.c dkim/sign_params.c dkim/dkim_sign.c dkim/addr.c
@@ -85,7 +85,7 @@ PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN) $(SIGN_BIN)
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
-.PHONY: all check run bench install clean deps tests
+.PHONY: all check run bench fuzz install clean deps tests
 all: $(ALL_LIBS) $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -144,6 +144,9 @@ check: deps
 
 run: deps all
 	@BUILD=$(BUILD) scripts/demo
+
+fuzz:
+	$(MAKE) -C fuzz run
 
 bench: all $(BENCH_BIN)
 	@scripts/install-deps --bench

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "p11dkim/clock.h"
 #include "p11dkim/log.h"
 #include "p11dkim/signer_ipc.h"
 
@@ -99,27 +100,11 @@ reader(void *arg)
 	return NULL;
 }
 
-/* deadline - now + ms, for pthread_cond_timedwait */
-static struct timespec
-deadline(unsigned ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
-}
-
 /* wait_reply - until slot i is answered, the time is up or the link breaks */
 static void
 wait_reply(struct signer_ipc *s, int i, struct signer_reply *r)
 {
-	struct timespec until = deadline(s->timeout_ms);
+	struct timespec until = clock_deadline(s->timeout_ms);
 	struct slot *sl = &s->slots[i];
 	int	 rc = 0;
 

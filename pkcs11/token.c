@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "p11dkim/clock.h"
 #include "token_int.h"
 
 /* session_open - a new read-only session on the token */
@@ -103,28 +104,12 @@ up_locked(struct token *t, struct p11_err *err)
 	return 0;
 }
 
-/* deadline - now + ms on the realtime clock, for pthread_cond_timedwait */
-static struct timespec
-deadline(unsigned ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
-}
-
 /* token_session_get - a logged-in session for one operation */
 int
 token_session_get(struct token *t, CK_SESSION_HANDLE *h,
     unsigned long *epoch, struct p11_err *err)
 {
-	struct timespec until = deadline(t->wait_ms);
+	struct timespec until = clock_deadline(t->wait_ms);
 	int	 rc = 0;
 
 	pthread_mutex_lock(&t->mu);

@@ -1,0 +1,12 @@
+/*
+ * clock.h - small time helpers shared by the layers.
+ */
+#ifndef P11DKIM_CLOCK_H
+#define P11DKIM_CLOCK_H
+
+#include <time.h>
+
+/* clock_deadline - now + ms on CLOCK_REALTIME, for pthread_cond_timedwait */
+struct timespec clock_deadline(unsigned ms);
+
+#endif
