@@ -380,13 +380,14 @@ build(cfg_t *cfg, const char *path, char *err, size_t errlen)
 		if (cfg_size(sec, "selectors") == 0 &&
 		    cfg_size(cfg, "selectors") == 0)
 			continue;	/* reported by check_whole */
-		if (copy_institution(cfg, sec, &c->inst[k]) < 0)
-			goto nomem;
+		/* Global selectors read after the section: check them first. */
 		if (cfg_size(sec, "selectors") == 0 && selectors_ok(cfg, cfg,
-		    c->inst[k].code, sec) < 0) {
+		    cfg_title(sec), sec) < 0) {
 			snprintf(err, errlen, "%s", conf_error);
 			return conf_free(c);
 		}
+		if (copy_institution(cfg, sec, &c->inst[k]) < 0)
+			goto nomem;
 	}
 	if (conf_copy_daemon(cfg, c) < 0)
 		goto nomem;

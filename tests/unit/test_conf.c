@@ -118,6 +118,12 @@ test_refusals(void **state)
 		  "needs %c and %n" },
 		{ "institution t {\n subdomains = \"perhaps\"\n}\n", NULL,
 		  ":13: invalid boolean value for option 'subdomains'" },
+		/* Found by fuzz_conf: one global selector, after the section. */
+		{ NULL, "pkcs11-module = \"/m.so\"\nprovider-zone = \"d.example\"\n"
+		  "record-name = \"%s-%c\"\nstate-dir = \"/s\"\n"
+		  "ceremony-log = \"/l\"\ninstitution x {\n domains = "
+		  "{\"x.example\"}\n pin = \"fd:3\"\n active-selector = \"a\"\n}\n"
+		  "selectors = { \"c\" }\n", "selectors must be two different" },
 	};
 	char	 text[4096], err[CONF_ERR_MAX];
 
