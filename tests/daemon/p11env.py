@@ -154,19 +154,32 @@ def dkimpy_ok(signed, table):
 
 
 class Daemon:
-    def __init__(self):
+    def __init__(self, milter=False):
         self.log = open(os.path.join(T, "daemon.log"), "ab")
         self.p = subprocess.Popen([os.path.join(BUILD, "p11dkimd"), "-f", "-c", CONF],
                                   stdout=self.log, stderr=self.log)
-        for _ in range(200):
-            if os.path.exists(SOCK):
-                try:
-                    s = socket.socket(socket.AF_UNIX); s.connect(SOCK); s.close()
-                    return
-                except OSError:
-                    pass
+        # The parent binds the socket before its children are up: wait
+        # until the front answers (and the milter socket is there).
+        for _ in range(1200):
+            if self.p.poll() is not None:
+                raise SystemExit("p11dkimd exited %d; see %s/daemon.log" % (self.p.returncode, T))
+            if self.answers() and (not milter or os.path.exists(MILTER)):
+                return
             time.sleep(0.05)
         raise SystemExit("p11dkimd did not start; see %s/daemon.log" % T)
+
+    @staticmethod
+    def answers():
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(1)
+            s.connect(SOCK)
+            s.sendall(b"STATS\n")
+            ok = s.makefile("rb").readline().startswith(b"OK ")
+            s.close()
+            return ok
+        except OSError:
+            return False
 
     def children(self):
         out = subprocess.run(["pgrep", "-P", str(self.p.pid)], capture_output=True, text=True)
