@@ -43,6 +43,7 @@
 struct mconn {
 	int	 trusted_host;		/* the client is an internal host */
 	int	 leadspc;		/* header values keep their space */
+	unsigned long noreply;		/* steps the MTA expects no reply to */
 	int	 in_msg;		/* a message is being signed */
 	char	 client[96];		/* for the log */
 	struct signing s;
@@ -75,7 +76,18 @@ end_message(struct mconn *mc)
 	mc->in_msg = 0;
 }
 
-/* m_negotiate - ask for the header values exactly as they are */
+/*
+ * Protocol steps: the header values exactly as they are; no HELO, RCPT,
+ * DATA or unknown commands (nothing to do with them); and no reply
+ * awaited after the connection, each header and each body chunk, which
+ * always go on: fewer round trips per message.  MAIL and EOH keep their
+ * replies, since they may accept a message unsigned.
+ */
+#define WANTED_STEPS	(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | \
+	    SMFIP_NODATA | SMFIP_NOUNKNOWN | SMFIP_NR_CONN | SMFIP_NR_HDR | \
+	    SMFIP_NR_BODY)
+
+/* m_negotiate - the protocol steps above, as far as the MTA offers them */
 static sfsistat
 m_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -88,10 +100,19 @@ m_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
 	*pf0 = f0 & SMFIF_ADDHDRS;
-	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	*pf1 = f1 & WANTED_STEPS;
 	*pf2 = *pf3 = 0;
 	mc->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	mc->noreply = *pf1 & (SMFIP_NR_CONN | SMFIP_NR_HDR | SMFIP_NR_BODY);
 	return SMFIS_CONTINUE;
+}
+
+/* go_on - "continue", or no reply at all when the MTA expects none */
+static sfsistat
+go_on(const struct mconn *mc, unsigned long step)
+{
+	return mc != NULL && (mc->noreply & step) ? SMFIS_NOREPLY :
+	    SMFIS_CONTINUE;
 }
 
 /* m_connect - is the client one of the internal hosts? */
@@ -106,7 +127,7 @@ m_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 	mc->trusted_host = addr == NULL || hosts_match(internal, addr);
 	snprintf(mc->client, sizeof(mc->client), "client=%.80s",
 	    host ? host : "local");
-	return SMFIS_CONTINUE;
+	return go_on(mc, SMFIP_NR_CONN);
 }
 
 /* m_envfrom - a new message: signed only for trusted senders */
@@ -141,11 +162,11 @@ m_header(SMFICTX *ctx, char *name, char *value)
 	char	*field;
 
 	if (mc == NULL || !mc->in_msg || mc->s.fail)
-		return SMFIS_CONTINUE;
+		return go_on(mc, SMFIP_NR_HDR);
 	if (nlen + vlen + 3 > HEADER_MAX || (field = malloc(nlen + vlen +
 	    3)) == NULL) {
 		signing_fail(&mc->s, SIGNING_PERM, "header field too large");
-		return SMFIS_CONTINUE;
+		return go_on(mc, SMFIP_NR_HDR);
 	}
 	memcpy(field, name, nlen);
 	field[nlen] = ':';
@@ -157,7 +178,7 @@ m_header(SMFICTX *ctx, char *name, char *value)
 	field[used++] = '\n';
 	(void)signing_headers(&mc->s, field, used, &(size_t){0});
 	free(field);
-	return SMFIS_CONTINUE;
+	return go_on(mc, SMFIP_NR_HDR);
 }
 
 /* m_eoh - the header section is complete: which institution signs? */
@@ -187,7 +208,7 @@ m_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if (mc != NULL && mc->in_msg)
 		signing_body(&mc->s, (const char *)chunk, len);
-	return SMFIS_CONTINUE;
+	return go_on(mc, SMFIP_NR_BODY);
 }
 
 /* insert_one - one field's value (after the colon) at the top */

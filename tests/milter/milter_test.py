@@ -23,11 +23,11 @@ SCRIPT = """
 conn = mt.connect("unix:%(sock)s")
 if conn == nil then error("connect") end
 if mt.conninfo(conn, "%(host)s", "%(addr)s") ~= nil then error("conninfo") end
-if mt.helo(conn, "client.example") ~= nil then error("helo") end
+-- p11dkimd negotiates SMFIP_NOHELO and SMFIP_NORCPT: those steps are
+-- skipped (miltertest refuses them), as an MTA skips them.
 %(auth)s
 if mt.mailfrom(conn, "sender@%(domain)s") ~= nil then error("mailfrom") end
 if mt.getreply(conn) == SMFIR_ACCEPT then print("ACCEPT at MAIL"); mt.disconnect(conn); return end
-if mt.rcptto(conn, "a@example.org") ~= nil then error("rcptto") end
 if mt.header(conn, "From", " Sender <sender@%(domain)s>") ~= nil then error("header") end
 if mt.header(conn, "Subject", " milter test") ~= nil then error("header") end
 if mt.eoh(conn) ~= nil then error("eoh") end
