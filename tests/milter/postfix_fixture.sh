@@ -20,7 +20,7 @@
 #
 # Variables for the caller after pf_start: PF_DIR (the instance's
 # directory), PF_CONF (its config_directory), PF_SMTP_PORT, PF_SINK_PORT,
-# PF_MAILLOG.
+# PF_MAILLOG, PF_MILTER (the milter as written in main.cf).
 #
 # Security notes: everything lives under the directory given to pf_start;
 # the system's /etc/postfix is only read (master.cf is copied), the
@@ -228,6 +228,7 @@ pf__postfix_tty() {
 pf__postfix_start() {
 	local cmd
 	for cmd in check set-permissions start; do
+		[ "$cmd" = start ] && PF_STARTED=1	# pf_stop: master may run
 		if ! pf__postfix_tty "$cmd"; then
 			pf__err "postfix $cmd failed:"
 			cat "$PF_DIR/start.log" >&2
@@ -235,7 +236,6 @@ pf__postfix_start() {
 			return 1
 		fi
 	done
-	PF_STARTED=1
 	if ! pf__banner "$PF_SMTP_PORT" "$PF_START_TIMEOUT"; then
 		pf__err "smtpd on 127.0.0.1:$PF_SMTP_PORT did not answer in" \
 		    "${PF_START_TIMEOUT}s:"
@@ -257,7 +257,7 @@ pf__show_maillog() {
 
 # pf_start DIR MILTER [MAIN_CF_LINE...] - start the instance; 0 when ready
 pf_start() {
-	local dir milter
+	local dir milter try
 	if [ $# -lt 2 ]; then
 		pf__err "usage: pf_start DIR MILTER [main.cf line...]"
 		return 1
@@ -288,12 +288,22 @@ pf_start() {
 	PF_DIR=$dir PF_CONF=$dir/conf PF_MAILLOG=$dir/maillog PF_MILTER=$milter
 	mkdir -p "$dir/out" || return 1
 	pf__start_sink || return 1
-	PF_SMTP_PORT=$(pf__free_port) || { pf_stop; return 1; }
-	if ! pf__layout "$dir" "$milter" "$PF_SMTP_PORT" ||
-	    ! pf__append_main_cf "$@" || ! pf__postfix_start; then
-		pf_stop
-		return 1
-	fi
+	for try in 1 2 3; do
+		PF_SMTP_PORT=$(pf__free_port) || break
+		if ! pf__layout "$dir" "$milter" "$PF_SMTP_PORT" ||
+		    ! pf__append_main_cf "$@"; then
+			break
+		fi
+		pf__postfix_start && return 0
+		[ "$try" -lt 3 ] || break
+		# the free port was taken between the test and Postfix's bind
+		grep -qs 'Address already in use' "$dir/start.log" \
+		    "$PF_MAILLOG" || break
+		pf__err "127.0.0.1:$PF_SMTP_PORT was taken meanwhile: another port"
+		pf__postfix_stop
+	done
+	pf_stop
+	return 1
 }
 
 # pf__wire FILE OUT - FILE as SMTP DATA: CRLF, dot-stuffed, final "."
@@ -356,7 +366,7 @@ pf__queue_count() {
 # the final "."; Postfix removes the queue file only after that answer.
 # So N files and an empty queue mean N complete files.
 pf_wait_delivered() {
-	local want=$1 limit=${2:-30} start now got queued
+	local want="$1" limit="${2:-30}" start now got queued
 	start=$(date +%s)
 	while :; do
 		got=$(find "$PF_DIR/out" -type f | wc -l)
@@ -418,19 +428,23 @@ pf__wait_gone() {
 	done
 }
 
+# pf__postfix_stop - stop this instance's master and wait until it is gone
+pf__postfix_stop() {
+	local pid
+	[ "$PF_STARTED" = 1 ] || return 0
+	pid=$(cat "$PF_DIR/queue/pid/master.pid" 2>/dev/null | tr -d ' ')
+	timeout 20 postfix -c "$PF_CONF" stop >/dev/null 2>&1 || :
+	if [ -n "$pid" ] && ! pf__wait_gone "$pid" 10; then
+		pf__err "master $pid still running: postfix abort"
+		timeout 20 postfix -c "$PF_CONF" abort >/dev/null 2>&1 || :
+		pf__wait_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null || :
+	fi
+	PF_STARTED=0
+}
+
 # pf_stop - stop Postfix and smtp-sink; safe to call twice or from a trap
 pf_stop() {
-	local pid
-	if [ "$PF_STARTED" = 1 ]; then
-		pid=$(cat "$PF_DIR/queue/pid/master.pid" 2>/dev/null | tr -d ' ')
-		timeout 20 postfix -c "$PF_CONF" stop >/dev/null 2>&1 || :
-		if [ -n "$pid" ] && ! pf__wait_gone "$pid" 10; then
-			pf__err "master $pid still running: postfix abort"
-			timeout 20 postfix -c "$PF_CONF" abort >/dev/null 2>&1 || :
-			pf__wait_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null || :
-		fi
-		PF_STARTED=0
-	fi
+	pf__postfix_stop
 	if [ -n "$PF_SINK_PID" ]; then
 		kill "$PF_SINK_PID" 2>/dev/null || :
 		wait "$PF_SINK_PID" 2>/dev/null || :
