@@ -66,6 +66,8 @@ static cfg_opt_t milter_opts[] = {
 	    cb_host),
 	CFG_BOOL("sign-authenticated", cfg_true, CFGF_NONE),
 	CFG_STR_CB("on-token-failure", "tempfail", CFGF_NONE, cb_failure),
+	CFG_STR_CB("signing-domain", "from", CFGF_NONE, cb_signing_domain),
+	CFG_STR_CB("stats-file", NULL, CFGF_NODEFAULT, cb_path),
 	CFG_END()
 };
 

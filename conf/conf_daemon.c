@@ -135,6 +135,13 @@ copy_milter(cfg_t *root, struct conf_daemon *d)
 	    cfg_true;
 	m->accept_on_token_failure = strcmp(cfg_getstr(sec,
 	    "on-token-failure"), "accept") == 0;
+	m->domain_from = strcmp(cfg_getstr(sec, "signing-domain"), "envelope")
+	    == 0 ? CONF_DOMAIN_ENVELOPE : strcmp(cfg_getstr(sec,
+	    "signing-domain"), "auth") == 0 ? CONF_DOMAIN_AUTH :
+	    CONF_DOMAIN_FROM;
+	if (cfg_size(sec, "stats-file") > 0 &&
+	    (m->stats_file = strdup(cfg_getstr(sec, "stats-file"))) == NULL)
+		return -1;
 	m->ninternal = cfg_size(sec, "internal-hosts");
 	return str_list(sec, "internal-hosts", &m->internal_hosts);
 }
@@ -179,6 +186,7 @@ conf_free_daemon(struct conf_daemon *d)
 	free(d->listen);
 	if (d->milter != NULL) {
 		free(d->milter->conn);
+		free(d->milter->stats_file);
 		free_list(d->milter->internal_hosts);
 		free(d->milter);
 	}

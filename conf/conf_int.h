@@ -29,6 +29,7 @@ int	cb_seconds(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_timeout(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_host(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_failure(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_signing_domain(cfg_t *, cfg_opt_t *, const char *, void *);
 
 /* conf_milter_conn_ok - "unix:/PATH" or "inet:PORT@ADDRESS" */
 int	conf_milter_conn_ok(const char *);

@@ -243,6 +243,17 @@ cb_failure(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return keep(value, result);
 }
 
+/* cb_signing_domain - where the milter takes the signing domain from */
+int
+cb_signing_domain(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	if (strcmp(value, "from") != 0 && strcmp(value, "envelope") != 0 &&
+	    strcmp(value, "auth") != 0)
+		return value_error(cfg, opt, value, "from, envelope or auth");
+	return keep(value, result);
+}
+
 /* conf_milter_conn_ok - "unix:/PATH" or "inet:PORT@ADDRESS" */
 int
 conf_milter_conn_ok(const char *s)

@@ -21,6 +21,7 @@
  * front lives in a static.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ struct mconn {
 	unsigned long noreply;		/* steps the MTA expects no reply to */
 	int	 in_msg;		/* a message is being signed */
 	char	 client[96];		/* for the log */
+	char	 domain[ADDR_DOMAIN_MAX + 1];	/* envelope or auth; "" */
 	struct signing s;
 };
 
@@ -130,6 +132,26 @@ m_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 	return go_on(mc, SMFIP_NR_CONN);
 }
 
+/*
+ * sender_domain - the domain that chooses the institution when the
+ * configuration takes it from the envelope sender or the SASL login;
+ * none (the From header decides) when that has no domain (a bounce's
+ * empty sender, a login without @)
+ */
+static void
+sender_domain(struct mconn *mc, const char *envfrom, const char *auth)
+{
+	const char *src = mconf->domain_from == CONF_DOMAIN_ENVELOPE ?
+	    envfrom : mconf->domain_from == CONF_DOMAIN_AUTH ? auth : NULL;
+	const char *why;
+
+	mc->domain[0] = '\0';
+	if (src != NULL && strchr(src, '@') != NULL &&
+	    addr_from_domain(src, strlen(src), mc->domain, sizeof(mc->domain),
+	    &why) < 0)
+		mc->domain[0] = '\0';
+}
+
 /* m_envfrom - a new message: signed only for trusted senders */
 static sfsistat
 m_envfrom(SMFICTX *ctx, char **argv)
@@ -150,6 +172,7 @@ m_envfrom(SMFICTX *ctx, char **argv)
 	}
 	signing_begin(&mc->s, &mfront);
 	mc->in_msg = 1;
+	sender_domain(mc, argv ? argv[0] : NULL, auth);
 	return SMFIS_CONTINUE;
 }
 
@@ -190,7 +213,7 @@ m_eoh(SMFICTX *ctx)
 	if (mc == NULL || !mc->in_msg)
 		return SMFIS_CONTINUE;
 	if (!mc->s.fail && signing_headers(&mc->s, "\n", 1, &(size_t){0}) &&
-	    signing_pick(&mc->s, NULL) != NULL)
+	    signing_pick(&mc->s, mc->domain[0] ? mc->domain : NULL) != NULL)
 		signing_add(&mc->s);
 	if (mc->s.fail) {
 		signing_done(&mc->s, mc->client);	/* logs why */
@@ -318,13 +341,47 @@ static struct smfiDesc desc = {
 	.xxfi_negotiate = m_negotiate,
 };
 
-/* watchdog - stop libmilter when the signer is gone (the parent restarts us) */
+/*
+ * write_stats - the counters in the Prometheus text format, to the
+ * configured file (written anew and renamed into place, as the
+ * node_exporter textfile collector reads them)
+ */
+static void
+write_stats(void)
+{
+	char	 tmp[1100];
+	struct buf out;
+	FILE	*f;
+
+	if (mconf->stats_file == NULL)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.new", mconf->stats_file);
+	buf_init(&out, 1 << 20);
+	if (stats_render(mfront.stats, &out) == 0 &&
+	    (f = fopen(tmp, "w")) != NULL) {
+		if (fwrite(buf_str(&out), 1, out.len, f) != out.len ||
+		    fclose(f) != 0 || rename(tmp, mconf->stats_file) < 0)
+			log_warn("milter: cannot write %s", mconf->stats_file);
+	}
+	buf_release(&out);
+}
+
+/*
+ * watchdog - write the counters every STATS_EVERY seconds, and stop
+ * libmilter when the signer is gone (the parent restarts us)
+ */
+#define STATS_EVERY	10
 static void *
 watchdog(void *arg)
 {
+	unsigned ticks = 0;
+
 	(void)arg;
-	while (!signer_ipc_broken(mfront.signer))
+	while (!signer_ipc_broken(mfront.signer)) {
 		usleep(200000);
+		if (++ticks % (STATS_EVERY * 5) == 0)
+			write_stats();
+	}
 	log_warn("milter: signer gone; stopping");
 	smfi_stop();
 	return NULL;
@@ -361,9 +418,17 @@ int
 milter_run(const struct conf *c, const struct keytab *k, int signer_fd)
 {
 	char	 err[256];
+	sigset_t sigs;
 	pthread_t wd;
 	int	 rc;
 
+	/* libmilter's own thread takes SIGTERM, SIGHUP and SIGINT: block
+	 * them before any thread of ours starts (the signer link's too). */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	mconf = c->daemon.milter;
 	internal = hosts_parse((const char *const *)mconf->internal_hosts,
 	    mconf->ninternal, err, sizeof(err));
@@ -385,6 +450,7 @@ milter_run(const struct conf *c, const struct keytab *k, int signer_fd)
 		pthread_detach(wd);
 	log_info("milter ready on %s", mconf->conn);
 	rc = smfi_main();
+	write_stats();
 	log_info("milter stopped");
 	return signer_ipc_broken(mfront.signer) ? EX_TEMPFAIL :
 	    rc == MI_SUCCESS ? EX_OK : EX_SOFTWARE;

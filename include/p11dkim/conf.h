@@ -75,7 +75,14 @@ struct conf_milter {
 	size_t	 ninternal;
 	int	 sign_authenticated;	/* also SASL-authenticated senders */
 	int	 accept_on_token_failure; /* 0: tempfail (default) */
+	int	 domain_from;		/* CONF_DOMAIN_FROM, _ENVELOPE, _AUTH */
+	char	*stats_file;		/* counters written here; NULL: none */
 };
+
+/* Where the milter takes the domain that chooses the institution. */
+#define CONF_DOMAIN_FROM	0	/* the From header field */
+#define CONF_DOMAIN_ENVELOPE	1	/* the envelope sender (MAIL FROM) */
+#define CONF_DOMAIN_AUTH	2	/* the SASL login, if it has a domain */
 
 struct conf_daemon {
 	char	*user;			/* the fronts run as; NULL: no change */

@@ -11,6 +11,7 @@ Run through tests/integration/run.sh.  Last line:
 "milter-test: N passed, M failed".
 """
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,7 @@ if mt.conninfo(conn, "%(host)s", "%(addr)s") ~= nil then error("conninfo") end
 %(auth)s
 if mt.mailfrom(conn, "sender@%(domain)s") ~= nil then error("mailfrom") end
 if mt.getreply(conn) == SMFIR_ACCEPT then print("ACCEPT at MAIL"); mt.disconnect(conn); return end
-if mt.header(conn, "From", " Sender <sender@%(domain)s>") ~= nil then error("header") end
+if mt.header(conn, "From", " Sender <sender@%(from)s>") ~= nil then error("header") end
 if mt.header(conn, "Subject", " milter test") ~= nil then error("header") end
 if mt.eoh(conn) ~= nil then error("eoh") end
 if mt.getreply(conn) == SMFIR_ACCEPT then print("ACCEPT at EOH"); mt.disconnect(conn); return end
@@ -41,20 +42,22 @@ mt.disconnect(conn)
 """
 
 
-def run(domain, host="localhost", addr="127.0.0.1", auth=""):
+def run(domain, host="localhost", addr="127.0.0.1", auth="", from_domain=None):
     if auth:
         auth = 'mt.macro(conn, SMFIC_MAIL, "{auth_authen}", "%s")' % auth
     path = os.path.join(T, "case.lua")
     with open(path, "w") as f:
         f.write(SCRIPT % {"sock": MILTER, "host": host, "addr": addr,
-                          "auth": auth, "domain": domain})
+                          "auth": auth, "domain": domain, "from": from_domain or domain})
     r = subprocess.run(["miltertest", "-s", path], capture_output=True, text=True, timeout=60)
     out = (r.stdout + r.stderr).strip()
     return out if r.returncode == 0 else "%s (miltertest exit %d)" % (out, r.returncode)
 
 
 def main():
-    setup(milter='\tinternal-hosts = { "127.0.0.1", "::1" }\n')
+    stats = os.path.join(T, "milter.prom")
+    milter = '\tinternal-hosts = { "127.0.0.1", "::1" }\n\tstats-file = "%s"\n' % stats
+    setup(milter=milter)
     d = Daemon(milter=True)
     try:
         out = run("mosamuseum.com")
@@ -82,8 +85,23 @@ def main():
                 break
             time.sleep(0.2)
         check("token back: signing again", ok)
+        # Reload: the domain from the envelope sender; a new milter
+        # takes over the socket.
+        write_conf(milter=milter + '\tsigning-domain = "envelope"\n')
+        d.p.send_signal(signal.SIGHUP)
+        ok = False
+        for _ in range(100):
+            time.sleep(0.1)
+            if "configuration reloaded" in log_text() and \
+                    run("mosamuseum.com", from_domain="unknown.example") == "SIGNED":
+                ok = True
+                break
+        check("after a reload: signing-domain = envelope signs by MAIL FROM", ok, log_text()[-500:])
         rc = d.stop()
         check("p11dkimd stops cleanly with a milter", rc == 0, rc)
+        text = open(stats).read() if os.path.exists(stats) else ""
+        check("the milter's counters are in its stats file",
+              'p11dkim_requests_total{institution="mosa",result="signed"}' in text, text[:300])
     finally:
         if d.p.poll() is None:
             d.p.kill()
