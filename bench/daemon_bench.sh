@@ -96,7 +96,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+trap 'exit 1' HUP INT PIPE TERM
 
 # --- a token, a key and a configuration, as scripts/demo makes them -------
 K() { "$KEYS" -c "$tmp/p11dkim.conf" --operator bench "$@"; }
@@ -175,11 +175,14 @@ start_daemon() {
 		sleep 0.1
 	done
 	# the signer is forked first, the front once the signer is ready
-	set -- $(for p in $(ps -o pid= --ppid "$dpid"); do
+	kids=$(for p in $(ps -o pid= --ppid "$dpid"); do
 		echo "$(cut -d' ' -f22 "/proc/$p/stat") $p"
-	done | sort -n | awk '{ print $2 }')
-	[ $# -eq 2 ] || die "expected two children of p11dkimd, found $#"
-	signer=$1 front=$2
+	done | sort -n | awk '{ printf "%s ", $2 }')
+	read -r signer front extra <<EOF
+$kids
+EOF
+	[ -n "$front" ] && [ -z "$extra" ] ||
+	    die "expected two children of p11dkimd, found: $kids"
 }
 # alive: the daemon and the same two children still run
 alive() {
@@ -273,82 +276,75 @@ our_s() {
 	    t[2]); s += t[1] * 60 + t[2] } } END { printf "%.1f", s }' "$1"
 }
 
-# --- the run --------------------------------------------------------------
-started=$(date -u '+%Y-%m-%d %H:%M UTC')
-setup
-busy0=$(busy_ticks)
-t0=$(awk '{ print $1 }' /proc/uptime)
-times >"$tmp/times0"
-start_daemon
-
-# (a) and (b), alternating
-i=1
-while [ $i -le "$ROUNDS" ]; do
+# --- the measurements -----------------------------------------------------
+# rounds: (a) and (b), alternating, and a last raw ceiling
+rounds() {
+	i=1
+	while [ $i -le "$ROUNDS" ]; do
+		cpu_mark
+		ceiling "ceil$i" both
+		eval "idle$i=\$(idle_cpu_s)"
+		load_cpu "d4k$i" -c "$THREADS" -m 4k -w "$WARM" -d "$PHASE"
+		eval "cpu$i=\"$c_total $c_signer $c_front $c_client $c_parent\""
+		i=$((i + 1))
+	done
 	cpu_mark
-	ceiling "ceil$i" both
+	ceiling "ceil$i" raw
 	eval "idle$i=\$(idle_cpu_s)"
-	load_cpu "d4k$i" -c "$THREADS" -m 4k -w "$WARM" -d "$PHASE"
-	eval "cpu$i=\"$c_total $c_signer $c_front $c_client $c_parent\""
-	i=$((i + 1))
-done
-cpu_mark
-ceiling "ceil$i" raw
-eval "idle$i=\$(idle_cpu_s)"
+}
+# round_numbers: each round against the raw runs around it; medians
+round_numbers() {
+	rates='' ratios='' raws='' rawcpus='' layercpus='' totals='' lerr=0
+	i=1
+	while [ $i -le "$ROUNDS" ]; do
+		rc=$(result "$tmp/ceil$i")
+		ra=$(field raw_s "$rc")
+		rb=$(field raw_s "$(result "$tmp/ceil$((i + 1))")")
+		d=$(field signs_s "$(result "$tmp/d4k$i")")
+		rates="$rates $d"
+		ratios="$ratios $(calc "100 * $d * 2 / ($ra + $rb)")"
+		raws="$raws $ra"
+		rawcpus="$rawcpus $(field raw_cpu_us "$rc")"
+		layercpus="$layercpus $(field layer_cpu_us "$rc")"
+		lerr=$((lerr + $(field layer_errors "$rc")))
+		eval "totals=\"\$totals \${cpu$i%% *}\""
+		i=$((i + 1))
+	done
+	raws="$raws $(field raw_s "$(result "$tmp/ceil$i")")"
+	cap=$(median $rates)
+	ratio=$(median $ratios)
+	ceil=$(median $raws)
+	cpu_ratio=$(calc "100 * $(median $rawcpus) / $(median $totals)")
+}
+# memory: (e), peak RSS signing 100 MiB, then with idle connections
+memory() {
+	reset_peaks
+	load big -c 1 -m 100m -n 1
+	read -r big_all big_front <<EOF
+$(peaks)
+EOF
+	reset_peaks
+	"$LOAD" -s "$tmp/p11dkimd.sock" -c "$IDLE" -m 4k -n "$IDLE" -H 3 \
+	    >"$tmp/idle" 2>&1 &
+	lpid=$!
+	sleep 2
+	alive
+	read -r idle_all idle_front <<EOF
+$(peaks)
+EOF
+	wait "$lpid" || { cat "$tmp/idle" >&2; die "load_bench (idle) failed"; }
+}
+# others_share: CPU seconds other programs used since busy0/times0
+others_share() {
+	times >"$tmp/times1"
+	busy=$(calc "($(busy_ticks) - $busy0) / $HZ")
+	wall=$(awk -v t0="$t0" '{ printf "%.1f", $1 - t0 }' /proc/uptime)
+	ours=$(calc "$(our_s "$tmp/times1") - $(our_s "$tmp/times0")")
+	others=$(calc "$busy - $ours")
+	[ "${others#-}" = "$others" ] || others=0.0
+}
 
-# the rounds' numbers
-rates= ratios= raws= rawcpus= layercpus= totals=
-i=1
-while [ $i -le "$ROUNDS" ]; do
-	ra=$(field raw_s "$(result "$tmp/ceil$i")")
-	rb=$(field raw_s "$(result "$tmp/ceil$((i + 1))")")
-	d=$(field signs_s "$(result "$tmp/d4k$i")")
-	rates="$rates $d"
-	ratios="$ratios $(calc "100 * $d * 2 / ($ra + $rb)")"
-	raws="$raws $ra"
-	rawcpus="$rawcpus $(field raw_cpu_us "$(result "$tmp/ceil$i")")"
-	layercpus="$layercpus $(field layer_cpu_us "$(result "$tmp/ceil$i")")"
-	eval "set -- \$cpu$i"
-	totals="$totals $1"
-	i=$((i + 1))
-done
-raws="$raws $(field raw_s "$(result "$tmp/ceil$i")")"
-cap=$(median $rates)
-ratio=$(median $ratios)
-ceil=$(median $raws)
-
-# (c) and (d)
-load_cpu d1m -c "$THREADS" -m 1m -w "$WARM" -d "$PHASE"
-cpu1m="$c_total $c_signer $c_front $c_client $c_parent"
-rate=$(calc "$cap / 2")
-load open -c "$THREADS" -m 4k -r "$rate" -w 0.5 -d "$PHASE"
-
-# (e) memory
-reset_peaks
-load big -c 1 -m 100m -n 1
-set -- $(peaks)
-big_all=$1 big_front=$2
-reset_peaks
-"$LOAD" -s "$tmp/p11dkimd.sock" -c "$IDLE" -m 4k -n "$IDLE" -H 3 \
-    >"$tmp/idle" 2>&1 &
-lpid=$!
-sleep 2
-alive
-set -- $(peaks)
-idle_all=$1 idle_front=$2
-wait "$lpid" || { cat "$tmp/idle" >&2; die "load_bench (idle) failed"; }
-stop_daemon
-times >"$tmp/times1"
-busy=$(calc "($(busy_ticks) - $busy0) / $HZ")
-wall=$(awk -v t0="$t0" '{ printf "%.1f", $1 - t0 }' /proc/uptime)
-ours=$(calc "$(our_s "$tmp/times1") - $(our_s "$tmp/times0")")
-others=$(calc "$busy - $ours")
-[ "${others#-}" = "$others" ] || others=0.0
-
-# --- the table ------------------------------------------------------------
-r1m=$(result "$tmp/d1m")
-ropen=$(result "$tmp/open")
-rbig=$(result "$tmp/big")
-ridle=$(result "$tmp/idle")
+# --- the report -----------------------------------------------------------
 # row LABEL SIGNS/S CEILING% [RESULT]
 row() {
 	if [ $# -lt 4 ]; then
@@ -363,90 +359,132 @@ row() {
 cpurow() {
 	printf '%-40s %9s %8s %7s %7s %7s\n' "$@"
 }
-
-echo "p11dkimd benchmark, $started: $(nproc) CPUs ($(awk -F': ' \
-    '/^model name/ { print $2; exit }' /proc/cpuinfo)), SoftHSM2 \
+print_head() {
+	echo "p11dkimd benchmark, $started: $(nproc) CPUs ($(awk -F': ' \
+	    '/^model name/ { print $2; exit }' /proc/cpuinfo)), SoftHSM2 \
 $(softhsm2-util --version 2>/dev/null || echo '?'), RSA-2048, $THREADS \
 threads/clients, $ROUNDS round(s) of ${CEIL} s token + ${PHASE} s daemon"
-echo "other programs used $others of the $(calc "$wall * $(nproc)") CPU\
--seconds of the run ($(calc "100 * $others / ($wall * $(nproc))")%):\
- signs/s are only comparable within this run; CPU per signature is stable"
-echo
-printf '%-40s %9s %8s %7s %7s %7s %s\n' "throughput (closed loop unless said)" \
-    "signs/s" "ceiling" "p50 ms" "p99 ms" "max ms" "ok/tempfail/permfail"
-i=1
-while [ $i -le "$ROUNDS" ]; do
-	rc=$(result "$tmp/ceil$i")
-	ra=$(field raw_s "$rc")
-	la=$(field layer_s "$rc")
-	row "$i: token C_Sign raw" "$ra" "-"
-	row "$i: token layer p11_key_sign ($SESSIONS sess.)" "$la" \
-	    "$(calc "100 * $la / $ra")%"
-	rd=$(result "$tmp/d4k$i")
-	row "$i: daemon 4 KiB" "$(field signs_s "$rd")" \
-	    "$(echo $ratios | cut -d' ' -f$i)%" "$rd"
-	i=$((i + 1))
-done
-row "$i: token C_Sign raw" "$(field raw_s "$(result "$tmp/ceil$i")")" "-"
-row "daemon 1 MiB" "$(field signs_s "$r1m")" \
-    "$(calc "100 * $(field signs_s "$r1m") / $ceil")%" "$r1m"
-row "daemon 4 KiB, open loop at $rate/s" "$(field signs_s "$ropen")" \
-    "$(calc "100 * $(field signs_s "$ropen") / $ceil")%" "$ropen"
-echo "  ceiling: each daemon round against the mean of the raw runs around" \
-    "it; other rows against the median raw run ($ceil/s)."
-idles=
-i=1
-while [ $i -le $((ROUNDS + 1)) ]; do
-	eval "idles=\"\$idles \$idle$i\""
-	i=$((i + 1))
-done
-echo "  daemon CPU during the token runs (s):$idles; 1 MiB =" \
-    "$(calc "$(field signs_s "$r1m") * 1.048576") MB/s of messages"
-echo
-cpurow "CPU per signature (us)" "all" "signer" "front" "client" "parent"
-cpurow "token C_Sign raw (median)" "$(median $rawcpus)" "" "" "" ""
-cpurow "token layer p11_key_sign (median)" "$(median $layercpus)" "" "" "" ""
-i=1
-while [ $i -le "$ROUNDS" ]; do
-	eval "cpurow \"$i: daemon 4 KiB\" \$cpu$i"
-	i=$((i + 1))
-done
-cpurow "daemon 1 MiB" $cpu1m
-cpu_ratio=$(calc "100 * $(median $rawcpus) / $(median $totals)")
-echo "  the ceiling the daemon would reach if CPU-bound like the token:" \
-    "$cpu_ratio% (token CPU / daemon CPU per signature, 4 KiB, medians)"
-echo
-printf '%-40s %14s %10s\n' "memory (peak RSS)" "all processes" "front"
-printf '%-40s %10s MiB %6s MiB\n' "signing one 100 MiB message" \
-    "$(mib "$big_all")" "$(mib "$big_front")"
-printf '%-40s %10s MiB %6s MiB\n' "$IDLE connections open, idle" \
-    "$(mib "$idle_all")" "$(mib "$idle_front")"
-echo "  VmHWM of parent + signer + front (shared library pages count in" \
-    "each)$peak_note"
-echo
-
+	echo "other programs used $others of the $(calc "$wall * $(nproc)") \
+CPU-seconds of the run ($(calc "100 * $others / ($wall * $(nproc))")%): \
+signs/s are only comparable within this run; CPU per signature is stable"
+	echo
+}
+print_throughput() {
+	printf '%-40s %9s %8s %7s %7s %7s %s\n' \
+	    "throughput (closed loop unless said)" "signs/s" "ceiling" \
+	    "p50 ms" "p99 ms" "max ms" "ok/tempfail/permfail"
+	i=1
+	while [ $i -le "$ROUNDS" ]; do
+		rc=$(result "$tmp/ceil$i")
+		ra=$(field raw_s "$rc")
+		la=$(field layer_s "$rc")
+		row "$i: token C_Sign raw" "$ra" "-"
+		row "$i: token layer p11_key_sign ($SESSIONS sess.)" "$la" \
+		    "$(calc "100 * $la / $ra")%"
+		rd=$(result "$tmp/d4k$i")
+		row "$i: daemon 4 KiB" "$(field signs_s "$rd")" \
+		    "$(echo $ratios | cut -d' ' -f$i)%" "$rd"
+		i=$((i + 1))
+	done
+	row "$i: token C_Sign raw" "$(field raw_s "$(result "$tmp/ceil$i")")" "-"
+	row "daemon 1 MiB" "$(field signs_s "$r1m")" \
+	    "$(calc "100 * $(field signs_s "$r1m") / $ceil")%" "$r1m"
+	row "daemon 4 KiB, open loop at $rate/s" "$(field signs_s "$ropen")" \
+	    "$(calc "100 * $(field signs_s "$ropen") / $ceil")%" "$ropen"
+	echo "  ceiling: each daemon round against the mean of the raw runs" \
+	    "around it; other rows against the median raw run ($ceil/s)."
+	idles=
+	i=1
+	while [ $i -le $((ROUNDS + 1)) ]; do
+		eval "idles=\"\$idles \$idle$i\""
+		i=$((i + 1))
+	done
+	echo "  daemon CPU during the token runs (s):$idles; 1 MiB =" \
+	    "$(calc "$(field signs_s "$r1m") * 1.048576") MB/s of messages"
+	[ "$lerr" -eq 0 ] || echo "  token layer: $lerr signature(s) failed:" \
+	    "$(grep -h 'failed, first' "$tmp"/ceil* | head -n 1 |
+	    sed 's/.*first: //')"
+	echo
+}
+print_cpu() {
+	cpurow "CPU per signature (us)" "all" "signer" "front" "client" "parent"
+	cpurow "token C_Sign raw (median)" "$(median $rawcpus)" "" "" "" ""
+	cpurow "token layer p11_key_sign (median)" "$(median $layercpus)" \
+	    "" "" "" ""
+	i=1
+	while [ $i -le "$ROUNDS" ]; do
+		eval "cpurow \"$i: daemon 4 KiB\" \$cpu$i"
+		i=$((i + 1))
+	done
+	cpurow "daemon 1 MiB" $cpu1m
+	echo "  the ceiling the daemon would reach if CPU-bound like the" \
+	    "token: $cpu_ratio% (token CPU / daemon CPU per signature, 4 KiB," \
+	    "medians)"
+	echo
+}
+print_memory() {
+	printf '%-40s %14s %10s\n' "memory (peak RSS)" "all processes" "front"
+	printf '%-40s %10s MiB %6s MiB\n' "signing one 100 MiB message" \
+	    "$(mib "$big_all")" "$(mib "$big_front")"
+	printf '%-40s %10s MiB %6s MiB\n' "$IDLE connections open, idle" \
+	    "$(mib "$idle_all")" "$(mib "$idle_front")"
+	echo "  VmHWM of parent + signer + front (shared library pages count" \
+	    "in each)$peak_note"
+	echo
+}
 verdict() {	# verdict OK TEXT
 	if [ "$1" = 1 ]; then v=PASS; else v=FAIL; fi
 	echo "target: $2: $v"
 }
-ok=0; ge "$ratio" 90 && ok=1
-verdict $ok "4 KiB at $THREADS clients >= 90% of the token ceiling, signs/s\
- (median round $ratio%: rounds$ratios; $cap/s against $ceil/s)"
-ok=0; ge "$cpu_ratio" 90 && ok=1
-verdict $ok "4 KiB at $THREADS clients >= 90% of the token ceiling, CPU per\
- signature ($cpu_ratio%: $(median $rawcpus) us raw against $(median $totals)\
- us; trust this one when other programs took more than a few percent)"
-p99=$(field p99_ms "$ropen")
-ok=0; lt "$p99" 20 && ok=1
-verdict $ok "p99 latency at 50% of capacity ($rate/s) < 20 ms (p99 $p99 ms;\
- $(field late "$ropen") sends late, p99 from the due time $(field \
-p99_due_ms "$ropen") ms)"
-ok=0; [ "$big_all" -lt $((32 * 1024)) ] && [ "$(field ok "$rbig")" = 1 ] &&
-    ok=1
-verdict $ok "peak RSS signing one 100 MiB message < 32 MiB ($(mib \
+print_targets() {
+	ok=0; ge "$ratio" 90 && ok=1
+	verdict $ok "4 KiB at $THREADS clients >= 90% of the token ceiling,\
+ signs/s (median round $ratio%: rounds$ratios; daemon median $cap/s,\
+ raw token median $ceil/s)"
+	ok=0; ge "$cpu_ratio" 90 && ok=1
+	verdict $ok "4 KiB at $THREADS clients >= 90% of the token ceiling,\
+ CPU per signature ($cpu_ratio%: $(median $rawcpus) us raw against\
+ $(median $totals) us; trust this one when other programs took more than\
+ a few percent)"
+	p99=$(field p99_ms "$ropen")
+	ok=0; lt "$p99" 20 && ok=1
+	verdict $ok "p99 latency at 50% of capacity ($rate/s) < 20 ms (p99\
+ $p99 ms; $(field late "$ropen") sends late, p99 from the due time\
+ $(field p99_due_ms "$ropen") ms)"
+	ok=0; [ "$big_all" -lt $((32 * 1024)) ] &&
+	    [ "$(field ok "$rbig")" = 1 ] && ok=1
+	verdict $ok "peak RSS signing one 100 MiB message < 32 MiB ($(mib \
 "$big_all") MiB, front $(mib "$big_front") MiB; signed: $(field ok "$rbig"))"
-ok=0; [ "$idle_all" -lt $((64 * 1024)) ] &&
-    [ "$(field ok "$ridle")" = "$IDLE" ] && ok=1
-verdict $ok "peak RSS with $IDLE idle connections < 64 MiB ($(mib \
+	ok=0; [ "$idle_all" -lt $((64 * 1024)) ] &&
+	    [ "$(field ok "$ridle")" = "$IDLE" ] && ok=1
+	verdict $ok "peak RSS with $IDLE idle connections < 64 MiB ($(mib \
 "$idle_all") MiB, front $(mib "$idle_front") MiB; $(field ok \
 "$ridle")/$IDLE signed first)"
+}
+
+# --- the run --------------------------------------------------------------
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+setup
+busy0=$(busy_ticks)
+t0=$(awk '{ print $1 }' /proc/uptime)
+times >"$tmp/times0"
+start_daemon
+rounds
+round_numbers
+load_cpu d1m -c "$THREADS" -m 1m -w "$WARM" -d "$PHASE"	# (c)
+cpu1m="$c_total $c_signer $c_front $c_client $c_parent"
+r1m=$(result "$tmp/d1m")
+rate=$(calc "$cap / 2")						# (d)
+load open -c "$THREADS" -m 4k -r "$rate" -w 0.5 -d "$PHASE"
+ropen=$(result "$tmp/open")
+memory								# (e)
+rbig=$(result "$tmp/big")
+ridle=$(result "$tmp/idle")
+stop_daemon
+others_share
+
+print_head
+print_throughput
+print_cpu
+print_memory
+print_targets

@@ -86,7 +86,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR_CB("log", "syslog", CFGF_NONE, cb_log),
 	CFG_INT_CB("workers", 64, CFGF_NONE, cb_count),
 	CFG_INT_CB("signer-threads", 8, CFGF_NONE, cb_count),
-	CFG_INT_CB("sessions", 4, CFGF_NONE, cb_count),
+	CFG_INT_CB("sessions", 8, CFGF_NONE, cb_count),
 	CFG_INT_CB("max-header-bytes", 65536, CFGF_NONE, cb_count),
 	CFG_INT_CB("max-message-bytes", 104857600, CFGF_NONE, cb_count),
 	CFG_INT_CB("idle-timeout", 60, CFGF_NONE, cb_timeout),

@@ -64,11 +64,15 @@ fill(struct conn *c, unsigned timeout)
 
 	if (c->pos == c->len)
 		c->pos = c->len = 0;
-	if (!wait_io(c->fd, POLLIN, timeout))
-		return -1;
-	do
-		n = read(c->fd, c->in + c->len, sizeof(c->in) - c->len);
-	while (n < 0 && errno == EINTR);
+	for (;;) {		/* poll only when nothing is there yet */
+		n = recv(c->fd, c->in + c->len, sizeof(c->in) - c->len,
+		    MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN && wait_io(c->fd, POLLIN, timeout))
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
 	if (n <= 0)
 		return n == 0 ? 0 : -1;
 	c->len += (size_t)n;
@@ -115,11 +119,15 @@ write_all(struct conn *c, const char *p, size_t n)
 	ssize_t	 w;
 
 	while (n > 0) {
-		if (!wait_io(c->fd, POLLOUT, c->f->conf->daemon.io_timeout))
-			return -1;
-		w = send(c->fd, p, n, MSG_NOSIGNAL);
+		w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EAGAIN) {
+			if (!wait_io(c->fd, POLLOUT,
+			    c->f->conf->daemon.io_timeout))
+				return -1;
+			continue;
+		}
 		if (w <= 0)
 			return -1;
 		p += w;
@@ -148,10 +156,14 @@ reply_fail(struct conn *c, int kind, const char *reason)
 static int
 reply_ok(struct conn *c, const char *data, size_t n)
 {
-	char	 head[32];
-	int	 h = snprintf(head, sizeof(head), "OK %zu\n", n);
+	char	 buf[8192];
+	int	 h = snprintf(buf, sizeof(buf), "OK %zu\n", n);
 
-	return write_all(c, head, (size_t)h) < 0 ? -1 : write_all(c, data, n);
+	if (n <= sizeof(buf) - (size_t)h) {	/* one send for both */
+		memcpy(buf + h, data, n);
+		return write_all(c, buf, (size_t)h + n);
+	}
+	return write_all(c, buf, (size_t)h) < 0 ? -1 : write_all(c, data, n);
 }
 
 /* permitted - may the peer ask for this institution's signatures? */

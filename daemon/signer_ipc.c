@@ -25,6 +25,7 @@ struct slot {
 	int	 busy;		/* a request is using the slot */
 	int	 done;		/* its reply arrived */
 	uint32_t gen;
+	pthread_cond_t cond;	/* its reply arrived (or the link broke) */
 	struct signer_rep rep;
 };
 
@@ -68,7 +69,7 @@ deliver(struct signer_ipc *s, const struct signer_rep *rep)
 		return;			/* abandoned after a timeout */
 	sl->rep = *rep;
 	sl->done = 1;
-	pthread_cond_broadcast(&s->cond);
+	pthread_cond_signal(&sl->cond);
 }
 
 /* reader - receive replies until the link breaks */
@@ -96,6 +97,8 @@ reader(void *arg)
 	pthread_mutex_lock(&s->mu);
 	s->broken = 1;
 	pthread_cond_broadcast(&s->cond);
+	for (int i = 0; i < SLOTS; i++)
+		pthread_cond_broadcast(&s->slots[i].cond);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
@@ -109,7 +112,7 @@ wait_reply(struct signer_ipc *s, int i, struct signer_reply *r)
 	int	 rc = 0;
 
 	while (!sl->done && !s->broken && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&s->cond, &s->mu, &until);
+		rc = pthread_cond_timedwait(&sl->cond, &s->mu, &until);
 	if (sl->done) {
 		r->status = sl->rep.status <= SIGNER_PERM ?
 		    (enum signer_status)sl->rep.status : SIGNER_TEMP;
@@ -193,6 +196,8 @@ signer_ipc_new(int fd, unsigned timeout_ms)
 	s->timeout_ms = timeout_ms;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	for (int i = 0; i < SLOTS; i++)
+		pthread_cond_init(&s->slots[i].cond, NULL);
 	if (pthread_create(&s->reader, NULL, reader, s) != 0) {
 		close(fd);
 		free(s);

@@ -69,6 +69,7 @@ worker(void *arg)
 	struct serve *sv = arg;
 	struct signer_reply r;
 	struct job job;
+	int	 wake;
 
 	for (;;) {
 		pthread_mutex_lock(&sv->mu);
@@ -86,9 +87,10 @@ worker(void *arg)
 		    (enum dkim_alg)job.req.alg, job.req.digest, &r);
 		reply(job.link, job.req.id, &r);
 		pthread_mutex_lock(&sv->mu);
-		job.link->inflight--;
+		wake = --job.link->inflight == 0 && job.link->eof;
 		pthread_mutex_unlock(&sv->mu);
-		(void)!write(sv->wake[1], "", 1);
+		if (wake)		/* only a draining link needs the main loop */
+			(void)!write(sv->wake[1], "", 1);
 	}
 }
 
@@ -116,14 +118,14 @@ take_request(struct serve *sv, struct link *l)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n == 0 || n < 0) {
+	if (n <= 0 || n != (ssize_t)sizeof(job.req) ||
+	    job.req.magic != SIGNER_MAGIC_REQ) {
+		if (n > 0)
+			log_err("signer: malformed request record (%zd bytes) "
+			    "from a front: dropping its link", n);
+		pthread_mutex_lock(&sv->mu);	/* workers read it */
 		l->eof = 1;
-		return;
-	}
-	if (n != (ssize_t)sizeof(job.req) || job.req.magic != SIGNER_MAGIC_REQ) {
-		log_err("signer: malformed request record (%zd bytes) from a "
-		    "front: dropping its link", n);
-		l->eof = 1;
+		pthread_mutex_unlock(&sv->mu);
 		return;
 	}
 	job.link = l;
