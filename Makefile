@@ -75,7 +75,7 @@ ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv -lmilter
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 XSIGN_BIN  := $(BUILD)/tests/xsign
-BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_SRC  := $(filter-out bench/bench_util.c,$(wildcard bench/*.c))
 BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 KEYS_BIN   := $(BUILD)/p11dkim-keys
@@ -128,10 +128,10 @@ $(XSIGN_BIN): tests/xverify/xsign.c $(CORE_LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDFLAGS) \
 	    $(CRYPTO_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(ALL_LIBS)
+$(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< $(ALL_LIBS) \
-	    $(LDFLAGS) $(ALL_LDLIBS)
+	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< bench/bench_util.c \
+	    $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
 tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN)
 

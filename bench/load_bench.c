@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define KIB		((size_t)1024)
 #define MIB		(KIB * 1024)
 #define CHUNK_MAX	MIB		/* one DATA chunk (PROTOCOL.md) */
@@ -79,11 +81,6 @@ struct message {
 	size_t	 body_len;
 	size_t	 header_len;	/* every request's header has this length */
 	size_t	 size;
-};
-
-struct series {
-	double	*v;		/* milliseconds */
-	size_t	 n, cap;
 };
 
 struct bench;
@@ -150,44 +147,6 @@ static const char header_fmt[] =
     "Content-Transfer-Encoding: 8bit\r\n"
     "\r\n";
 
-static void fatalx(const char *, ...)
-    __attribute__((__noreturn__, __format__(__printf__, 1, 2)));
-
-/* fatalx - report a setup error and exit 1 */
-static void
-fatalx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "load_bench: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(1);
-}
-
-/* now - seconds on the monotonic clock */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* cpu_s - CPU seconds (user and system) of every thread so far */
-static double
-cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 /* sleep_until - until the monotonic clock reads t (seconds) */
 static void
 sleep_until(double t)
@@ -248,7 +207,7 @@ body_make(struct message *m, size_t len)
 	size_t	 at = 0, para = 0;
 
 	if ((m->body = malloc(len)) == NULL)
-		fatalx("malloc %zu bytes for the body: %s", len, strerror(errno));
+		bench_fatal("malloc %zu bytes for the body: %s", len, strerror(errno));
 	while (len - at >= TEXT_MAX + 5) {
 		if (para == 0) {
 			if (at > 0) {
@@ -277,7 +236,7 @@ header_format(char *buf, size_t len, unsigned long seq, unsigned id)
 	n = snprintf(buf, len, header_fmt, (seq * 7919 + id) % 1000000UL,
 	    seq % 100000000UL, seq & 0xffffffffUL, id & 0xffffU);
 	if (n < 0 || (size_t)n >= len)
-		fatalx("header does not fit in %zu bytes", len);
+		bench_fatal("header does not fit in %zu bytes", len);
 	return (size_t)n;
 }
 
@@ -296,55 +255,9 @@ message_make(struct message *m, size_t size)
 
 	m->header_len = header_format(header, sizeof(header), 0, 0);
 	if (size < m->header_len + 2)
-		fatalx("message size %zu is smaller than its header", size);
+		bench_fatal("message size %zu is smaller than its header", size);
 	m->size = size;
 	body_make(m, size - m->header_len);
-}
-
-/* series_add - one more value */
-static void
-series_add(struct series *s, double v)
-{
-	double	*nv;
-
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 4096;
-		if ((nv = realloc(s->v, s->cap * sizeof(*nv))) == NULL)
-			fatalx("out of memory for %zu latencies", s->cap);
-		s->v = nv;
-	}
-	s->v[s->n++] = v;
-}
-
-/* series_merge - append every value of from to into */
-static void
-series_merge(struct series *into, const struct series *from)
-{
-	for (size_t i = 0; i < from->n; i++)
-		series_add(into, from->v[i]);
-}
-
-/* cmp_double - for qsort */
-static int
-cmp_double(const void *a, const void *b)
-{
-	double	 x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* percentile - nearest rank of a sorted series; 0 when empty */
-static double
-percentile(const struct series *s, double p)
-{
-	double	 want = p / 100 * (double)s->n;
-	size_t	 rank = (size_t)want;
-
-	if (s->n == 0)
-		return 0;
-	if ((double)rank < want)
-		rank++;
-	return s->v[rank > 0 ? rank - 1 : 0];
 }
 
 /*
@@ -354,7 +267,7 @@ percentile(const struct series *s, double p)
 static int
 fail(struct worker *w, const char *why)
 {
-	if (now() >= w->b->t_measure) {
+	if (bench_now() >= w->b->t_measure) {
 		w->errors++;
 		if (w->first_error[0] == '\0')
 			snprintf(w->first_error, sizeof(w->first_error), "%s",
@@ -591,9 +504,9 @@ one_request(struct worker *w, double due)
 		return;
 	}
 	hlen = header_make(w);
-	t0 = now();
+	t0 = bench_now();
 	kind = send_request(w, hlen) < 0 ? -1 : read_reply(w, &why);
-	t1 = now();
+	t1 = bench_now();
 	if (kind < 0) {
 		(void)fail(w, why);
 		return;
@@ -628,8 +541,8 @@ closed_loop(struct worker *w)
 	unsigned long mine = share(b, w->id);
 
 	for (;;) {
-		if (b->o.duration > 0 ? now() >= b->t_stop :
-		    now() >= b->t_measure && counted(w) >= mine)
+		if (b->o.duration > 0 ? bench_now() >= b->t_stop :
+		    bench_now() >= b->t_measure && counted(w) >= mine)
 			break;
 		one_request(w, 0);
 	}
@@ -649,7 +562,7 @@ open_loop(struct worker *w)
 		if (b->o.duration > 0 ? due >= b->t_stop : t >= b->tickets)
 			break;
 		sleep_until(due);
-		lag = now() - due;
+		lag = bench_now() - due;
 		if (due >= b->t_measure) {
 			w->late += lag > LATE_S;
 			if (lag > w->max_lag)
@@ -771,7 +684,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 	if (optind != argc || o->sock == NULL || (o->duration > 0 && o->count))
 		usage();
 	if (strlen(o->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		fatalx("socket path too long: %s", o->sock);
+		bench_fatal("socket path too long: %s", o->sock);
 	if (o->duration == 0 && o->count == 0)
 		o->duration = 5;
 }
@@ -782,11 +695,11 @@ start(struct bench *b)
 {
 	b->w = calloc(b->o.conns, sizeof(*b->w));
 	if (b->w == NULL)
-		fatalx("out of memory for %u workers", b->o.conns);
+		bench_fatal("out of memory for %u workers", b->o.conns);
 	message_make(&b->msg, b->o.size);
 	if (pthread_barrier_init(&b->done, NULL, b->o.conns) != 0)
-		fatalx("pthread_barrier_init failed");
-	b->t_begin = now();
+		bench_fatal("pthread_barrier_init failed");
+	b->t_begin = bench_now();
 	b->t_measure = b->t_begin + b->o.warmup;
 	b->t_stop = b->t_measure + b->o.duration;
 	b->tickets = (unsigned long)(b->o.warmup * b->o.rate + 0.999) +
@@ -796,7 +709,7 @@ start(struct bench *b)
 		b->w[i].id = i;
 		b->w[i].fd = -1;
 		if (pthread_create(&b->w[i].th, NULL, worker_run, &b->w[i]) != 0)
-			fatalx("cannot start thread %u of %u", i + 1, b->o.conns);
+			bench_fatal("cannot start thread %u of %u", i + 1, b->o.conns);
 	}
 }
 
@@ -825,8 +738,8 @@ report(struct bench *b)
 		if (*why == '\0')
 			why = w->first_error;
 	}
-	qsort(lat.v, lat.n, sizeof(double), cmp_double);
-	qsort(sched.v, sched.n, sizeof(double), cmp_double);
+	series_sort(&lat);
+	series_sort(&sched);
 	secs = last - b->t_measure;
 	rate = secs > 0 ? (double)ok / secs : 0;
 	cpu_us = lat.n ? b->cpu_measured * 1e6 / (double)lat.n : 0;
@@ -841,20 +754,20 @@ report(struct bench *b)
 	printf("rate      %.1f signs/s (%.1f MB/s of messages)\n", rate,
 	    rate * (double)b->msg.size / 1e6);
 	printf("latency   p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-	    percentile(&lat, 50), percentile(&lat, 90), percentile(&lat, 99),
+	    series_percentile(&lat, 50), series_percentile(&lat, 90), series_percentile(&lat, 99),
 	    lat.n ? lat.v[lat.n - 1] : 0);
 	if (b->o.rate > 0)
 		printf("open loop target %.1f/s: %lu send(s) more than %.0f ms "
 		    "late (max %.2f ms); p99 from the due time %.2f ms\n",
 		    b->o.rate, late, LATE_S * 1000, max_lag * 1000,
-		    percentile(&sched, 99));
+		    series_percentile(&sched, 99));
 	printf("client    %.1f us CPU per request (this process)\n", cpu_us);
 	printf("result: ok=%lu tempfail=%lu permfail=%lu errors=%lu "
 	    "signs_s=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f "
 	    "late=%lu p99_due_ms=%.2f secs=%.2f client_cpu_us=%.1f all=%lu\n",
-	    ok, temp, perm, errors, rate, percentile(&lat, 50),
-	    percentile(&lat, 90), percentile(&lat, 99),
-	    lat.n ? lat.v[lat.n - 1] : 0, late, percentile(&sched, 99), secs,
+	    ok, temp, perm, errors, rate, series_percentile(&lat, 50),
+	    series_percentile(&lat, 90), series_percentile(&lat, 99),
+	    lat.n ? lat.v[lat.n - 1] : 0, late, series_percentile(&sched, 99), secs,
 	    cpu_us, all);
 	free(lat.v);
 	free(sched.v);
@@ -868,15 +781,15 @@ main(int argc, char **argv)
 	int	 rc;
 
 	if (b == NULL)
-		fatalx("out of memory");
+		bench_fatal("out of memory");
 	parse_opts(&b->o, argc, argv);
 	atomic_init(&b->ticket, 0);
 	start(b);
 	sleep_until(b->t_measure);
-	b->cpu_measured = -cpu_s();
+	b->cpu_measured = -bench_cpu_s();
 	for (unsigned i = 0; i < b->o.conns; i++)
 		pthread_join(b->w[i].th, NULL);
-	b->cpu_measured += cpu_s();
+	b->cpu_measured += bench_cpu_s();
 	rc = report(b);
 	for (unsigned i = 0; i < b->o.conns; i++) {
 		free(b->w[i].lat.v);

@@ -60,6 +60,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define KIB		((size_t)1024)
 #define CONNS_MAX	256
 #define BODY_MIN	3
@@ -134,11 +136,6 @@ struct opts {
 	const char *out;	/* -o */
 };
 
-struct series {
-	double	*v;		/* milliseconds */
-	size_t	 n, cap;
-};
-
 struct piece {
 	const void *p;
 	size_t	 n;
@@ -199,83 +196,8 @@ struct bench {
 	struct conn *c;
 };
 
-static void fatalx(const char *, ...)
-    __attribute__((__noreturn__, __format__(__printf__, 1, 2)));
 static void conn_fail(struct conn *, const char *, ...)
     __attribute__((__format__(__printf__, 2, 3)));
-
-/* fatalx - report a setup error and exit 1 */
-static void
-fatalx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "milter_load: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(1);
-}
-
-/* now - seconds on the monotonic clock */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* cpu_s - CPU seconds (user and system) of every thread so far */
-static double
-cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-/* series_add - one more value */
-static void
-series_add(struct series *s, double v)
-{
-	double	*nv;
-
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 4096;
-		if ((nv = realloc(s->v, s->cap * sizeof(*nv))) == NULL)
-			fatalx("out of memory for %zu latencies", s->cap);
-		s->v = nv;
-	}
-	s->v[s->n++] = v;
-}
-
-/* cmp_double - for qsort */
-static int
-cmp_double(const void *a, const void *b)
-{
-	double	 x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* percentile - nearest rank of a sorted series; 0 when empty */
-static double
-percentile(const struct series *s, double p)
-{
-	size_t	 rank;
-
-	if (s->n == 0)
-		return 0;
-	rank = (size_t)(p / 100 * (double)s->n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	return s->v[(rank > s->n ? s->n : rank) - 1];
-}
 
 /* conn_fail - the connection broke: count it, keep the first why */
 static void
@@ -325,7 +247,7 @@ body_make(size_t size)
 	size_t	 at = 0;
 
 	if ((body = malloc(size)) == NULL)
-		fatalx("malloc %zu bytes for the body: %s", size, strerror(errno));
+		bench_fatal("malloc %zu bytes for the body: %s", size, strerror(errno));
 	for (; size - at >= len + 3; at += len)
 		memcpy(body + at, line, len);
 	for (size_t i = 0; at < size - 2; i++)	/* 1 to len characters */
@@ -345,7 +267,7 @@ fields_make(struct hfield *f, const char *domain, unsigned long seq,
 	f[n].name = (fname);						\
 	if ((size_t)snprintf(f[n].value, sizeof(f[n].value), __VA_ARGS__) \
 	    >= sizeof(f[n].value))					\
-		fatalx("header field %s too long", (fname));		\
+		bench_fatal("header field %s too long", (fname));		\
 	n++;								\
 } while (0)
 	FIELD("From", " Mosa Museum Tickets <tickets@%s>", domain);
@@ -395,7 +317,7 @@ cmd_put(struct conn *c, char cmd, const struct piece *pc, int npc)
 	for (int i = 0; i < npc; i++)
 		len += pc[i].n;
 	if (len + 4 > sizeof(c->out))
-		fatalx("command '%c' of %zu bytes does not fit", cmd, len);
+		bench_fatal("command '%c' of %zu bytes does not fit", cmd, len);
 	if (c->olen + len + 4 > sizeof(c->out) && out_flush(c) < 0)
 		return -1;
 	be = htonl((uint32_t)len);
@@ -460,7 +382,7 @@ in_fill(struct conn *c, size_t want)
 		unsigned char *ni = realloc(c->in, c->icap * 2);
 
 		if (ni == NULL)
-			fatalx("out of memory for a %zu-byte reply", want);
+			bench_fatal("out of memory for a %zu-byte reply", want);
 		c->in = ni;
 		c->icap *= 2;
 	}
@@ -604,7 +526,7 @@ added_keep(struct conn *c, const char *name, const char *value, long index)
 	a = &c->added[c->nadded];
 	if ((a->name = strdup(name)) == NULL ||
 	    (a->value = strdup(value)) == NULL)
-		fatalx("out of memory");
+		bench_fatal("out of memory");
 	a->index = index;
 	c->nadded++;
 }
@@ -865,7 +787,7 @@ sock_open(struct conn *c)
 		return -1;
 	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		fatalx("setsockopt: %s", strerror(errno));
+		bench_fatal("setsockopt: %s", strerror(errno));
 	c->olen = c->ipos = c->ilen = 0;
 	c->on_conn = 0;
 	return 0;
@@ -966,14 +888,14 @@ conn_run(void *arg)
 	enum step_result r;
 	double	 t0;
 
-	while ((t0 = now()) < b->t_stop) {
+	while ((t0 = bench_now()) < b->t_stop) {
 		if (c->fd < 0 && session_open(c) < 0)
 			break;
 		r = message_run(c);
 		if (r == STEP_ERROR)
 			break;
 		if (r == STEP_GO)
-			count(c, t0, now());
+			count(c, t0, bench_now());
 		if (b->o.per_conn != 0 && ++c->on_conn >= b->o.per_conn)
 			session_close(c);
 	}
@@ -1050,7 +972,7 @@ write_last(const struct bench *b)
 		    (size_t)c->last[i].index, one);
 	}
 	if ((fp = fopen(b->o.out, "wb")) == NULL)
-		fatalx("%s: %s", b->o.out, strerror(errno));
+		bench_fatal("%s: %s", b->o.out, strerror(errno));
 	for (size_t i = 0; i < n; i++) {
 		fprintf(fp, "%s%s", f[i].name, f[i].sep);
 		put_crlf(fp, f[i].value);
@@ -1059,7 +981,7 @@ write_last(const struct bench *b)
 	fputs("\r\n", fp);
 	fwrite(b->body, 1, b->o.body_size, fp);
 	if (fclose(fp) != 0)
-		fatalx("%s: %s", b->o.out, strerror(errno));
+		bench_fatal("%s: %s", b->o.out, strerror(errno));
 	return 0;
 }
 
@@ -1111,10 +1033,10 @@ sock_check(const char *s)
 	if (path == NULL || (path != s && strncmp(s, "unix:", 5) != 0 &&
 	    strncmp(s, "local:", 6) != 0) ||
 	    (path != s && path != s + 5 && path != s + 6))
-		fatalx("socket %s: want unix:/PATH, local:/PATH, /PATH or "
+		bench_fatal("socket %s: want unix:/PATH, local:/PATH, /PATH or "
 		    "inet:HOST:PORT", s);
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		fatalx("socket path too long: %s", path);
+		bench_fatal("socket path too long: %s", path);
 }
 
 /* parse_opts - the command line */
@@ -1151,7 +1073,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 		usage();
 	sock_check(o->sock);
 	if (strlen(o->domain) > 200 || strlen(o->domain) == 0)
-		fatalx("domain: 1 to 200 characters");
+		bench_fatal("domain: 1 to 200 characters");
 }
 
 /* start - make the body, start every connection's thread */
@@ -1160,9 +1082,9 @@ start(struct bench *b)
 {
 	b->c = calloc(b->o.conns, sizeof(*b->c));
 	if (b->c == NULL)
-		fatalx("out of memory for %u connections", b->o.conns);
+		bench_fatal("out of memory for %u connections", b->o.conns);
 	b->body = body_make(b->o.body_size);
-	b->t_begin = now();
+	b->t_begin = bench_now();
 	b->t_measure = b->t_begin + b->o.warmup;
 	b->t_stop = b->t_measure + b->o.duration;
 	for (unsigned i = 0; i < b->o.conns; i++) {
@@ -1173,9 +1095,9 @@ start(struct bench *b)
 		c->fd = -1;
 		c->icap = INBUF;
 		if ((c->in = malloc(c->icap)) == NULL)
-			fatalx("out of memory");
+			bench_fatal("out of memory");
 		if (pthread_create(&c->th, NULL, conn_run, c) != 0)
-			fatalx("cannot start thread %u of %u", i + 1, b->o.conns);
+			bench_fatal("cannot start thread %u of %u", i + 1, b->o.conns);
 	}
 }
 
@@ -1217,7 +1139,7 @@ report(struct bench *b)
 			refusal = c->first_refusal;
 	}
 	if (lat.n > 0)
-		qsort(lat.v, lat.n, sizeof(double), cmp_double);
+		series_sort(&lat);
 	rate = (double)done / b->o.duration;
 	cpu_us = done ? b->cpu_measured * 1e6 / (double)done : 0;
 	printf("milter_load: %s, %u connection(s), %zu-byte bodies, %s, "
@@ -1234,13 +1156,13 @@ report(struct bench *b)
 		printf("first connection error: %s\n", why);
 	printf("rate      %.1f messages/s\n", rate);
 	printf("latency   p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-	    percentile(&lat, 50), percentile(&lat, 90), percentile(&lat, 99),
+	    series_percentile(&lat, 50), series_percentile(&lat, 90), series_percentile(&lat, 99),
 	    lat.n ? lat.v[lat.n - 1] : 0);
 	printf("client    %.1f us CPU per message (this process)\n", cpu_us);
 	printf("result: done=%lu refused=%lu errors=%lu msgs_s=%.1f "
 	    "p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f secs=%.2f "
 	    "client_cpu_us=%.1f\n", done, refused, errors, rate,
-	    percentile(&lat, 50), percentile(&lat, 90), percentile(&lat, 99),
+	    series_percentile(&lat, 50), series_percentile(&lat, 90), series_percentile(&lat, 99),
 	    lat.n ? lat.v[lat.n - 1] : 0, b->o.duration, cpu_us);
 	free(lat.v);
 	return (refused > 0 || errors > 0 || done == 0) ? 2 : 0;
@@ -1253,13 +1175,13 @@ main(int argc, char **argv)
 	int	 rc;
 
 	if (b == NULL)
-		fatalx("out of memory");
+		bench_fatal("out of memory");
 	parse_opts(&b->o, argc, argv);
 	start(b);
 	sleep_until(b->t_measure);
-	b->cpu_measured = -cpu_s();
+	b->cpu_measured = -bench_cpu_s();
 	sleep_until(b->t_stop);
-	b->cpu_measured += cpu_s();
+	b->cpu_measured += bench_cpu_s();
 	for (unsigned i = 0; i < b->o.conns; i++)
 		pthread_join(b->c[i].th, NULL);
 	rc = report(b);

@@ -43,6 +43,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "bench_util.h"
 #include "p11dkim/token.h"
 
 #define THREADS_MAX	256
@@ -96,33 +97,6 @@ static const unsigned char sha256_digestinfo[19] = {
 	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
 	0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20
 };
-
-static void fatalx(const char *, ...)
-    __attribute__((__noreturn__, __format__(__printf__, 1, 2)));
-
-/* fatalx - report an error and exit 1 */
-static void
-fatalx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "token_bench: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(1);
-}
-
-/* now - seconds on the monotonic clock */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* worker_fail - record why a signature failed; the first reason counts */
 static void __attribute__((format(printf, 2, 3)))
@@ -317,17 +291,6 @@ counts(struct worker *w, unsigned threads, unsigned long *n)
 	return sum;
 }
 
-/* cpu_s - CPU seconds (user and system) of every thread so far */
-static double
-cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 /* sleep_s - sleep this many seconds */
 static void
 sleep_s(double s)
@@ -361,7 +324,7 @@ collect(struct worker *w, unsigned threads, enum path path,
 {
 	for (unsigned i = 0; i < threads; i++) {
 		if (w[i].failed)
-			fatalx("%s path, thread %u: %s", path == PATH_RAW ?
+			bench_fatal("%s path, thread %u: %s", path == PATH_RAW ?
 			    "raw" : "layer", i + 1, w[i].why);
 		r->errors += atomic_load(&w[i].errors);
 		if (r->why[0] == '\0' && w[i].why[0] != '\0')
@@ -385,7 +348,7 @@ run_path(struct bench *b, enum path path, struct path_result *r)
 	double	 t0, t1, c0, c1;
 
 	if (w == NULL || before == NULL || after == NULL)
-		fatalx("out of memory");
+		bench_fatal("out of memory");
 	memset(r, 0, sizeof(*r));
 	atomic_store(&b->stop, 0);
 	pthread_barrier_init(&b->ready, NULL, n + 1);
@@ -393,17 +356,17 @@ run_path(struct bench *b, enum path path, struct path_result *r)
 		w[i] = (struct worker){ .b = b, .path = path, .id = i,
 		    .s = CK_INVALID_HANDLE };
 		if (pthread_create(&w[i].th, NULL, worker_run, &w[i]) != 0)
-			fatalx("cannot start thread %u", i + 1);
+			bench_fatal("cannot start thread %u", i + 1);
 	}
 	pthread_barrier_wait(&b->ready);
 	sleep_s(b->o.warmup);
 	n0 = counts(w, n, before);
-	t0 = now();
-	c0 = cpu_s();
+	t0 = bench_now();
+	c0 = bench_cpu_s();
 	sleep_s(b->o.duration);
 	n1 = counts(w, n, after);
-	t1 = now();
-	c1 = cpu_s();
+	t1 = bench_now();
+	c1 = bench_cpu_s();
 	atomic_store(&b->stop, 1);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(w[i].th, NULL);
@@ -425,15 +388,15 @@ open_token(struct bench *b)
 	struct p11_err err;
 
 	if ((b->mod = p11_module_load(b->o.module, &err)) == NULL)
-		fatalx("%s", err.msg);
+		bench_fatal("%s", err.msg);
 	if ((pin = pin_source_parse(b->o.pin, "user PIN", &err)) == NULL)
-		fatalx("%s", err.msg);
+		bench_fatal("%s", err.msg);
 	b->tok = token_open(b->mod, b->o.token, NULL, pin, b->o.sessions ?
 	    b->o.sessions : b->o.threads, &err);
 	if (b->tok == NULL)
-		fatalx("%s", err.msg);
+		bench_fatal("%s", err.msg);
 	if ((b->key = token_key(b->tok, b->o.key, &err)) == NULL)
-		fatalx("%s", err.msg);
+		bench_fatal("%s", err.msg);
 	b->fn = p11_module_functions(b->mod);
 	b->slot = token_info(b->tok)->slot;
 }
