@@ -433,10 +433,9 @@ usage(void)
 static double
 parse_double(const char *s, double min, double max)
 {
-	char	*end;
-	double	 v = strtod(s, &end);
+	double	 v;
 
-	if (*s == '\0' || *end != '\0' || !(v >= min && v <= max))
+	if (bench_parse_double(s, min, max, &v) < 0)
 		usage();
 	return v;
 }
