@@ -110,9 +110,9 @@ series_release(struct series *s)
 	s->n = s->cap = 0;
 }
 
-/* bench_parse_double - a number in [min, max]; -1 when not */
-int
-bench_parse_double(const char *s, double min, double max, double *out)
+/* bench_arg_double - an option's number in [min, max]; usage() when not */
+double
+bench_arg_double(const char *s, double min, double max, void (*usage)(void))
 {
 	char	*end;
 	double	 v;
@@ -120,7 +120,6 @@ bench_parse_double(const char *s, double min, double max, double *out)
 	errno = 0;
 	v = strtod(s, &end);
 	if (*s == '\0' || *end != '\0' || errno != 0 || !(v >= min && v <= max))
-		return -1;
-	*out = v;
-	return 0;
+		usage();
+	return v;
 }

@@ -38,7 +38,8 @@ double	series_percentile(const struct series *, double p);
 /* series_release - free the values */
 void	series_release(struct series *);
 
-/* bench_parse_double - a number in [min, max]; -1 (check) when not */
-int	bench_parse_double(const char *, double min, double max, double *);
+/* bench_arg_double - an option's number in [min, max]; usage() when not */
+double	bench_arg_double(const char *, double min, double max,
+	    void (*usage)(void));
 
 #endif

@@ -625,17 +625,6 @@ usage(void)
 	exit(1);
 }
 
-/* parse_double - a number in [min, max], or usage */
-static double
-parse_double(const char *s, double min, double max)
-{
-	double	 v;
-
-	if (bench_parse_double(s, min, max, &v) < 0)
-		usage();
-	return v;
-}
-
 /* parse_size - bytes, with an optional k or m suffix */
 static size_t
 parse_size(const char *s)
@@ -668,15 +657,19 @@ parse_opts(struct opts *o, int argc, char **argv)
 	while ((ch = getopt(argc, argv, "s:c:m:d:n:r:w:H:")) != -1) {
 		switch (ch) {
 		case 's': o->sock = optarg; break;
-		case 'c': o->conns = (unsigned)parse_double(optarg, 1,
-		    CONNS_MAX); break;
+		case 'c': o->conns = (unsigned)bench_arg_double(optarg, 1,
+		    CONNS_MAX, usage); break;
 		case 'm': o->size = parse_size(optarg); break;
-		case 'd': o->duration = parse_double(optarg, 0.01, 86400); break;
-		case 'n': o->count = (unsigned long)parse_double(optarg, 1,
-		    1e9); break;
-		case 'r': o->rate = parse_double(optarg, 0.1, 1e6); break;
-		case 'w': o->warmup = parse_double(optarg, 0, 3600); break;
-		case 'H': o->hold = parse_double(optarg, 0, 3600); break;
+		case 'd': o->duration = bench_arg_double(optarg,
+		    0.01, 86400, usage); break;
+		case 'n': o->count = (unsigned long)bench_arg_double(optarg, 1,
+		    1e9, usage); break;
+		case 'r': o->rate = bench_arg_double(optarg,
+		    0.1, 1e6, usage); break;
+		case 'w': o->warmup = bench_arg_double(optarg,
+		    0, 3600, usage); break;
+		case 'H': o->hold = bench_arg_double(optarg,
+		    0, 3600, usage); break;
 		default: usage();
 		}
 	}

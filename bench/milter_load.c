@@ -1010,17 +1010,6 @@ usage(void)
 	exit(1);
 }
 
-/* parse_double - a number in [min, max], or usage */
-static double
-parse_double(const char *s, double min, double max)
-{
-	double	 v;
-
-	if (bench_parse_double(s, min, max, &v) < 0)
-		usage();
-	return v;
-}
-
 /* sock_check - the socket argument is one we can use */
 static void
 sock_check(const char *s)
@@ -1054,14 +1043,18 @@ parse_opts(struct opts *o, int argc, char **argv)
 	while ((ch = getopt(argc, argv, "s:c:d:w:m:n:H:f:o:")) != -1) {
 		switch (ch) {
 		case 's': o->sock = optarg; break;
-		case 'c': o->conns = (unsigned)parse_double(optarg, 1,
-		    CONNS_MAX); break;
-		case 'd': o->duration = parse_double(optarg, 0.01, 86400); break;
-		case 'w': o->warmup = parse_double(optarg, 0, 3600); break;
-		case 'm': o->body_size = (size_t)parse_double(optarg, BODY_MIN,
-		    (double)BODY_MAX); break;
-		case 'n': o->per_conn = (unsigned long)parse_double(optarg, 0,
-		    1e12); break;
+		case 'c': o->conns = (unsigned)bench_arg_double(optarg, 1,
+		    CONNS_MAX, usage); break;
+		case 'd': o->duration = bench_arg_double(optarg,
+		    0.01, 86400, usage); break;
+		case 'w': o->warmup = bench_arg_double(optarg,
+		    0, 3600, usage); break;
+		case 'm': o->body_size = (size_t)bench_arg_double(optarg,
+		    BODY_MIN,
+		    (double)BODY_MAX, usage); break;
+		case 'n': o->per_conn = (unsigned long)bench_arg_double(optarg,
+		    0,
+		    1e12, usage); break;
 		case 'H': o->field = optarg; break;
 		case 'f': o->domain = optarg; break;
 		case 'o': o->out = optarg; break;

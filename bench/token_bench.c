@@ -429,17 +429,6 @@ usage(void)
 	exit(1);
 }
 
-/* parse_double - a number in [min, max], or usage */
-static double
-parse_double(const char *s, double min, double max)
-{
-	double	 v;
-
-	if (bench_parse_double(s, min, max, &v) < 0)
-		usage();
-	return v;
-}
-
 /* parse_opts - the command line */
 static void
 parse_opts(struct opts *o, int argc, char **argv)
@@ -457,12 +446,14 @@ parse_opts(struct opts *o, int argc, char **argv)
 		case 't': o->token = optarg; break;
 		case 'p': o->pin = optarg; break;
 		case 'k': o->key = optarg; break;
-		case 'c': o->threads = (unsigned)parse_double(optarg, 1,
-		    THREADS_MAX); break;
-		case 'd': o->duration = parse_double(optarg, 0.05, 3600); break;
-		case 'w': o->warmup = parse_double(optarg, 0, 3600); break;
-		case 's': o->sessions = (unsigned)parse_double(optarg, 1,
-		    THREADS_MAX); break;
+		case 'c': o->threads = (unsigned)bench_arg_double(optarg, 1,
+		    THREADS_MAX, usage); break;
+		case 'd': o->duration = bench_arg_double(optarg,
+		    0.05, 3600, usage); break;
+		case 'w': o->warmup = bench_arg_double(optarg,
+		    0, 3600, usage); break;
+		case 's': o->sessions = (unsigned)bench_arg_double(optarg, 1,
+		    THREADS_MAX, usage); break;
 		case 'M':
 			o->raw = strcmp(optarg, "layer") != 0;
 			o->layer = strcmp(optarg, "raw") != 0;
