@@ -34,6 +34,9 @@
 #   opendkim_stop
 #   median VALUES...
 #
+# MB_CONNS=N in the environment changes the number of connections (default
+# 2, the load the comparison is defined with).
+#
 # The client and the milter share the machine's CPUs: compare rates from
 # the same run, not across machines.  Binary: ${BUILD:-build}/bench/
 # milter_load (make build/bench/milter_load).
@@ -48,7 +51,7 @@
 mb_top=${MILTER_BENCH_TOP:-$(cd "$(dirname "$0")/.." 2>/dev/null && pwd)}
 [ -f "$mb_top/bench/milter_load.c" ] || mb_top=$(pwd)
 MILTER_LOAD=${MILTER_LOAD:-$mb_top/${BUILD:-build}/bench/milter_load}
-MB_CONNS=2		# concurrent connections
+MB_CONNS=${MB_CONNS:-2}		# concurrent connections (the target's load: 2)
 MB_BODY=1024		# body bytes per message
 MB_WARMUP=1		# seconds before each trial counts
 OPENDKIM_PID=

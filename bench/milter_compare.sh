@@ -4,6 +4,7 @@
 # messages back to back (bench/milter_load.c, as Postfix speaks milter).
 #
 #   bench/milter_compare.sh [SECONDS] [TRIALS]      (defaults 10 and 5)
+#   MB_CONNS=1 bench/milter_compare.sh ...          (other connection counts)
 #
 # OpenDKIM signs with an RSA-2048 key file, relaxed/relaxed; p11dkimd with
 # an RSA-2048 key that never leaves its SoftHSM2 token, relaxed/relaxed.
@@ -91,11 +92,15 @@ for i in $(seq "$TRIALS"); do
 done
 om=$(median $o)
 pm=$(median $p)
-echo "milter, 2 connections, small messages, $TRIALS x $SECS s alternating:"
+echo "milter, $MB_CONNS connection(s), small messages, $TRIALS x $SECS s alternating:"
 printf '  %-28s %10s msg/s   (trials:%s)\n' "OpenDKIM (key file)" "$om" "$o"
 printf '  %-28s %10s msg/s   (trials:%s)\n' "p11dkimd (SoftHSM2 token)" "$pm" "$p"
 ratio=$(awk -v a="$pm" -v b="$om" 'BEGIN { printf "%.2f", a / b }')
 echo "  ratio p11dkimd / OpenDKIM: $ratio"
 echo "  the token alone (C_Sign, 2 threads, no mail, no client): ${ceiling:-?} signs/s, ${cpu:-?} us CPU per signature"
 awk -v r="$ratio" 'BEGIN { exit !(r >= 2) }' && verdict=PASS || verdict=FAIL
-echo "target: p11dkimd >= 2x OpenDKIM messages/s: $verdict (${ratio}x)"
+if [ "$MB_CONNS" = 2 ]; then
+	echo "target: p11dkimd >= 2x OpenDKIM messages/s: $verdict (${ratio}x)"
+else
+	echo "target: defined for 2 connections, not $MB_CONNS: not judged (${ratio}x)"
+fi
