@@ -46,6 +46,7 @@ struct mconn {
 	int	 leadspc;		/* header values keep their space */
 	unsigned long noreply;		/* steps the MTA expects no reply to */
 	int	 in_msg;		/* a message is being signed */
+	int	 headers_done;		/* its header section is complete */
 	char	 client[96];		/* for the log */
 	char	 domain[ADDR_DOMAIN_MAX + 1];	/* envelope or auth; "" */
 	struct signing s;
@@ -80,14 +81,17 @@ end_message(struct mconn *mc)
 
 /*
  * Protocol steps: the header values exactly as they are; no HELO, RCPT,
- * DATA or unknown commands (nothing to do with them); and no reply
- * awaited after the connection, each header and each body chunk, which
- * always go on: fewer round trips per message.  MAIL and EOH keep their
- * replies, since they may accept a message unsigned.
+ * DATA, end-of-headers or unknown commands (nothing to do with them: the
+ * header section ends where the body or the end of the message begins);
+ * and no reply awaited after the connection, MAIL, each header and each
+ * body chunk.  The MTA then waits for us once per message, at its end:
+ * a message passed unsigned is accepted there, not earlier.  An MTA that
+ * does not offer a step's option gets the step's reply as before.
  */
-#define WANTED_STEPS	(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | \
-	    SMFIP_NODATA | SMFIP_NOUNKNOWN | SMFIP_NR_CONN | SMFIP_NR_HDR | \
+#define NOREPLY_STEPS	(SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | \
 	    SMFIP_NR_BODY)
+#define WANTED_STEPS	(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | \
+	    SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOUNKNOWN | NOREPLY_STEPS)
 
 /* m_negotiate - the protocol steps above, as far as the MTA offers them */
 static sfsistat
@@ -105,7 +109,7 @@ m_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf1 = f1 & WANTED_STEPS;
 	*pf2 = *pf3 = 0;
 	mc->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
-	mc->noreply = *pf1 & (SMFIP_NR_CONN | SMFIP_NR_HDR | SMFIP_NR_BODY);
+	mc->noreply = *pf1 & NOREPLY_STEPS;
 	return SMFIS_CONTINUE;
 }
 
@@ -168,12 +172,14 @@ m_envfrom(SMFICTX *ctx, char **argv)
 	    *auth != '\0')) {
 		log_info("passed unsigned: %s is not an internal host and did "
 		    "not authenticate", mc->client);
-		return SMFIS_ACCEPT;
+		return (mc->noreply & SMFIP_NR_MAIL) ? SMFIS_NOREPLY :
+		    SMFIS_ACCEPT;
 	}
 	signing_begin(&mc->s, &mfront);
 	mc->in_msg = 1;
+	mc->headers_done = 0;
 	sender_domain(mc, argv ? argv[0] : NULL, auth);
-	return SMFIS_CONTINUE;
+	return go_on(mc, SMFIP_NR_MAIL);
 }
 
 /* m_header - one header field, rebuilt as it will be sent */
@@ -184,7 +190,7 @@ m_header(SMFICTX *ctx, char *name, char *value)
 	size_t	 nlen = strlen(name), vlen = strlen(value), used;
 	char	*field;
 
-	if (mc == NULL || !mc->in_msg || mc->s.fail)
+	if (mc == NULL || !mc->in_msg || mc->headers_done || mc->s.fail)
 		return go_on(mc, SMFIP_NR_HDR);
 	if (nlen + vlen + 3 > HEADER_MAX || (field = malloc(nlen + vlen +
 	    3)) == NULL) {
@@ -204,7 +210,28 @@ m_header(SMFICTX *ctx, char *name, char *value)
 	return go_on(mc, SMFIP_NR_HDR);
 }
 
-/* m_eoh - the header section is complete: which institution signs? */
+/*
+ * headers_end - the header section is complete: which institution signs?
+ * 0 when the message goes unsigned (logged why), 1 to go on
+ */
+static int
+headers_end(struct mconn *mc)
+{
+	if (mc->headers_done)
+		return mc->in_msg;
+	mc->headers_done = 1;
+	if (!mc->s.fail && signing_headers(&mc->s, "\n", 1, &(size_t){0}) &&
+	    signing_pick(&mc->s, mc->domain[0] ? mc->domain : NULL) != NULL)
+		signing_add(&mc->s);
+	if (mc->s.fail) {
+		signing_done(&mc->s, mc->client);	/* logs why */
+		mc->in_msg = 0;
+		return 0;
+	}
+	return 1;
+}
+
+/* m_eoh - the end of the header section, from an MTA that sends it */
 static sfsistat
 m_eoh(SMFICTX *ctx)
 {
@@ -212,15 +239,7 @@ m_eoh(SMFICTX *ctx)
 
 	if (mc == NULL || !mc->in_msg)
 		return SMFIS_CONTINUE;
-	if (!mc->s.fail && signing_headers(&mc->s, "\n", 1, &(size_t){0}) &&
-	    signing_pick(&mc->s, mc->domain[0] ? mc->domain : NULL) != NULL)
-		signing_add(&mc->s);
-	if (mc->s.fail) {
-		signing_done(&mc->s, mc->client);	/* logs why */
-		mc->in_msg = 0;
-		return SMFIS_ACCEPT;			/* unsigned, unchanged */
-	}
-	return SMFIS_CONTINUE;
+	return headers_end(mc) ? SMFIS_CONTINUE : SMFIS_ACCEPT;
 }
 
 /* m_body - a body chunk, hashed as it streams */
@@ -229,7 +248,7 @@ m_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct mconn *mc = conn_of(ctx);
 
-	if (mc != NULL && mc->in_msg)
+	if (mc != NULL && mc->in_msg && headers_end(mc))
 		signing_body(&mc->s, (const char *)chunk, len);
 	return go_on(mc, SMFIP_NR_BODY);
 }
@@ -288,8 +307,8 @@ m_eom(SMFICTX *ctx)
 	size_t	 len;
 	sfsistat rc = SMFIS_ACCEPT;
 
-	if (mc == NULL || !mc->in_msg)
-		return SMFIS_CONTINUE;
+	if (mc == NULL || !mc->in_msg || !headers_end(mc))
+		return SMFIS_ACCEPT;		/* unsigned, unchanged */
 	fields = signing_finish(&mc->s, &len);
 	if (fields != NULL && insert_fields(ctx, mc, fields, len) < 0)
 		signing_fail(&mc->s, SIGNING_TEMP, "the MTA did not take the "
