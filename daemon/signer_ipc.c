@@ -1,181 +1,236 @@
 /*
- * signer_ipc.c - the front's side of the signer socketpair (see
+ * signer_ipc.c - the front's side of the link to the signer (see
  * include/p11dkim/signer_ipc.h).
  *
- * Requests wait in a fixed table of slots; the slot number and a
- * generation make the request id, so a late reply to an abandoned
- * request can never be taken for another's.  One reader thread receives
- * every reply and wakes the thread that waits for it.
+ * A request travels on a channel of its own.  A thread that signs takes
+ * an idle channel (or opens one and passes its other end over the link),
+ * sends its request, receives the reply itself and puts the channel back.
+ * No thread hands a reply to another: the only wake-ups are the sockets',
+ * which put the woken thread where the sender is about to sleep.
+ *
+ * A channel whose request got no proper reply (timeout, error) is closed,
+ * never reused, so a late reply cannot be taken for another request's;
+ * request ids check it besides.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "p11dkim/clock.h"
+#include "p11dkim/fdpass.h"
 #include "p11dkim/log.h"
 #include "p11dkim/signer_ipc.h"
 
-#define SLOTS		1024
-
-struct slot {
-	int	 busy;		/* a request is using the slot */
-	int	 done;		/* its reply arrived */
-	uint32_t gen;
-	pthread_cond_t cond;	/* its reply arrived (or the link broke) */
-	struct signer_rep rep;
+struct chan {
+	int	 fd;
+	struct chan *next;
 };
 
 struct signer_ipc {
 	struct signer base;
-	int	 fd;
+	int	 link;
 	unsigned timeout_ms;
-	pthread_t reader;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;		/* a reply arrived, or a slot freed */
+	pthread_cond_t freed;		/* a channel came back or closed */
+	struct chan *idle;
+	unsigned open;			/* channels idle or in use */
+	uint32_t next_id;
 	int	 broken;
-	struct slot slots[SLOTS];
 };
 
-/* take_slot - a free slot, waiting while all are busy; -1 when broken */
-static int
-take_slot(struct signer_ipc *s)
-{
-	for (;;) {
-		if (s->broken)
-			return -1;
-		for (int i = 0; i < SLOTS; i++)
-			if (!s->slots[i].busy) {
-				s->slots[i].busy = 1;
-				s->slots[i].done = 0;
-				s->slots[i].gen++;
-				return i;
-			}
-		pthread_cond_wait(&s->cond, &s->mu);
-	}
-}
-
-/* deliver - a reply from the signer, to its slot */
+/* set_timeout - a send or receive timeout on a socket */
 static void
-deliver(struct signer_ipc *s, const struct signer_rep *rep)
+set_timeout(int fd, int which, unsigned ms)
 {
-	unsigned i = rep->id & (SLOTS - 1);
-	struct slot *sl = &s->slots[i];
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
 
-	if (!sl->busy || sl->gen != rep->id / SLOTS || sl->done)
-		return;			/* abandoned after a timeout */
-	sl->rep = *rep;
-	sl->done = 1;
-	pthread_cond_signal(&sl->cond);
+	(void)setsockopt(fd, SOL_SOCKET, which, &tv, sizeof(tv));
 }
 
-/* reader - receive replies until the link breaks */
-static void *
-reader(void *arg)
+/* check_link - notice the signer's end of the link hung up (locked) */
+static void
+check_link(struct signer_ipc *s)
 {
-	struct signer_ipc *s = arg;
+	struct pollfd pfd = { s->link, 0, 0 };
+
+	if (!s->broken && poll(&pfd, 1, 0) > 0 &&
+	    (pfd.revents & (POLLHUP | POLLERR)))
+		s->broken = 1;
+	if (s->broken)
+		pthread_cond_broadcast(&s->freed);
+}
+
+/* open_chan - a new channel, its other end sent to the signer */
+static struct chan *
+open_chan(struct signer_ipc *s)
+{
+	struct chan *c = malloc(sizeof(*c));
+	int	 sv[2];
+
+	if (c == NULL)
+		return NULL;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		free(c);
+		return NULL;
+	}
+	if (fdpass_send(s->link, SIGNER_LINK_CHANNEL, sv[1]) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		free(c);
+		return NULL;
+	}
+	close(sv[1]);
+	set_timeout(sv[0], SO_SNDTIMEO, s->timeout_ms);
+	set_timeout(sv[0], SO_RCVTIMEO, s->timeout_ms);
+	c->fd = sv[0];
+	c->next = NULL;
+	return c;
+}
+
+/*
+ * get_chan - an idle channel, a new one, or (all SIGNER_CHANNELS_MAX in
+ * use) the next one freed within the timeout; NULL with the reason in r
+ */
+static struct chan *
+get_chan(struct signer_ipc *s, struct signer_reply *r)
+{
+	struct timespec until = clock_deadline(s->timeout_ms);
+	struct chan *c = NULL;
+	int	 rc = 0;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->broken && s->idle == NULL && s->open >= SIGNER_CHANNELS_MAX &&
+	    rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&s->freed, &s->mu, &until);
+	if (!s->broken && (c = s->idle) != NULL)
+		s->idle = c->next;
+	else if (!s->broken && s->open < SIGNER_CHANNELS_MAX) {
+		s->open++;
+		pthread_mutex_unlock(&s->mu);
+		c = open_chan(s);
+		pthread_mutex_lock(&s->mu);
+		if (c == NULL) {
+			s->open--;
+			check_link(s);
+			pthread_cond_signal(&s->freed);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (c == NULL)
+		signer_reply_set(r, SIGNER_TEMP, s->broken || rc != ETIMEDOUT ?
+		    "signer process unavailable" : "signer busy: no channel "
+		    "free in %u ms", s->timeout_ms);
+	return c;
+}
+
+/* put_chan - back to the idle list when it is clean, else closed */
+static void
+put_chan(struct signer_ipc *s, struct chan *c, int clean)
+{
+	pthread_mutex_lock(&s->mu);
+	if (clean && !s->broken) {
+		c->next = s->idle;
+		s->idle = c;
+	} else {
+		close(c->fd);
+		free(c);
+		s->open--;
+		check_link(s);
+	}
+	pthread_cond_signal(&s->freed);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * exchange - the request out, its reply in; 1 when the reply is taken
+ * (r filled from it), 0 with r saying why not
+ */
+static int
+exchange(struct signer_ipc *s, int fd, const struct signer_req *req,
+    struct signer_reply *r)
+{
 	struct signer_rep rep;
 	ssize_t	 n;
 
-	for (;;) {
-		n = recv(s->fd, &rep, sizeof(rep), MSG_TRUNC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != (ssize_t)sizeof(rep) || rep.magic != SIGNER_MAGIC_REP) {
-			if (n != 0)
-				log_err("signer link: bad reply record (%zd "
-				    "bytes): dropping the link", n);
-			break;
-		}
-		pthread_mutex_lock(&s->mu);
-		deliver(s, &rep);
-		pthread_mutex_unlock(&s->mu);
+	do
+		n = send(fd, req, sizeof(*req), MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*req)) {
+		if (errno == EAGAIN)
+			signer_reply_set(r, SIGNER_TEMP, "signer busy: the "
+			    "request waited %u ms to be sent", s->timeout_ms);
+		else
+			signer_reply_set(r, SIGNER_TEMP, "signer process "
+			    "unavailable: %s", strerror(errno));
+		return 0;
 	}
-	pthread_mutex_lock(&s->mu);
-	s->broken = 1;
-	pthread_cond_broadcast(&s->cond);
-	for (int i = 0; i < SLOTS; i++)
-		pthread_cond_broadcast(&s->slots[i].cond);
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
+	do
+		n = recv(fd, &rep, sizeof(rep), MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN) {
+		signer_reply_set(r, SIGNER_TEMP, "signer did not answer in %u "
+		    "ms", s->timeout_ms);
+		return 0;
+	}
+	if (n != (ssize_t)sizeof(rep) || rep.magic != SIGNER_MAGIC_REP ||
+	    rep.id != req->id) {
+		if (n > 0)
+			log_err("signer channel: bad reply record (%zd bytes): "
+			    "dropping the channel", n);
+		signer_reply_set(r, SIGNER_TEMP, "signer process unavailable");
+		return 0;
+	}
+	r->status = rep.status <= SIGNER_PERM ? (enum signer_status)rep.status :
+	    SIGNER_TEMP;
+	r->len = rep.len <= sizeof(r->sig) ? rep.len : 0;
+	memcpy(r->sig, rep.sig, r->len);
+	memcpy(r->reason, rep.reason, sizeof(r->reason));
+	r->reason[sizeof(r->reason) - 1] = '\0';
+	return 1;
 }
 
-/* wait_reply - until slot i is answered, the time is up or the link breaks */
-static void
-wait_reply(struct signer_ipc *s, int i, struct signer_reply *r)
-{
-	struct timespec until = clock_deadline(s->timeout_ms);
-	struct slot *sl = &s->slots[i];
-	int	 rc = 0;
-
-	while (!sl->done && !s->broken && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&sl->cond, &s->mu, &until);
-	if (sl->done) {
-		r->status = sl->rep.status <= SIGNER_PERM ?
-		    (enum signer_status)sl->rep.status : SIGNER_TEMP;
-		r->len = sl->rep.len <= sizeof(r->sig) ? sl->rep.len : 0;
-		memcpy(r->sig, sl->rep.sig, r->len);
-		memcpy(r->reason, sl->rep.reason, sizeof(r->reason));
-		r->reason[sizeof(r->reason) - 1] = '\0';
-	} else {
-		signer_reply_set(r, SIGNER_TEMP, s->broken ? "signer process "
-		    "unavailable" : "signer did not answer in %u ms",
-		    s->timeout_ms);
-	}
-	sl->busy = 0;
-	pthread_cond_broadcast(&s->cond);
-}
-
-/* ipc_sign - send the request, wait for its reply */
+/* ipc_sign - send the request on a channel, receive its reply */
 static void
 ipc_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
     const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *r)
 {
 	struct signer_ipc *s = (struct signer_ipc *)base;
 	struct signer_req req;
-	int	 i;
+	struct chan *c;
 
-	memset(&req, 0, sizeof(req));
-	pthread_mutex_lock(&s->mu);
-	if ((i = take_slot(s)) < 0) {
-		pthread_mutex_unlock(&s->mu);
-		signer_reply_set(r, SIGNER_TEMP, "signer process unavailable");
+	if ((c = get_chan(s, r)) == NULL)
 		return;
-	}
+	memset(&req, 0, sizeof(req));
 	req.magic = SIGNER_MAGIC_REQ;
-	req.id = s->slots[i].gen * SLOTS + (uint32_t)i;
+	req.id = __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED);
 	req.key = key;
 	req.alg = (uint32_t)alg;
 	memcpy(req.digest, digest, DKIM_DIGEST_LEN);
-	pthread_mutex_unlock(&s->mu);
-	if (send(s->fd, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
-		pthread_mutex_lock(&s->mu);
-		s->slots[i].busy = 0;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->mu);
-		signer_reply_set(r, SIGNER_TEMP, "signer process unavailable: "
-		    "%s", strerror(errno));
-		return;
-	}
-	pthread_mutex_lock(&s->mu);
-	wait_reply(s, i, r);
-	pthread_mutex_unlock(&s->mu);
+	put_chan(s, c, exchange(s, c->fd, &req, r));
 }
 
-/* ipc_free - close the link, join the reader */
+/* ipc_free - close the link and the channels (none may be in use) */
 static void
 ipc_free(struct signer *base)
 {
 	struct signer_ipc *s = (struct signer_ipc *)base;
+	struct chan *c;
 
-	shutdown(s->fd, SHUT_RDWR);
-	pthread_join(s->reader, NULL);
-	close(s->fd);
+	while ((c = s->idle) != NULL) {
+		s->idle = c->next;
+		close(c->fd);
+		free(c);
+	}
+	close(s->link);
 	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->freed);
 	free(s);
 }
 
@@ -192,17 +247,11 @@ signer_ipc_new(int fd, unsigned timeout_ms)
 		return NULL;
 	}
 	s->base.ops = &ipc_ops;
-	s->fd = fd;
+	s->link = fd;
 	s->timeout_ms = timeout_ms;
+	set_timeout(fd, SO_SNDTIMEO, timeout_ms);
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cond, NULL);
-	for (int i = 0; i < SLOTS; i++)
-		pthread_cond_init(&s->slots[i].cond, NULL);
-	if (pthread_create(&s->reader, NULL, reader, s) != 0) {
-		close(fd);
-		free(s);
-		return NULL;
-	}
+	pthread_cond_init(&s->freed, NULL);
 	return &s->base;
 }
 
@@ -214,6 +263,7 @@ signer_ipc_broken(struct signer *base)
 	int	 b;
 
 	pthread_mutex_lock(&s->mu);
+	check_link(s);
 	b = s->broken;
 	pthread_mutex_unlock(&s->mu);
 	return b;

@@ -1,17 +1,24 @@
 /*
- * signer_serve.c - the signer process's loop: requests from the fronts'
- * sockets, answered by a pool of threads with the local signer (see
+ * signer_serve.c - the signer process's loop: the fronts' links and their
+ * channels, answered with the local signer (see
  * include/p11dkim/signer_ipc.h).
  *
- * Security: the signer trusts nothing it receives.  A record that is not
- * exactly one request, or has the wrong magic number, drops that front's
- * link (logged); a key number or algorithm it does not know is refused by
- * the local signer.  Only the main thread opens and closes links; a link
- * is closed once no reply to it is still being made.
+ * Threads: the main one takes links from the parent; one per link takes
+ * the channels the front opens; one per channel receives a request, signs
+ * it and sends the reply, and again.  A request is never passed from one
+ * thread to another.  A semaphore keeps the token calls in flight at the
+ * configured number however many channels there are.
+ *
+ * Security: the signer trusts nothing it receives.  On a link, anything
+ * but a unix SOCK_SEQPACKET socket with the channel tag drops the link,
+ * and a front gets at most SIGNER_CHANNELS_MAX channels.  On a channel, a
+ * record that is not exactly one request, or has the wrong magic number,
+ * drops the channel (logged); a key number or algorithm it does not know
+ * is refused by the local signer.
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,33 +29,60 @@
 #include "p11dkim/signer_ipc.h"
 
 #define LINKS_MAX	16
-#define QUEUE_MAX	4096
+#define OPEN_MAX	(LINKS_MAX * (SIGNER_CHANNELS_MAX + 1))
+#define THREAD_STACK	(512 * 1024)
 
-struct link {
-	int	 fd;		/* -1: free */
-	int	 inflight;	/* requests queued or being signed */
-	int	 eof;		/* the front is gone: close at inflight 0 */
-};
+struct serve;
 
-struct job {
-	struct link *link;
-	struct signer_req req;
+/* A link or a channel, and the thread that reads it. */
+struct peer {
+	struct serve *sv;
+	struct peer *link;	/* a channel's link; NULL for a link */
+	int	 fd;
+	unsigned refs;		/* a link: its thread and its channels' */
+	unsigned channels;	/* a link: its channels open */
 };
 
 struct serve {
 	struct signer *local;
+	sem_t	 calls;			/* token calls that may start */
+	pthread_attr_t attr;
 	pthread_mutex_t mu;
-	pthread_cond_t more;
-	struct job queue[QUEUE_MAX];
-	size_t	 head, count;
+	pthread_cond_t gone;		/* a thread left */
+	unsigned threads;		/* running */
+	unsigned links;			/* open */
 	int	 stopping;
-	int	 wake[2];		/* workers wake the main loop */
-	struct link links[LINKS_MAX];
+	int	 open[OPEN_MAX];	/* fds to shut at stop; -1 free */
 };
 
-/* reply - send one reply record to a link */
+/* watch - note fd as open (locked); -1 when stopping or full */
+static int
+watch(struct serve *sv, int fd)
+{
+	if (sv->stopping)
+		return -1;
+	for (int i = 0; i < OPEN_MAX; i++)
+		if (sv->open[i] < 0) {
+			sv->open[i] = fd;
+			return 0;
+		}
+	return -1;
+}
+
+/* unwatch - fd is about to be closed (locked) */
 static void
-reply(struct link *l, uint32_t id, const struct signer_reply *r)
+unwatch(struct serve *sv, int fd)
+{
+	for (int i = 0; i < OPEN_MAX; i++)
+		if (sv->open[i] == fd) {
+			sv->open[i] = -1;
+			return;
+		}
+}
+
+/* reply - send one reply record on a channel */
+static void
+reply(int fd, uint32_t id, const struct signer_reply *r)
 {
 	struct signer_rep rep;
 
@@ -59,108 +93,181 @@ reply(struct link *l, uint32_t id, const struct signer_reply *r)
 	rep.len = (uint32_t)r->len;
 	memcpy(rep.sig, r->sig, r->len);
 	memcpy(rep.reason, r->reason, sizeof(rep.reason));
-	(void)send(l->fd, &rep, sizeof(rep), MSG_NOSIGNAL);
+	(void)send(fd, &rep, sizeof(rep), MSG_NOSIGNAL);
 }
 
-/* worker - sign queued requests until told to stop */
-static void *
-worker(void *arg)
+/* take_request - the next request on a channel; 0 at its end or on garbage */
+static int
+take_request(int fd, struct signer_req *req)
 {
-	struct serve *sv = arg;
-	struct signer_reply r;
-	struct job job;
-	int	 wake;
+	ssize_t	 n;
 
-	for (;;) {
-		pthread_mutex_lock(&sv->mu);
-		while (sv->count == 0 && !sv->stopping)
-			pthread_cond_wait(&sv->more, &sv->mu);
-		if (sv->count == 0) {
-			pthread_mutex_unlock(&sv->mu);
-			return NULL;
-		}
-		job = sv->queue[sv->head];
-		sv->head = (sv->head + 1) % QUEUE_MAX;
-		sv->count--;
-		pthread_mutex_unlock(&sv->mu);
-		signer_sign(sv->local, job.req.key,
-		    (enum dkim_alg)job.req.alg, job.req.digest, &r);
-		reply(job.link, job.req.id, &r);
-		pthread_mutex_lock(&sv->mu);
-		wake = --job.link->inflight == 0 && job.link->eof;
-		pthread_mutex_unlock(&sv->mu);
-		if (wake)		/* only a draining link needs the main loop */
-			(void)!write(sv->wake[1], "", 1);
-	}
+	do
+		n = recv(fd, req, sizeof(*req), MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(*req) && req->magic == SIGNER_MAGIC_REQ)
+		return 1;
+	if (n > 0)
+		log_err("signer: malformed request record (%zd bytes) from a "
+		    "front: dropping the channel", n);
+	return 0;
 }
 
-/* add_link - a new front's socket */
+/* leave - a thread ends: its peer is closed, a link freed by the last */
+static void
+leave(struct peer *p)
+{
+	struct serve *sv = p->sv;
+	struct peer *l = p->link ? p->link : p;
+
+	pthread_mutex_lock(&sv->mu);
+	unwatch(sv, p->fd);
+	close(p->fd);
+	if (p->link != NULL) {
+		l->channels--;
+		free(p);
+	} else
+		sv->links--;
+	if (--l->refs == 0)
+		free(l);
+	sv->threads--;
+	pthread_cond_broadcast(&sv->gone);
+	pthread_mutex_unlock(&sv->mu);
+}
+
+/* channel_thread - sign a channel's requests until it ends */
+static void *
+channel_thread(void *arg)
+{
+	struct peer *c = arg;
+	struct serve *sv = c->sv;
+	struct signer_reply r;
+	struct signer_req req;
+
+	while (take_request(c->fd, &req)) {
+		while (sem_wait(&sv->calls) < 0 && errno == EINTR)
+			;
+		signer_sign(sv->local, req.key, (enum dkim_alg)req.alg,
+		    req.digest, &r);
+		sem_post(&sv->calls);
+		reply(c->fd, req.id, &r);
+	}
+	leave(c);
+	return NULL;
+}
+
+/* start - a thread for peer p (locked); -1 when it cannot be */
+static int
+start(struct serve *sv, struct peer *p, void *(*fn)(void *))
+{
+	pthread_t th;
+
+	if (watch(sv, p->fd) < 0)
+		return -1;
+	if (pthread_create(&th, &sv->attr, fn, p) != 0) {
+		unwatch(sv, p->fd);
+		log_err("signer: cannot start a thread: %s", strerror(errno));
+		return -1;
+	}
+	sv->threads++;
+	return 0;
+}
+
+/* is_channel - fd is a unix SOCK_SEQPACKET socket */
+static int
+is_channel(int fd)
+{
+	int	 type = 0, domain = 0;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return 0;
+	len = sizeof(domain);
+	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+	    type == SOCK_SEQPACKET && domain == AF_UNIX;
+}
+
+/* add_channel - a channel from link l's front; 0, or -1 to drop the link */
+static int
+add_channel(struct peer *l, int fd)
+{
+	struct serve *sv = l->sv;
+	struct peer *c;
+
+	if (!is_channel(fd)) {
+		log_err("signer: a front passed something else than a "
+		    "channel: dropping its link");
+		close(fd);
+		return -1;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return 0;	/* the front sees its channel closed */
+	}
+	*c = (struct peer){ sv, l, fd, 0, 0 };
+	pthread_mutex_lock(&sv->mu);
+	if (l->channels >= SIGNER_CHANNELS_MAX) {
+		pthread_mutex_unlock(&sv->mu);
+		log_err("signer: a front asks for more than %d channels: "
+		    "dropping its link", SIGNER_CHANNELS_MAX);
+		close(fd);
+		free(c);
+		return -1;
+	}
+	if (start(sv, c, channel_thread) < 0) {
+		close(fd);
+		free(c);
+	} else {
+		l->channels++;
+		l->refs++;
+	}
+	pthread_mutex_unlock(&sv->mu);
+	return 0;
+}
+
+/* link_thread - take a front's channels until its link ends */
+static void *
+link_thread(void *arg)
+{
+	struct peer *l = arg;
+	char	 tag;
+	int	 fd;
+
+	while (fdpass_recv(l->fd, &tag, &fd) > 0) {
+		if (tag != SIGNER_LINK_CHANNEL || fd < 0) {
+			log_err("signer: a front sent something else than a "
+			    "channel: dropping its link");
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		if (add_channel(l, fd) < 0)
+			break;
+	}
+	leave(l);
+	return NULL;
+}
+
+/* add_link - a new front's link, and its thread */
 static void
 add_link(struct serve *sv, int fd)
 {
-	for (int i = 0; i < LINKS_MAX; i++)
-		if (sv->links[i].fd < 0) {
-			sv->links[i] = (struct link){ fd, 0, 0 };
-			return;
-		}
-	log_err("signer: more than %d fronts; refusing one", LINKS_MAX);
-	close(fd);
-}
+	struct peer *l = calloc(1, sizeof(*l));
 
-/* take_request - one record from a link: queue it, or drop the link */
-static void
-take_request(struct serve *sv, struct link *l)
-{
-	struct signer_reply busy;
-	struct job job;
-	ssize_t	 n = recv(l->fd, &job.req, sizeof(job.req), MSG_TRUNC |
-	    MSG_DONTWAIT);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0 || n != (ssize_t)sizeof(job.req) ||
-	    job.req.magic != SIGNER_MAGIC_REQ) {
-		if (n > 0)
-			log_err("signer: malformed request record (%zd bytes) "
-			    "from a front: dropping its link", n);
-		pthread_mutex_lock(&sv->mu);	/* workers read it */
-		l->eof = 1;
-		pthread_mutex_unlock(&sv->mu);
+	if (l == NULL) {
+		close(fd);
 		return;
 	}
-	job.link = l;
+	*l = (struct peer){ sv, NULL, fd, 1, 0 };
 	pthread_mutex_lock(&sv->mu);
-	if (sv->count == QUEUE_MAX) {
-		pthread_mutex_unlock(&sv->mu);
-		signer_reply_set(&busy, SIGNER_TEMP, "signer busy");
-		reply(l, job.req.id, &busy);
-		return;
-	}
-	sv->queue[(sv->head + sv->count) % QUEUE_MAX] = job;
-	sv->count++;
-	l->inflight++;
-	pthread_cond_signal(&sv->more);
+	if (sv->links >= LINKS_MAX || start(sv, l, link_thread) < 0) {
+		log_err("signer: more than %d fronts, or no thread for one; "
+		    "refusing a front", LINKS_MAX);
+		close(fd);
+		free(l);
+	} else
+		sv->links++;
 	pthread_mutex_unlock(&sv->mu);
-}
-
-/* close_done_links - close links whose front is gone and nothing is due */
-static int
-close_done_links(struct serve *sv)
-{
-	int	 open = 0;
-
-	pthread_mutex_lock(&sv->mu);
-	for (int i = 0; i < LINKS_MAX; i++) {
-		struct link *l = &sv->links[i];
-
-		if (l->fd >= 0 && l->eof && l->inflight == 0) {
-			close(l->fd);
-			l->fd = -1;
-		}
-		open += l->fd >= 0;
-	}
-	pthread_mutex_unlock(&sv->mu);
-	return open;
 }
 
 /* control - a message from the parent; returns 0 to stop */
@@ -182,33 +289,22 @@ control(struct serve *sv, int ctl)
 	return 1;
 }
 
-/* poll_once - wait for the parent, the fronts or a worker; 0 to stop */
-static int
-poll_once(struct serve *sv, int ctl)
+/*
+ * stop - nothing more is read from any link or channel (the fronts see
+ * them shut); the requests already received are answered, then every
+ * thread is gone
+ */
+static void
+stop(struct serve *sv)
 {
-	struct pollfd pfd[LINKS_MAX + 2];
-	struct link *who[LINKS_MAX + 2];
-	char	 drain[64];
-	nfds_t	 n = 0;
-
-	pfd[n] = (struct pollfd){ ctl, POLLIN, 0 };
-	who[n++] = NULL;
-	pfd[n] = (struct pollfd){ sv->wake[0], POLLIN, 0 };
-	who[n++] = NULL;
-	for (int i = 0; i < LINKS_MAX; i++)
-		if (sv->links[i].fd >= 0 && !sv->links[i].eof) {
-			pfd[n] = (struct pollfd){ sv->links[i].fd, POLLIN, 0 };
-			who[n++] = &sv->links[i];
-		}
-	if (poll(pfd, n, -1) < 0)
-		return errno == EINTR;
-	if (pfd[1].revents)
-		(void)!read(sv->wake[0], drain, sizeof(drain));
-	for (nfds_t i = 2; i < n; i++)
-		if (pfd[i].revents)
-			take_request(sv, who[i]);
-	close_done_links(sv);
-	return pfd[0].revents ? control(sv, ctl) : 1;
+	pthread_mutex_lock(&sv->mu);
+	sv->stopping = 1;
+	for (int i = 0; i < OPEN_MAX; i++)
+		if (sv->open[i] >= 0)
+			shutdown(sv->open[i], SHUT_RD);
+	while (sv->threads > 0)
+		pthread_cond_wait(&sv->gone, &sv->mu);
+	pthread_mutex_unlock(&sv->mu);
 }
 
 /* signer_ipc_serve - answer the fronts until the parent says stop */
@@ -216,36 +312,26 @@ int
 signer_ipc_serve(struct signer *local, int ctl, unsigned threads)
 {
 	struct serve *sv = calloc(1, sizeof(*sv));
-	pthread_t *th;
-	unsigned started = 0;
 
-	if (sv == NULL || (th = calloc(threads, sizeof(*th))) == NULL ||
-	    pipe(sv->wake) < 0) {
+	if (sv == NULL || threads == 0 || sem_init(&sv->calls, 0, threads) < 0) {
 		free(sv);
 		return -1;
 	}
 	sv->local = local;
+	pthread_attr_init(&sv->attr);
+	pthread_attr_setdetachstate(&sv->attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&sv->attr, THREAD_STACK);
 	pthread_mutex_init(&sv->mu, NULL);
-	pthread_cond_init(&sv->more, NULL);
-	for (int i = 0; i < LINKS_MAX; i++)
-		sv->links[i].fd = -1;
-	while (started < threads &&
-	    pthread_create(&th[started], NULL, worker, sv) == 0)
-		started++;
-	while (poll_once(sv, ctl))
+	pthread_cond_init(&sv->gone, NULL);
+	for (int i = 0; i < OPEN_MAX; i++)
+		sv->open[i] = -1;
+	while (control(sv, ctl))
 		;
-	pthread_mutex_lock(&sv->mu);
-	sv->stopping = 1;
-	pthread_cond_broadcast(&sv->more);
-	pthread_mutex_unlock(&sv->mu);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	for (int i = 0; i < LINKS_MAX; i++)
-		if (sv->links[i].fd >= 0)
-			close(sv->links[i].fd);
-	close(sv->wake[0]);
-	close(sv->wake[1]);
-	free(th);
+	stop(sv);
+	pthread_attr_destroy(&sv->attr);
+	pthread_mutex_destroy(&sv->mu);
+	pthread_cond_destroy(&sv->gone);
+	sem_destroy(&sv->calls);
 	free(sv);
 	return 0;
 }

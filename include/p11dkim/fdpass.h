@@ -2,8 +2,9 @@
  * fdpass.h - control messages between the parent and its children: a
  * tag byte, optionally with one file descriptor (SCM_RIGHTS).
  *
- * Tags: 'R' the signer is ready, 'F' here is a new front's socket,
- * 'Q' stop when what is in flight is done.
+ * Tags from the parent: 'R' the signer is ready, 'F' here is a new
+ * front's socket, 'Q' stop when what is in flight is done.  From a front
+ * on its link: 'C' (SIGNER_LINK_CHANNEL) here is a new channel.
  */
 #ifndef P11DKIM_FDPASS_H
 #define P11DKIM_FDPASS_H

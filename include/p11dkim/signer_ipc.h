@@ -1,13 +1,16 @@
 /*
  * signer_ipc.h - the signer across the socketpair between a front and
- * the signer process: small fixed frames on a SOCK_SEQPACKET socket, one
- * request or reply per record.  A record of any other size, or with a
- * wrong magic number, is a protocol error: the connection is dropped.
+ * the signer process (its link).  The link carries channels: each is a
+ * SOCK_SEQPACKET socketpair the front makes, whose other end it passes
+ * over the link (tag SIGNER_LINK_CHANNEL with SCM_RIGHTS).  On a channel,
+ * one request at a time and its reply travel as small fixed frames, one
+ * per record.  A record of any other size, or with a wrong magic number,
+ * is a protocol error: the channel is dropped; anything on the link but a
+ * channel drops the link.
  *
- * signer_ipc_new() is the front's side: many threads may sign at once;
- * requests carry ids and replies are matched to them.  signer_ipc_serve()
- * is the signer process's side: it answers the fronts' requests with a
- * pool of threads calling the local signer.
+ * signer_ipc_new() is the front's side: many threads may sign at once,
+ * each on a channel of its own.  signer_ipc_serve() is the signer
+ * process's side: one thread per channel, calling the local signer.
  */
 #ifndef P11DKIM_SIGNER_IPC_H
 #define P11DKIM_SIGNER_IPC_H
@@ -18,6 +21,8 @@
 
 #define SIGNER_MAGIC_REQ	0x70313172u	/* "p11r" */
 #define SIGNER_MAGIC_REP	0x70313173u	/* "p11s" */
+#define SIGNER_LINK_CHANNEL	'C'		/* a new channel's end */
+#define SIGNER_CHANNELS_MAX	256		/* per link */
 
 struct signer_req {
 	uint32_t magic;
@@ -47,9 +52,10 @@ struct signer *signer_ipc_new(int fd, unsigned timeout_ms);
 int	signer_ipc_broken(struct signer *);
 
 /*
- * signer_ipc_serve - the signer process's loop: answer requests from the
- * front sockets received on ctl (SCM_RIGHTS) with threads workers, until
- * ctl is closed or says 'Q'; then finish what is in flight and return.
+ * signer_ipc_serve - the signer process's loop: answer requests on the
+ * channels of the front links received on ctl (SCM_RIGHTS), at most
+ * `threads` token calls at once, until ctl is closed or says 'Q'; then
+ * finish what is in flight and return.
  */
 int	signer_ipc_serve(struct signer *local, int ctl, unsigned threads);
 
