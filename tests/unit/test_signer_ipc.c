@@ -1,0 +1,467 @@
+/*
+ * test_signer_ipc.c - the link between a front and the signer process
+ * (daemon/signer_ipc.c, daemon/signer_serve.c), both ends in this process
+ * with a fake local signer behind signer_ipc_serve: what travels is what
+ * arrives, to the thread that asked; refusals keep their reasons; a late
+ * reply is never taken for another request's; garbage on a channel or the
+ * link drops it; stop answers what is in flight.
+ *
+ * The fake "signs" by reversing the digest and appending the key number,
+ * so every reply can be checked against its request.  It can be made
+ * slow, and it records how many calls ran at once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "p11dkim/fdpass.h"
+#include "p11dkim/log.h"
+#include "p11dkim/signer_ipc.h"
+
+#define NO_KEY		99	/* the fake refuses this key number */
+#define TOKEN_CALLS	3	/* signer_ipc_serve's limit in these tests */
+
+struct fake {
+	struct signer base;
+	int	 delay_ms;	/* each call sleeps this long */
+	pthread_mutex_t mu;
+	int	 running, most, calls;
+};
+
+struct rig {
+	struct fake fake;
+	int	 ctl;		/* the parent's end of the control socket */
+	int	 serve_fd;
+	pthread_t serve;
+	int	 served;	/* signer_ipc_serve's result */
+	int	 stopped;
+	struct signer *front;	/* NULL in the raw-link tests */
+	int	 link;		/* the raw-link tests' end of the link */
+};
+
+/* sleep_ms - nanosleep for ms */
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* expected - what the fake answers for a digest and key */
+static void
+expected(const unsigned char digest[DKIM_DIGEST_LEN], uint32_t key,
+    unsigned char out[DKIM_DIGEST_LEN + 1])
+{
+	for (int i = 0; i < DKIM_DIGEST_LEN; i++)
+		out[i] = digest[DKIM_DIGEST_LEN - 1 - i];
+	out[DKIM_DIGEST_LEN] = (unsigned char)key;
+}
+
+static void
+fake_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
+    const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *r)
+{
+	struct fake *f = (struct fake *)base;
+	int	 delay;
+
+	(void)alg;
+	pthread_mutex_lock(&f->mu);
+	f->calls++;
+	if (++f->running > f->most)
+		f->most = f->running;
+	delay = f->delay_ms;
+	pthread_mutex_unlock(&f->mu);
+	if (delay > 0)
+		sleep_ms(delay);
+	if (key == NO_KEY) {
+		signer_reply_set(r, SIGNER_PERM, "no key number %u", key);
+	} else {
+		r->status = SIGNER_OK;
+		r->len = DKIM_DIGEST_LEN + 1;
+		expected(digest, key, r->sig);
+	}
+	pthread_mutex_lock(&f->mu);
+	f->running--;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void
+fake_free(struct signer *base)
+{
+	(void)base;
+}
+
+static const struct signer_ops fake_ops = { fake_sign, fake_free };
+
+/* set_delay - how slow the fake is from now on */
+static void
+set_delay(struct rig *g, int ms)
+{
+	pthread_mutex_lock(&g->fake.mu);
+	g->fake.delay_ms = ms;
+	pthread_mutex_unlock(&g->fake.mu);
+}
+
+static void *
+serve_thread(void *arg)
+{
+	struct rig *g = arg;
+
+	g->served = signer_ipc_serve(&g->fake.base, g->serve_fd, TOKEN_CALLS);
+	return NULL;
+}
+
+/* rig_new - a serving signer with one link; a front on it unless raw */
+static struct rig *
+rig_new(int raw, unsigned timeout_ms)
+{
+	struct rig *g = calloc(1, sizeof(*g));
+	int	 ctl[2], link[2];
+
+	assert_non_null(g);
+	g->fake.base.ops = &fake_ops;
+	pthread_mutex_init(&g->fake.mu, NULL);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ctl), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, link), 0);
+	g->ctl = ctl[0];
+	g->serve_fd = ctl[1];
+	assert_int_equal(pthread_create(&g->serve, NULL, serve_thread, g), 0);
+	assert_int_equal(fdpass_send(g->ctl, 'F', link[1]), 0);
+	close(link[1]);
+	if (raw)
+		g->link = link[0];
+	else {
+		g->link = -1;
+		g->front = signer_ipc_new(link[0], timeout_ms);
+		assert_non_null(g->front);
+	}
+	return g;
+}
+
+/* rig_stop - the parent says 'Q'; signer_ipc_serve returns */
+static void
+rig_stop(struct rig *g)
+{
+	if (g->stopped)
+		return;
+	assert_int_equal(fdpass_send(g->ctl, 'Q', -1), 0);
+	assert_int_equal(pthread_join(g->serve, NULL), 0);
+	assert_int_equal(g->served, 0);
+	g->stopped = 1;
+}
+
+static void
+rig_free(struct rig *g)
+{
+	rig_stop(g);
+	signer_free(g->front);
+	if (g->link >= 0)
+		close(g->link);
+	close(g->ctl);
+	close(g->serve_fd);
+	pthread_mutex_destroy(&g->fake.mu);
+	free(g);
+}
+
+/* digest_of - a digest that names thread t's request i */
+static void
+digest_of(int t, int i, unsigned char d[DKIM_DIGEST_LEN])
+{
+	for (int j = 0; j < DKIM_DIGEST_LEN; j++)
+		d[j] = (unsigned char)(t * 31 + i * 7 + j * j);
+}
+
+struct asker {
+	struct rig *g;
+	int	 t, n, wrong;
+};
+
+static void *
+ask_thread(void *arg)
+{
+	struct asker *a = arg;
+	unsigned char d[DKIM_DIGEST_LEN], want[DKIM_DIGEST_LEN + 1];
+	struct signer_reply r;
+
+	for (int i = 0; i < a->n; i++) {
+		digest_of(a->t, i, d);
+		expected(d, (uint32_t)a->t, want);
+		signer_sign(a->g->front, (uint32_t)a->t, DKIM_ALG_RSA_SHA256,
+		    d, &r);
+		if (r.status != SIGNER_OK || r.len != sizeof(want) ||
+		    memcmp(r.sig, want, sizeof(want)) != 0)
+			a->wrong++;
+	}
+	return NULL;
+}
+
+/* 16 threads at once: every reply is the right one, for the right thread */
+static void
+test_each_thread_gets_its_reply(void **state)
+{
+	struct rig *g = rig_new(0, 5000);
+	struct asker a[16];
+	pthread_t th[16];
+
+	(void)state;
+	set_delay(g, 1);
+	for (int t = 0; t < 16; t++) {
+		a[t] = (struct asker){ g, t, 100, 0 };
+		assert_int_equal(pthread_create(&th[t], NULL, ask_thread,
+		    &a[t]), 0);
+	}
+	for (int t = 0; t < 16; t++) {
+		pthread_join(th[t], NULL);
+		assert_int_equal(a[t].wrong, 0);
+	}
+	rig_stop(g);		/* its threads are gone: no lock needed */
+	assert_int_equal(g->fake.calls, 1600);
+	/* The token calls at once never passed the configured number. */
+	assert_true(g->fake.most >= 2);
+	assert_true(g->fake.most <= TOKEN_CALLS);
+	rig_free(g);
+}
+
+/* a refusal arrives as a refusal, with its reason */
+static void
+test_refusal_keeps_reason(void **state)
+{
+	struct rig *g = rig_new(0, 5000);
+	unsigned char d[DKIM_DIGEST_LEN] = { 0 };
+	struct signer_reply r;
+
+	(void)state;
+	signer_sign(g->front, NO_KEY, DKIM_ALG_RSA_SHA256, d, &r);
+	assert_int_equal(r.status, SIGNER_PERM);
+	assert_int_equal(r.len, 0);
+	assert_string_equal(r.reason, "no key number 99");
+	rig_free(g);
+}
+
+/* too slow: a temporary failure; the late reply never answers the next */
+static void
+test_timeout_then_fresh_reply(void **state)
+{
+	struct rig *g = rig_new(0, 100);
+	unsigned char d[DKIM_DIGEST_LEN], want[DKIM_DIGEST_LEN + 1];
+	struct signer_reply r;
+
+	(void)state;
+	set_delay(g, 400);
+	digest_of(1, 1, d);
+	signer_sign(g->front, 1, DKIM_ALG_RSA_SHA256, d, &r);
+	assert_int_equal(r.status, SIGNER_TEMP);
+	assert_string_equal(r.reason, "signer did not answer in 100 ms");
+	set_delay(g, 0);
+	for (int i = 0; i < 5; i++) {
+		digest_of(2, i, d);
+		expected(d, 2, want);
+		signer_sign(g->front, 2, DKIM_ALG_RSA_SHA256, d, &r);
+		assert_int_equal(r.status, SIGNER_OK);
+		assert_memory_equal(r.sig, want, sizeof(want));
+	}
+	sleep_ms(450);		/* the slow call ends; its reply goes nowhere */
+	digest_of(3, 0, d);
+	expected(d, 3, want);
+	signer_sign(g->front, 3, DKIM_ALG_RSA_SHA256, d, &r);
+	assert_int_equal(r.status, SIGNER_OK);
+	assert_memory_equal(r.sig, want, sizeof(want));
+	assert_false(signer_ipc_broken(g->front));
+	rig_free(g);
+}
+
+/* raw_channel - a channel opened by hand on a raw link; our end */
+static int
+raw_channel(struct rig *g)
+{
+	int	 sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(fdpass_send(g->link, SIGNER_LINK_CHANNEL, sv[1]), 0);
+	close(sv[1]);
+	return sv[0];
+}
+
+/* raw_ask - one well-formed request on a raw channel; 1 if answered right */
+static int
+raw_ask(int fd, uint32_t key)
+{
+	struct signer_req req;
+	struct signer_rep rep;
+	unsigned char want[DKIM_DIGEST_LEN + 1];
+
+	memset(&req, 0, sizeof(req));
+	req.magic = SIGNER_MAGIC_REQ;
+	req.id = 7;
+	req.key = key;
+	req.alg = DKIM_ALG_RSA_SHA256;
+	digest_of(9, (int)key, req.digest);
+	expected(req.digest, key, want);
+	return send(fd, &req, sizeof(req), 0) == (ssize_t)sizeof(req) &&
+	    recv(fd, &rep, sizeof(rep), 0) == (ssize_t)sizeof(rep) &&
+	    rep.magic == SIGNER_MAGIC_REP && rep.id == 7 &&
+	    rep.status == SIGNER_OK && rep.len == sizeof(want) &&
+	    memcmp(rep.sig, want, sizeof(want)) == 0;
+}
+
+/* hung_up - the peer closed fd within a second */
+static int
+hung_up(int fd)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char	 c;
+
+	return poll(&pfd, 1, 1000) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+/* a record of the wrong size drops the channel, not the link */
+static void
+test_bad_record_drops_channel(void **state)
+{
+	struct rig *g = rig_new(1, 0);
+	struct signer_req req;
+	int	 bad = raw_channel(g), good = raw_channel(g);
+
+	(void)state;
+	assert_int_equal(send(bad, "0123456789", 10, 0), 10);
+	assert_true(hung_up(bad));
+	memset(&req, 0, sizeof(req));
+	req.magic = 0xdeadbeef;		/* right size, wrong magic */
+	close(bad);
+	bad = raw_channel(g);
+	assert_int_equal(send(bad, &req, sizeof(req), 0), sizeof(req));
+	assert_true(hung_up(bad));
+	assert_true(raw_ask(good, 5));
+	close(bad);
+	close(good);
+	rig_free(g);
+}
+
+/* anything but a channel on the link drops the link */
+static void
+test_link_garbage_drops_link(void **state)
+{
+	struct rig *g;
+	int	 p[2];
+
+	(void)state;
+	g = rig_new(1, 0);			/* a pipe is no channel */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fdpass_send(g->link, SIGNER_LINK_CHANNEL, p[1]), 0);
+	close(p[1]);
+	assert_true(hung_up(g->link));
+	close(p[0]);
+	rig_free(g);
+
+	g = rig_new(1, 0);			/* another tag, no descriptor */
+	assert_int_equal(fdpass_send(g->link, 'X', -1), 0);
+	assert_true(hung_up(g->link));
+	rig_free(g);
+
+	g = rig_new(1, 0);			/* a stream socket */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+	assert_int_equal(fdpass_send(g->link, SIGNER_LINK_CHANNEL, p[1]), 0);
+	close(p[1]);
+	assert_true(hung_up(g->link));
+	close(p[0]);
+	rig_free(g);
+}
+
+/* a front gets SIGNER_CHANNELS_MAX channels; asking for more drops it */
+static void
+test_channel_limit(void **state)
+{
+	struct rig *g = rig_new(1, 0);
+	int	*ch = calloc(SIGNER_CHANNELS_MAX + 1, sizeof(int));
+
+	(void)state;
+	assert_non_null(ch);
+	for (int i = 0; i < SIGNER_CHANNELS_MAX; i++)
+		ch[i] = raw_channel(g);
+	assert_true(raw_ask(ch[SIGNER_CHANNELS_MAX - 1], 4));
+	ch[SIGNER_CHANNELS_MAX] = raw_channel(g);
+	assert_true(hung_up(g->link));
+	assert_true(hung_up(ch[SIGNER_CHANNELS_MAX]));
+	/* The channels it had still work until it closes them. */
+	assert_true(raw_ask(ch[0], 6));
+	for (int i = 0; i <= SIGNER_CHANNELS_MAX; i++)
+		close(ch[i]);
+	free(ch);
+	rig_free(g);
+}
+
+struct slow {
+	struct rig *g;
+	struct signer_reply r;
+};
+
+static void *
+slow_thread(void *arg)
+{
+	struct slow *s = arg;
+	unsigned char d[DKIM_DIGEST_LEN] = { 1 };
+
+	signer_sign(s->g->front, 1, DKIM_ALG_RSA_SHA256, d, &s->r);
+	return NULL;
+}
+
+/* stop: what is in flight is answered; then the front sees the signer gone */
+static void
+test_stop_answers_in_flight(void **state)
+{
+	struct rig *g = rig_new(0, 5000);
+	struct slow s[TOKEN_CALLS];
+	pthread_t th[TOKEN_CALLS];
+	unsigned char d[DKIM_DIGEST_LEN] = { 0 };
+	struct signer_reply r;
+
+	(void)state;
+	set_delay(g, 300);
+	for (int i = 0; i < TOKEN_CALLS; i++) {
+		s[i].g = g;
+		assert_int_equal(pthread_create(&th[i], NULL, slow_thread,
+		    &s[i]), 0);
+	}
+	sleep_ms(100);			/* all of them are being signed */
+	rig_stop(g);
+	for (int i = 0; i < TOKEN_CALLS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(s[i].r.status, SIGNER_OK);
+	}
+	assert_true(signer_ipc_broken(g->front));
+	signer_sign(g->front, 1, DKIM_ALG_RSA_SHA256, d, &r);
+	assert_int_equal(r.status, SIGNER_TEMP);
+	assert_non_null(strstr(r.reason, "signer process unavailable"));
+	rig_free(g);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_each_thread_gets_its_reply),
+		cmocka_unit_test(test_refusal_keeps_reason),
+		cmocka_unit_test(test_timeout_then_fresh_reply),
+		cmocka_unit_test(test_bad_record_drops_channel),
+		cmocka_unit_test(test_link_garbage_drops_link),
+		cmocka_unit_test(test_channel_limit),
+		cmocka_unit_test(test_stop_answers_in_flight),
+	};
+
+	log_open("test_signer_ipc", 1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
