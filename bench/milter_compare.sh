@@ -48,7 +48,7 @@ record-name = "sel%n-%c"
 selectors = { "stxsel1", "stxsel2" }
 state-dir = "$tmp/state"
 ceremony-log = "$tmp/state/ceremony.log"
-log = "syslog"
+log = "stderr"
 milter "unix:$tmp/milter.sock" {
 	mode = "0600"
 }
@@ -68,10 +68,12 @@ t = sys.stdin.read()
 m = re.search(r"sel1-\S+ IN TXT \((.*?)\)", t, re.S)
 print("stxsel1._domainkey.mosamuseum.com %s" % "".join(re.findall(r"\"([^\"]*)\"", m.group(1))))
 ' >"$tmp/keys.txt"
-"$top/$BUILD/p11dkimd" -f -c "$tmp/p11dkim.conf" &
+# OpenDKIM runs with "Syslog no"; p11dkimd writes its line per message
+# to a file (the machine may have no syslog daemon to take them).
+"$top/$BUILD/p11dkimd" -f -c "$tmp/p11dkim.conf" 2>"$tmp/p11dkimd.log" &
 daemon=$!
 for _ in $(seq 300); do [ -S "$tmp/milter.sock" ] && break; sleep 0.1; done
-[ -S "$tmp/milter.sock" ] || die "p11dkimd did not start"
+[ -S "$tmp/milter.sock" ] || die "p11dkimd did not start: $(tail -n 5 "$tmp/p11dkimd.log")"
 
 opendkim_start "$tmp/opendkim" || die "OpenDKIM did not start"
 
