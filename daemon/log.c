@@ -1,6 +1,7 @@
 /*
  * log.c - syslog or stderr, one line per event (see include/p11dkim/log.h).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <syslog.h>
@@ -22,13 +23,18 @@ log_open(const char *ident, int to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
-/* vlog - one line at a priority */
+/*
+ * vlog - one line at a priority.  On stderr the line is made whole and
+ * written with one write(2): threads never wait for each other's writes
+ * (stdio would hold its lock across the system call) and lines never mix.
+ */
 static void
 vlog(int prio, const char *tag, const char *fmt, va_list ap)
 {
-	char	 line[1024], stamp[32];
+	char	 line[1024], stamp[32], out[sizeof(line) + 128];
 	time_t	 now = time(NULL);
 	struct tm tm;
+	int	 n;
 
 	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)
 		return;
@@ -38,8 +44,16 @@ vlog(int prio, const char *tag, const char *fmt, va_list ap)
 	}
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "%s %s[%ld]: %s%s\n", stamp, log_ident, (long)getpid(),
-	    tag, line);
+	n = snprintf(out, sizeof(out), "%s %s[%ld]: %s%s\n", stamp, log_ident,
+	    (long)getpid(), tag, line);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(out)) {
+		n = sizeof(out) - 1;
+		out[n - 1] = '\n';
+	}
+	while (write(STDERR_FILENO, out, (size_t)n) < 0 && errno == EINTR)
+		;
 }
 
 /* log_info - a normal event */
