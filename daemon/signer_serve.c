@@ -30,7 +30,7 @@
 
 #define LINKS_MAX	16
 #define OPEN_MAX	(LINKS_MAX * (SIGNER_CHANNELS_MAX + 1))
-#define THREAD_STACK	(512 * 1024)
+#define THREAD_STACK	(1024 * 1024)	/* the module runs on it: room to spare */
 
 struct serve;
 
