@@ -103,7 +103,7 @@ get_chan(struct signer_ipc *s, struct signer_reply *r)
 {
 	struct timespec until = clock_deadline(s->timeout_ms);
 	struct chan *c = NULL;
-	int	 rc = 0;
+	int	 rc = 0, e = 0;
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->broken && s->idle == NULL && s->open >= SIGNER_CHANNELS_MAX &&
@@ -115,6 +115,7 @@ get_chan(struct signer_ipc *s, struct signer_reply *r)
 		s->open++;
 		pthread_mutex_unlock(&s->mu);
 		c = open_chan(s);
+		e = errno;
 		pthread_mutex_lock(&s->mu);
 		if (c == NULL) {
 			s->open--;
@@ -122,11 +123,15 @@ get_chan(struct signer_ipc *s, struct signer_reply *r)
 			pthread_cond_signal(&s->freed);
 		}
 	}
+	if (c == NULL && s->broken)
+		signer_reply_set(r, SIGNER_TEMP, "signer process unavailable");
+	else if (c == NULL && e != 0)
+		signer_reply_set(r, SIGNER_TEMP, "cannot open a channel to the "
+		    "signer: %s", strerror(e));
+	else if (c == NULL)
+		signer_reply_set(r, SIGNER_TEMP, "signer busy: no channel free "
+		    "in %u ms", s->timeout_ms);
 	pthread_mutex_unlock(&s->mu);
-	if (c == NULL)
-		signer_reply_set(r, SIGNER_TEMP, s->broken || rc != ETIMEDOUT ?
-		    "signer process unavailable" : "signer busy: no channel "
-		    "free in %u ms", s->timeout_ms);
 	return c;
 }
 
