@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -96,6 +97,22 @@ child_signals(void)
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 }
 
+/*
+ * child_files - a child may open as many descriptors as the hard limit
+ * allows: the signer holds one per channel of every front, a front one
+ * per client and per channel (the soft limit is often 1024)
+ */
+static void
+child_files(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* close_others - a child keeps no link to other generations' signers */
 static void
 close_others(struct parent *p, int keep)
@@ -113,6 +130,7 @@ signer_child(struct parent *p, struct gen *g, int ctl)
 	char	 err[512];
 
 	child_signals();
+	child_files();
 	close_others(p, ctl);
 	for (size_t i = 0; i < p->nlisten; i++)
 		close(p->listen[i]);
@@ -183,6 +201,7 @@ start_child(struct parent *p, struct gen *g, int milter)
 	}
 	if (pid == 0) {
 		child_signals();
+		child_files();
 		close(sv[1]);
 		close_others(p, -1);
 		if (milter) {

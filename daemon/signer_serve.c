@@ -234,12 +234,17 @@ link_thread(void *arg)
 	int	 fd;
 
 	while (fdpass_recv(l->fd, &tag, &fd) > 0) {
-		if (tag != SIGNER_LINK_CHANNEL || fd < 0) {
+		if (tag != SIGNER_LINK_CHANNEL) {
 			log_err("signer: a front sent something else than a "
 			    "channel: dropping its link");
 			if (fd >= 0)
 				close(fd);
 			break;
+		}
+		if (fd < 0) {	/* the kernel dropped it: no descriptor free */
+			log_err("signer: a front's new channel was lost (out of "
+			    "file descriptors?)");
+			continue;	/* the front sees it closed */
 		}
 		if (add_channel(l, fd) < 0)
 			break;

@@ -4,7 +4,8 @@
  * with a fake local signer behind signer_ipc_serve: what travels is what
  * arrives, to the thread that asked; refusals keep their reasons; a late
  * reply is never taken for another request's; garbage on a channel or the
- * link drops it; stop answers what is in flight.
+ * link drops it, a channel lost on the way does not; stop answers what is
+ * in flight.
  *
  * The fake "signs" by reversing the digest and appending the key number,
  * so every reply can be checked against its request.  It can be made
@@ -381,6 +382,24 @@ test_link_garbage_drops_link(void **state)
 	rig_free(g);
 }
 
+/*
+ * a channel whose descriptor did not arrive (the signer had none free: the
+ * kernel drops it) is logged and skipped; the link goes on
+ */
+static void
+test_lost_channel_keeps_link(void **state)
+{
+	struct rig *g = rig_new(1, 0);
+	int	 ch;
+
+	(void)state;
+	assert_int_equal(fdpass_send(g->link, SIGNER_LINK_CHANNEL, -1), 0);
+	ch = raw_channel(g);
+	assert_true(raw_ask(ch, 8));
+	close(ch);
+	rig_free(g);
+}
+
 /* a front gets SIGNER_CHANNELS_MAX channels; asking for more drops it */
 static void
 test_channel_limit(void **state)
@@ -458,6 +477,7 @@ main(void)
 		cmocka_unit_test(test_timeout_then_fresh_reply),
 		cmocka_unit_test(test_bad_record_drops_channel),
 		cmocka_unit_test(test_link_garbage_drops_link),
+		cmocka_unit_test(test_lost_channel_keeps_link),
 		cmocka_unit_test(test_channel_limit),
 		cmocka_unit_test(test_stop_answers_in_flight),
 	};
