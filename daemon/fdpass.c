@@ -39,20 +39,38 @@ fdpass_send(int sock, char tag, int fd)
 	return n == 1 ? 0 : -1;
 }
 
-/* fdpass_recv - receive a tag and maybe a descriptor */
+/* close_all - every descriptor in an SCM_RIGHTS message */
+static void
+close_all(struct cmsghdr *c)
+{
+	size_t	 n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	int	 fd;
+
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+		close(fd);
+	}
+}
+
+/*
+ * fdpass_recv - receive a tag and maybe a descriptor.  Exactly one
+ * descriptor is kept; more are all closed (FDPASS_BAD), and one the
+ * kernel could not install here is FDPASS_LOST.
+ */
 int
 fdpass_recv(int sock, char *tag, int *fd)
 {
 	union {
 		struct cmsghdr h;
-		char	 buf[CMSG_SPACE(sizeof(int))];
+		char	 buf[CMSG_SPACE(4 * sizeof(int))];
 	} u;
 	struct iovec iov = { tag, 1 };
 	struct msghdr msg;
 	struct cmsghdr *c;
+	int	 got = 0;
 	ssize_t	 n;
 
-	*fd = -1;
+	*fd = FDPASS_NONE;
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
@@ -63,9 +81,24 @@ fdpass_recv(int sock, char *tag, int *fd)
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return (int)n;
-	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		if (got == 0 && c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
+		else
+			close_all(c);
+		got++;
+	}
+	if (got > 1 || (got == 1 && *fd < 0)) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = FDPASS_BAD;
+	} else if (got == 0 && (msg.msg_flags & MSG_CTRUNC))
+		*fd = FDPASS_LOST;
+	else if (*fd >= 0 && (msg.msg_flags & MSG_CTRUNC)) {
+		close(*fd);		/* more were sent than fit */
+		*fd = FDPASS_BAD;
+	}
 	return 1;
 }

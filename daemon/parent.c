@@ -98,9 +98,10 @@ child_signals(void)
 }
 
 /*
- * child_files - a child may open as many descriptors as the hard limit
- * allows: the signer holds one per channel of every front, a front one
- * per client and per channel (the soft limit is often 1024)
+ * child_files - a front may open as many descriptors as the hard limit
+ * allows: one per client and per channel to the signer (the soft limit is
+ * often 1024).  Not the signer: a PKCS#11 module may use select(), which
+ * cannot take a descriptor of 1024 or more.
  */
 static void
 child_files(void)
@@ -130,7 +131,6 @@ signer_child(struct parent *p, struct gen *g, int ctl)
 	char	 err[512];
 
 	child_signals();
-	child_files();
 	close_others(p, ctl);
 	for (size_t i = 0; i < p->nlisten; i++)
 		close(p->listen[i]);

@@ -96,19 +96,23 @@ open_chan(struct signer_ipc *s)
 
 /*
  * get_chan - an idle channel, a new one, or (all SIGNER_CHANNELS_MAX in
- * use) the next one freed within the timeout; NULL with the reason in r
+ * use) the next one freed before until; NULL with the reason in r.
+ * *waited says whether it had to wait.
  */
 static struct chan *
-get_chan(struct signer_ipc *s, struct signer_reply *r)
+get_chan(struct signer_ipc *s, const struct timespec *until, int *waited,
+    struct signer_reply *r)
 {
-	struct timespec until = clock_deadline(s->timeout_ms);
 	struct chan *c = NULL;
 	int	 rc = 0, e = 0;
 
 	pthread_mutex_lock(&s->mu);
+	*waited = 0;
 	while (!s->broken && s->idle == NULL && s->open >= SIGNER_CHANNELS_MAX &&
-	    rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&s->freed, &s->mu, &until);
+	    rc != ETIMEDOUT) {
+		rc = pthread_cond_timedwait(&s->freed, &s->mu, until);
+		*waited = 1;
+	}
 	if (!s->broken && (c = s->idle) != NULL)
 		s->idle = c->next;
 	else if (!s->broken && s->open < SIGNER_CHANNELS_MAX) {
@@ -153,6 +157,19 @@ put_chan(struct signer_ipc *s, struct chan *c, int clean)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* gone - why a channel ended without a reply: the signer, or the channel */
+static void
+gone(struct signer_ipc *s, struct signer_reply *r)
+{
+	struct pollfd pfd = { s->link, 0, 0 };
+
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+		signer_reply_set(r, SIGNER_TEMP, "signer process unavailable");
+	else
+		signer_reply_set(r, SIGNER_TEMP, "the signer closed the channel "
+		    "(see its log)");
+}
+
 /*
  * exchange - the request out, its reply in; 1 when the reply is taken
  * (r filled from it), 0 with r saying why not
@@ -171,6 +188,8 @@ exchange(struct signer_ipc *s, int fd, const struct signer_req *req,
 		if (errno == EAGAIN)
 			signer_reply_set(r, SIGNER_TEMP, "signer busy: the "
 			    "request waited %u ms to be sent", s->timeout_ms);
+		else if (errno == EPIPE || errno == ECONNRESET)
+			gone(s, r);
 		else
 			signer_reply_set(r, SIGNER_TEMP, "signer process "
 			    "unavailable: %s", strerror(errno));
@@ -184,12 +203,17 @@ exchange(struct signer_ipc *s, int fd, const struct signer_req *req,
 		    "ms", s->timeout_ms);
 		return 0;
 	}
+	if (n == 0) {
+		gone(s, r);
+		return 0;
+	}
 	if (n != (ssize_t)sizeof(rep) || rep.magic != SIGNER_MAGIC_REP ||
 	    rep.id != req->id) {
 		if (n > 0)
 			log_err("signer channel: bad reply record (%zd bytes): "
 			    "dropping the channel", n);
-		signer_reply_set(r, SIGNER_TEMP, "signer process unavailable");
+		signer_reply_set(r, SIGNER_TEMP, "signer link failed: %s", n < 0 ?
+		    strerror(errno) : "bad reply record");
 		return 0;
 	}
 	r->status = rep.status <= SIGNER_PERM ? (enum signer_status)rep.status :
@@ -207,10 +231,12 @@ ipc_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
     const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *r)
 {
 	struct signer_ipc *s = (struct signer_ipc *)base;
+	struct timespec until = clock_deadline(s->timeout_ms);
 	struct signer_req req;
 	struct chan *c;
+	int	 waited, ok;
 
-	if ((c = get_chan(s, r)) == NULL)
+	if ((c = get_chan(s, &until, &waited, r)) == NULL)
 		return;
 	memset(&req, 0, sizeof(req));
 	req.magic = SIGNER_MAGIC_REQ;
@@ -218,7 +244,14 @@ ipc_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
 	req.key = key;
 	req.alg = (uint32_t)alg;
 	memcpy(req.digest, digest, DKIM_DIGEST_LEN);
-	put_chan(s, c, exchange(s, c->fd, &req, r));
+	/* One deadline for the request: what waiting for a channel took
+	 * is taken from the wait for the answer. */
+	if (waited)
+		set_timeout(c->fd, SO_RCVTIMEO, clock_left_ms(&until) + 1);
+	ok = exchange(s, c->fd, &req, r);
+	if (waited && ok)
+		set_timeout(c->fd, SO_RCVTIMEO, s->timeout_ms);
+	put_chan(s, c, ok);
 }
 
 /* ipc_free - close the link and the channels (none may be in use) */

@@ -10,18 +10,23 @@
  * configured number however many channels there are.
  *
  * Security: the signer trusts nothing it receives.  On a link, anything
- * but a unix SOCK_SEQPACKET socket with the channel tag drops the link,
- * and a front gets at most SIGNER_CHANNELS_MAX channels.  On a channel, a
+ * but one unix SOCK_SEQPACKET socket with the channel tag drops the link
+ * (a channel the kernel could not pass for want of a free descriptor is
+ * only logged), and channels past CHANNELS_CAP are closed.  A request
+ * that waited for a token call is dropped if its front has given up, and
+ * a reply waits at most REPLY_WAIT_S for a front to read.  On a channel, a
  * record that is not exactly one request, or has the wrong magic number,
  * drops the channel (logged); a key number or algorithm it does not know
  * is refused by the local signer.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "p11dkim/fdpass.h"
@@ -29,7 +34,14 @@
 #include "p11dkim/signer_ipc.h"
 
 #define LINKS_MAX	16
-#define OPEN_MAX	(LINKS_MAX * (SIGNER_CHANNELS_MAX + 1))
+/*
+ * A front opens at most SIGNER_CHANNELS_MAX channels, but it forgets a
+ * channel it gave up on (a timeout) before the thread here that still
+ * signs for it is gone: room for twice as many, then new ones are closed.
+ */
+#define CHANNELS_CAP	(2 * SIGNER_CHANNELS_MAX)
+#define OPEN_MAX	(LINKS_MAX * (CHANNELS_CAP + 1))
+#define REPLY_WAIT_S	10
 #define THREAD_STACK	(1024 * 1024)	/* the module runs on it: room to spare */
 
 struct serve;
@@ -80,8 +92,8 @@ unwatch(struct serve *sv, int fd)
 		}
 }
 
-/* reply - send one reply record on a channel */
-static void
+/* reply - send one reply record on a channel; -1 when it could not */
+static int
 reply(int fd, uint32_t id, const struct signer_reply *r)
 {
 	struct signer_rep rep;
@@ -93,7 +105,8 @@ reply(int fd, uint32_t id, const struct signer_reply *r)
 	rep.len = (uint32_t)r->len;
 	memcpy(rep.sig, r->sig, r->len);
 	memcpy(rep.reason, r->reason, sizeof(rep.reason));
-	(void)send(fd, &rep, sizeof(rep), MSG_NOSIGNAL);
+	return send(fd, &rep, sizeof(rep), MSG_NOSIGNAL) == (ssize_t)sizeof(rep) ?
+	    0 : -1;
 }
 
 /* take_request - the next request on a channel; 0 at its end or on garbage */
@@ -135,6 +148,32 @@ leave(struct peer *p)
 	pthread_mutex_unlock(&sv->mu);
 }
 
+/* front_gone - the front closed its end of the channel */
+static int
+front_gone(int fd)
+{
+	struct pollfd pfd = { fd, 0, 0 };
+
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR));
+}
+
+/*
+ * take_call - a token call may start; 0 when it had to wait and the
+ * front has given up on the request meanwhile (no signature for no one)
+ */
+static int
+take_call(struct serve *sv, int fd)
+{
+	if (sem_trywait(&sv->calls) == 0)
+		return 1;
+	while (sem_wait(&sv->calls) < 0 && errno == EINTR)
+		;
+	if (!front_gone(fd))
+		return 1;
+	sem_post(&sv->calls);
+	return 0;
+}
+
 /* channel_thread - sign a channel's requests until it ends */
 static void *
 channel_thread(void *arg)
@@ -145,12 +184,13 @@ channel_thread(void *arg)
 	struct signer_req req;
 
 	while (take_request(c->fd, &req)) {
-		while (sem_wait(&sv->calls) < 0 && errno == EINTR)
-			;
+		if (!take_call(sv, c->fd))
+			break;		/* the front gave up on it */
 		signer_sign(sv->local, req.key, (enum dkim_alg)req.alg,
 		    req.digest, &r);
 		sem_post(&sv->calls);
-		reply(c->fd, req.id, &r);
+		if (reply(c->fd, req.id, &r) < 0)
+			break;
 	}
 	leave(c);
 	return NULL;
@@ -161,12 +201,13 @@ static int
 start(struct serve *sv, struct peer *p, void *(*fn)(void *))
 {
 	pthread_t th;
+	int	 rc;
 
 	if (watch(sv, p->fd) < 0)
 		return -1;
-	if (pthread_create(&th, &sv->attr, fn, p) != 0) {
+	if ((rc = pthread_create(&th, &sv->attr, fn, p)) != 0) {
 		unwatch(sv, p->fd);
-		log_err("signer: cannot start a thread: %s", strerror(errno));
+		log_err("signer: cannot start a thread: %s", strerror(rc));
 		return -1;
 	}
 	sv->threads++;
@@ -206,22 +247,22 @@ add_channel(struct peer *l, int fd)
 	}
 	*c = (struct peer){ sv, l, fd, 0, 0 };
 	pthread_mutex_lock(&sv->mu);
-	if (l->channels >= SIGNER_CHANNELS_MAX) {
+	if (l->channels >= CHANNELS_CAP || start(sv, c, channel_thread) < 0) {
+		/* The front sees this one channel closed. */
 		pthread_mutex_unlock(&sv->mu);
-		log_err("signer: a front asks for more than %d channels: "
-		    "dropping its link", SIGNER_CHANNELS_MAX);
+		if (l->channels >= CHANNELS_CAP)
+			log_err("signer: a front has %d channels open: refusing "
+			    "another", CHANNELS_CAP);
 		close(fd);
 		free(c);
-		return -1;
+		return 0;
 	}
-	if (start(sv, c, channel_thread) < 0) {
-		close(fd);
-		free(c);
-	} else {
-		l->channels++;
-		l->refs++;
-	}
+	l->channels++;
+	l->refs++;
 	pthread_mutex_unlock(&sv->mu);
+	/* A reply never waits long for a front that does not read. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){
+	    REPLY_WAIT_S, 0 }, sizeof(struct timeval));
 	return 0;
 }
 
@@ -234,17 +275,17 @@ link_thread(void *arg)
 	int	 fd;
 
 	while (fdpass_recv(l->fd, &tag, &fd) > 0) {
-		if (tag != SIGNER_LINK_CHANNEL) {
-			log_err("signer: a front sent something else than a "
+		if (tag == SIGNER_LINK_CHANNEL && fd == FDPASS_LOST) {
+			log_err("signer: a front's new channel was lost: no "
+			    "file descriptor free");
+			continue;	/* the front sees it closed */
+		}
+		if (tag != SIGNER_LINK_CHANNEL || fd < 0) {
+			log_err("signer: a front sent something else than one "
 			    "channel: dropping its link");
 			if (fd >= 0)
 				close(fd);
 			break;
-		}
-		if (fd < 0) {	/* the kernel dropped it: no descriptor free */
-			log_err("signer: a front's new channel was lost (out of "
-			    "file descriptors?)");
-			continue;	/* the front sees it closed */
 		}
 		if (add_channel(l, fd) < 0)
 			break;
@@ -265,10 +306,12 @@ add_link(struct serve *sv, int fd)
 	}
 	*l = (struct peer){ sv, NULL, fd, 1, 0 };
 	pthread_mutex_lock(&sv->mu);
-	if (sv->links >= LINKS_MAX || start(sv, l, link_thread) < 0) {
-		log_err("signer: more than %d fronts, or no thread for one; "
-		    "refusing a front", LINKS_MAX);
+	if (sv->links >= LINKS_MAX) {
+		log_err("signer: more than %d fronts: refusing one", LINKS_MAX);
 		close(fd);
+		free(l);
+	} else if (start(sv, l, link_thread) < 0) {
+		close(fd);		/* start() said why */
 		free(l);
 	} else
 		sv->links++;

@@ -18,3 +18,16 @@ clock_deadline(unsigned ms)
 	}
 	return ts;
 }
+
+/* clock_left_ms - milliseconds until a clock_deadline(), 0 once past */
+unsigned
+clock_left_ms(const struct timespec *until)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = (long long)(until->tv_sec - now.tv_sec) * 1000 +
+	    (until->tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? (unsigned)ms : 0;
+}

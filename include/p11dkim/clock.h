@@ -9,4 +9,7 @@
 /* clock_deadline - now + ms on CLOCK_REALTIME, for pthread_cond_timedwait */
 struct timespec clock_deadline(unsigned ms);
 
+/* clock_left_ms - milliseconds until a clock_deadline(), 0 once past */
+unsigned clock_left_ms(const struct timespec *until);
+
 #endif

@@ -12,8 +12,12 @@
 /* fdpass_send - send tag, and fd unless it is -1 */
 int	fdpass_send(int sock, char tag, int fd);
 
-/* fdpass_recv - receive a tag and maybe a descriptor (*fd -1 if none);
- * returns 1, 0 at end of file, -1 on error */
+#define FDPASS_NONE	(-1)	/* no descriptor came */
+#define FDPASS_LOST	(-2)	/* one came but found no free slot here */
+#define FDPASS_BAD	(-3)	/* more than one came: all closed */
+
+/* fdpass_recv - receive a tag and maybe a descriptor (*fd one of the
+ * above if none is kept); returns 1, 0 at end of file, -1 on error */
 int	fdpass_recv(int sock, char *tag, int *fd);
 
 #endif
