@@ -248,8 +248,12 @@ m_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct mconn *mc = conn_of(ctx);
 
-	if (mc != NULL && mc->in_msg && headers_end(mc))
-		signing_body(&mc->s, (const char *)chunk, len);
+	if (mc == NULL || !mc->in_msg)
+		return go_on(mc, SMFIP_NR_BODY);
+	if (!headers_end(mc))		/* unsigned: the rest is not needed */
+		return (mc->noreply & SMFIP_NR_BODY) ? SMFIS_NOREPLY :
+		    SMFIS_ACCEPT;
+	signing_body(&mc->s, (const char *)chunk, len);
 	return go_on(mc, SMFIP_NR_BODY);
 }
 
