@@ -131,6 +131,14 @@ signer_child(struct parent *p, struct gen *g, int ctl)
 	char	 err[512];
 
 	child_signals();
+	/*
+	 * The parent stops the signer ('Q', or its end of ctl closing) once
+	 * the fronts have drained: a signal to the whole process group
+	 * (Ctrl-C, systemd's KillMode=control-group) must not take it away
+	 * from the requests still in flight.
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	close_others(p, ctl);
 	for (size_t i = 0; i < p->nlisten; i++)
 		close(p->listen[i]);

@@ -260,6 +260,30 @@ def crashes(d, table):
     check("restarts are logged", "restarting it" in log_text())
 
 
+def signer_pid(d):
+    """The child that has the PKCS#11 module loaded."""
+    for pid in d.children():
+        try:
+            if "softhsm" in open("/proc/%d/maps" % pid).read():
+                return pid
+        except OSError:
+            pass
+    raise RuntimeError("no signer among %s" % d.children())
+
+
+def stray_signals(d, table):
+    # Ctrl-C or a KillMode=control-group stop signals every process at
+    # once: the signer waits for the parent to stop it after the fronts.
+    pid = signer_pid(d)
+    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGINT)
+    time.sleep(0.5)
+    status, field = sign(MSG)
+    check("the signer outlives SIGTERM and SIGINT of its own",
+          pid in d.children() and status.startswith("OK") and dkimpy_ok(field + MSG, table),
+          status)
+
+
 def sigterm_under_load(d, table):
     results = []
     lock = threading.Lock()
@@ -343,6 +367,7 @@ def run_all(d, table, keyfile):
     table = reload_rotation(d)
     token_trouble(d, table)
     crashes(d, table)
+    stray_signals(d, table)
     sigterm_under_load(d, table)
 
 
