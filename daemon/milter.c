@@ -85,8 +85,10 @@ end_message(struct mconn *mc)
  * header section ends where the body or the end of the message begins);
  * and no reply awaited after the connection, MAIL, each header and each
  * body chunk.  The MTA then waits for us once per message, at its end:
- * a message passed unsigned is accepted there, not earlier.  An MTA that
- * does not offer a step's option gets the step's reply as before.
+ * a message passed unsigned is accepted there, not earlier.  For an MTA
+ * that does not offer a "no reply" option, libmilter offers it to us all
+ * the same and sends "continue" in our place; one that sends the end of
+ * the headers gets "accept" there for mail that is not signed.
  */
 #define NOREPLY_STEPS	(SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | \
 	    SMFIP_NR_BODY)
@@ -237,9 +239,10 @@ m_eoh(SMFICTX *ctx)
 {
 	struct mconn *mc = conn_of(ctx);
 
-	if (mc == NULL || !mc->in_msg)
+	if (mc == NULL)
 		return SMFIS_CONTINUE;
-	return headers_end(mc) ? SMFIS_CONTINUE : SMFIS_ACCEPT;
+	/* Not signed (an untrusted client, a foreign domain): accept now. */
+	return mc->in_msg && headers_end(mc) ? SMFIS_CONTINUE : SMFIS_ACCEPT;
 }
 
 /* m_body - a body chunk, hashed as it streams */
@@ -248,9 +251,9 @@ m_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct mconn *mc = conn_of(ctx);
 
-	if (mc == NULL || !mc->in_msg)
-		return go_on(mc, SMFIP_NR_BODY);
-	if (!headers_end(mc))		/* unsigned: the rest is not needed */
+	if (mc == NULL)
+		return SMFIS_CONTINUE;
+	if (!mc->in_msg || !headers_end(mc))	/* unsigned: no more needed */
 		return (mc->noreply & SMFIP_NR_BODY) ? SMFIS_NOREPLY :
 		    SMFIS_ACCEPT;
 	signing_body(&mc->s, (const char *)chunk, len);
