@@ -129,6 +129,9 @@ get_chan(struct signer_ipc *s, const struct timespec *until, int *waited,
 	}
 	if (c == NULL && s->broken)
 		signer_reply_set(r, SIGNER_TEMP, "signer process unavailable");
+	else if (c == NULL && (e == EAGAIN || e == EWOULDBLOCK))
+		signer_reply_set(r, SIGNER_TEMP, "signer busy: a new channel "
+		    "waited %u ms to be passed", s->timeout_ms);
 	else if (c == NULL && e != 0)
 		signer_reply_set(r, SIGNER_TEMP, "cannot open a channel to the "
 		    "signer: %s", strerror(e));
