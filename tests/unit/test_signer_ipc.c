@@ -607,10 +607,14 @@ test_overload_keeps_link(void **state)
 	assert_true(temp > 0);
 	assert_false(signer_ipc_broken(g->front));
 	set_delay(g, 0);
-	sleep_ms(300);			/* abandoned requests are skipped */
 	digest_of(5, 5, d);
 	expected(d, 5, want);
-	signer_sign(g->front, 5, DKIM_ALG_RSA_SHA256, d, &r);
+	for (int i = 0; i < 30; i++) {	/* abandoned requests are skipped */
+		sleep_ms(100);
+		signer_sign(g->front, 5, DKIM_ALG_RSA_SHA256, d, &r);
+		if (r.status == SIGNER_OK)
+			break;
+	}
 	assert_int_equal(r.status, SIGNER_OK);
 	assert_memory_equal(r.sig, want, sizeof(want));
 	free(a);
