@@ -123,3 +123,18 @@ bench_arg_double(const char *s, double min, double max, void (*usage)(void))
 		usage();
 	return v;
 }
+
+/* bench_sleep_until - until the monotonic clock (bench_now) reads t */
+void
+bench_sleep_until(double t)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	if (ts.tv_nsec >= 1000000000L)
+		ts.tv_nsec = 999999999L;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR)
+		;
+}

@@ -20,6 +20,9 @@ void	bench_fatal(const char *, ...)
 /* bench_now - seconds on the monotonic clock */
 double	bench_now(void);
 
+/* bench_sleep_until - until the monotonic clock (bench_now) reads t */
+void	bench_sleep_until(double t);
+
 /* bench_cpu_s - CPU seconds (user and system) of the process so far */
 double	bench_cpu_s(void);
 

@@ -147,21 +147,6 @@ static const char header_fmt[] =
     "Content-Transfer-Encoding: 8bit\r\n"
     "\r\n";
 
-/* sleep_until - until the monotonic clock reads t (seconds) */
-static void
-sleep_until(double t)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)t;
-	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-	if (ts.tv_nsec >= 1000000000L)
-		ts.tv_nsec = 999999999L;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	    EINTR)
-		;
-}
-
 /* rng_next - splitmix64: fast, fixed-seed, good enough for test data */
 static uint64_t
 rng_next(uint64_t *s)
@@ -561,7 +546,7 @@ open_loop(struct worker *w)
 		due = b->t_begin + (double)t / b->o.rate;
 		if (b->o.duration > 0 ? due >= b->t_stop : t >= b->tickets)
 			break;
-		sleep_until(due);
+		bench_sleep_until(due);
 		lag = bench_now() - due;
 		if (due >= b->t_measure) {
 			w->late += lag > LATE_S;
@@ -777,7 +762,7 @@ main(int argc, char **argv)
 	parse_opts(&b->o, argc, argv);
 	atomic_init(&b->ticket, 0);
 	start(b);
-	sleep_until(b->t_measure);
+	bench_sleep_until(b->t_measure);
 	b->cpu_measured = -bench_cpu_s();
 	for (unsigned i = 0; i < b->o.conns; i++)
 		pthread_join(b->w[i].th, NULL);

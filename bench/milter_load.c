@@ -1093,21 +1093,6 @@ start(struct bench *b)
 	}
 }
 
-/* sleep_until - until the monotonic clock reads t (seconds) */
-static void
-sleep_until(double t)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)t;
-	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-	if (ts.tv_nsec >= 1000000000L)
-		ts.tv_nsec = 999999999L;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	    EINTR)
-		;
-}
-
 /* report - the totals, the percentiles and the result line; exit status */
 static int
 report(struct bench *b)
@@ -1170,9 +1155,9 @@ main(int argc, char **argv)
 		bench_fatal("out of memory");
 	parse_opts(&b->o, argc, argv);
 	start(b);
-	sleep_until(b->t_measure);
+	bench_sleep_until(b->t_measure);
 	b->cpu_measured = -bench_cpu_s();
-	sleep_until(b->t_stop);
+	bench_sleep_until(b->t_stop);
 	b->cpu_measured += bench_cpu_s();
 	for (unsigned i = 0; i < b->o.conns; i++)
 		pthread_join(b->c[i].th, NULL);

@@ -44,9 +44,9 @@ struct signer_ipc {
 	int	 broken;
 };
 
-/* set_timeout - a send or receive timeout on a socket */
-static void
-set_timeout(int fd, int which, unsigned ms)
+/* signer_sock_timeout - a send or receive timeout (SO_SNDTIMEO/RCVTIMEO) */
+void
+signer_sock_timeout(int fd, int which, unsigned ms)
 {
 	struct timeval tv = { (time_t)(ms / 1000),
 	    (suseconds_t)(ms % 1000) * 1000 };
@@ -54,14 +54,20 @@ set_timeout(int fd, int which, unsigned ms)
 	(void)setsockopt(fd, SOL_SOCKET, which, &tv, sizeof(tv));
 }
 
+/* signer_hung_up - the other end of a link or channel is closed */
+int
+signer_hung_up(int fd)
+{
+	struct pollfd pfd = { fd, 0, 0 };
+
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR));
+}
+
 /* check_link - notice the signer's end of the link hung up (locked) */
 static void
 check_link(struct signer_ipc *s)
 {
-	struct pollfd pfd = { s->link, 0, 0 };
-
-	if (!s->broken && poll(&pfd, 1, 0) > 0 &&
-	    (pfd.revents & (POLLHUP | POLLERR)))
+	if (!s->broken && signer_hung_up(s->link))
 		s->broken = 1;
 	if (s->broken)
 		pthread_cond_broadcast(&s->freed);
@@ -87,8 +93,8 @@ open_chan(struct signer_ipc *s)
 		return NULL;
 	}
 	close(sv[1]);
-	set_timeout(sv[0], SO_SNDTIMEO, s->timeout_ms);
-	set_timeout(sv[0], SO_RCVTIMEO, s->timeout_ms);
+	signer_sock_timeout(sv[0], SO_SNDTIMEO, s->timeout_ms);
+	signer_sock_timeout(sv[0], SO_RCVTIMEO, s->timeout_ms);
 	c->fd = sv[0];
 	c->next = NULL;
 	return c;
@@ -164,9 +170,7 @@ put_chan(struct signer_ipc *s, struct chan *c, int clean)
 static void
 gone(struct signer_ipc *s, struct signer_reply *r)
 {
-	struct pollfd pfd = { s->link, 0, 0 };
-
-	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+	if (signer_hung_up(s->link))
 		signer_reply_set(r, SIGNER_TEMP, "signer process unavailable");
 	else
 		signer_reply_set(r, SIGNER_TEMP, "the signer closed the channel "
@@ -250,10 +254,10 @@ ipc_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
 	/* One deadline for the request: what waiting for a channel took
 	 * is taken from the wait for the answer. */
 	if (waited)
-		set_timeout(c->fd, SO_RCVTIMEO, clock_left_ms(&until) + 1);
+		signer_sock_timeout(c->fd, SO_RCVTIMEO, clock_left_ms(&until) + 1);
 	ok = exchange(s, c->fd, &req, r);
 	if (waited && ok)
-		set_timeout(c->fd, SO_RCVTIMEO, s->timeout_ms);
+		signer_sock_timeout(c->fd, SO_RCVTIMEO, s->timeout_ms);
 	put_chan(s, c, ok);
 }
 
@@ -290,7 +294,7 @@ signer_ipc_new(int fd, unsigned timeout_ms)
 	s->base.ops = &ipc_ops;
 	s->link = fd;
 	s->timeout_ms = timeout_ms;
-	set_timeout(fd, SO_SNDTIMEO, timeout_ms);
+	signer_sock_timeout(fd, SO_SNDTIMEO, timeout_ms);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->freed, NULL);
 	return &s->base;

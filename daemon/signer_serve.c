@@ -20,13 +20,11 @@
  * is refused by the local signer.
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "p11dkim/fdpass.h"
@@ -148,15 +146,6 @@ leave(struct peer *p)
 	pthread_mutex_unlock(&sv->mu);
 }
 
-/* front_gone - the front closed its end of the channel */
-static int
-front_gone(int fd)
-{
-	struct pollfd pfd = { fd, 0, 0 };
-
-	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR));
-}
-
 /*
  * take_call - a token call may start; 0 when it had to wait and the
  * front has given up on the request meanwhile (no signature for no one)
@@ -168,7 +157,7 @@ take_call(struct serve *sv, int fd)
 		return 1;
 	while (sem_wait(&sv->calls) < 0 && errno == EINTR)
 		;
-	if (!front_gone(fd))
+	if (!signer_hung_up(fd))
 		return 1;
 	sem_post(&sv->calls);
 	return 0;
@@ -261,8 +250,7 @@ add_channel(struct peer *l, int fd)
 	l->refs++;
 	pthread_mutex_unlock(&sv->mu);
 	/* A reply never waits long for a front that does not read. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){
-	    REPLY_WAIT_S, 0 }, sizeof(struct timeval));
+	signer_sock_timeout(fd, SO_SNDTIMEO, REPLY_WAIT_S * 1000);
 	return 0;
 }
 

@@ -51,6 +51,12 @@ struct signer *signer_ipc_new(int fd, unsigned timeout_ms);
 /* signer_ipc_broken - 1 once the signer process is gone */
 int	signer_ipc_broken(struct signer *);
 
+/* signer_sock_timeout - a send or receive timeout (SO_SNDTIMEO/RCVTIMEO) */
+void	signer_sock_timeout(int fd, int which, unsigned ms);
+
+/* signer_hung_up - the other end of a link or channel is closed */
+int	signer_hung_up(int fd);
+
 /*
  * signer_ipc_serve - the signer process's loop: answer requests on the
  * channels of the front links received on ctl (SCM_RIGHTS), at most
