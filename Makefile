@@ -39,6 +39,7 @@ CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmock
 P11_CFLAGS    := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 P11_LIBS      := $(shell $(PKG_CONFIG) --libs libp11 2>/dev/null || echo -lp11) -ldl -pthread
 CONFUSE_LIBS  := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null || echo -lconfuse)
+SECCOMP_LIBS  := $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 # --- libraries, bottom layer first -----------------------------------------
 UTIL_SRC := util/buf.c util/clock.c
@@ -69,12 +70,14 @@ CLIENT_LIB := $(BUILD)/libp11dkimclient.a
 CLIENT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CLIENT_SRC))
 ALL_LIBS  := $(DAEMON_LIB) $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB) \
 	     $(CLIENT_LIB)
-ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv -lmilter
+ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv -lmilter \
+	      $(SECCOMP_LIBS)
 
 # --- tests and benchmarks --------------------------------------------------
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 XSIGN_BIN  := $(BUILD)/tests/xsign
+SYSINJECT_BIN := $(BUILD)/tests/sysinject
 BENCH_SRC  := $(filter-out bench/bench_util.c,$(wildcard bench/*.c))
 BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
@@ -128,12 +131,16 @@ $(XSIGN_BIN): tests/xverify/xsign.c $(CORE_LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDFLAGS) \
 	    $(CRYPTO_LIBS)
 
+$(SYSINJECT_BIN): tests/daemon/sysinject.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(SECCOMP_LIBS)
+
 $(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< bench/bench_util.c \
 	    $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
-tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN)
+tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN) $(SYSINJECT_BIN)
 
 deps:
 	@scripts/install-deps

@@ -92,6 +92,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_INT_CB("idle-timeout", 60, CFGF_NONE, cb_timeout),
 	CFG_INT_CB("io-timeout", 30, CFGF_NONE, cb_timeout),
 	CFG_INT_CB("drain-timeout", 30, CFGF_NONE, cb_timeout),
+	CFG_BOOL("sandbox", cfg_true, CFGF_NONE),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter", milter_opts, CFGF_MULTI | CFGF_TITLE),

@@ -161,6 +161,7 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 	d->io_timeout = (unsigned)cfg_getint(root, "io-timeout");
 	d->drain_timeout = (unsigned)cfg_getint(root, "drain-timeout");
 	d->log_stderr = strcmp(cfg_getstr(root, "log"), "stderr") == 0;
+	d->sandbox = cfg_getbool(root, "sandbox") == cfg_true;
 	if ((cfg_size(root, "user") > 0 &&
 	    (d->user = strdup(cfg_getstr(root, "user"))) == NULL) ||
 	    (cfg_size(root, "signer-user") > 0 &&

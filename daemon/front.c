@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "p11dkim/log.h"
+#include "p11dkim/sandbox.h"
 #include "p11dkim/signer_ipc.h"
 #include "front.h"
 
@@ -165,6 +166,8 @@ front_run(const struct conf *c, const struct keytab *keys,
 		log_err("front: out of memory");
 		return EX_OSERR;
 	}
+	if (sandbox_enter(SANDBOX_FRONT, c) < 0)
+		return EX_OSERR;
 	log_info("front ready: %zu listener(s), %u workers", nlisten,
 	    p.max);
 	accept_loop(&p, listen_fds, nlisten);

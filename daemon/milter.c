@@ -34,6 +34,7 @@
 
 #include "p11dkim/hosts.h"
 #include "p11dkim/log.h"
+#include "p11dkim/sandbox.h"
 #include "p11dkim/signer_ipc.h"
 #include "front.h"
 #include "parent.h"
@@ -472,6 +473,8 @@ milter_run(const struct conf *c, const struct keytab *k, int signer_fd)
 		return EX_UNAVAILABLE;
 	if (drop_privileges(c->daemon.user) < 0)
 		return EX_NOPERM;
+	if (sandbox_enter(SANDBOX_MILTER, c) < 0)
+		return EX_OSERR;
 	if (pthread_create(&wd, NULL, watchdog, NULL) == 0)
 		pthread_detach(wd);
 	log_info("milter ready on %s", mconf->conn);

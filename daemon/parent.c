@@ -31,6 +31,7 @@
 #include "p11dkim/fdpass.h"
 #include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
+#include "p11dkim/sandbox.h"
 #include "p11dkim/signer_ipc.h"
 #include "p11dkim/signer_local.h"
 #include "front.h"
@@ -151,6 +152,8 @@ signer_child(struct parent *p, struct gen *g, int ctl)
 		(void)fdpass_send(ctl, 'E', -1);
 		_exit(EX_UNAVAILABLE);
 	}
+	if (sandbox_enter(SANDBOX_SIGNER, g->conf) < 0)
+		_exit(EX_OSERR);
 	(void)fdpass_send(ctl, 'R', -1);
 	signer_ipc_serve(local, ctl, g->conf->daemon.signer_threads);
 	signer_free(local);

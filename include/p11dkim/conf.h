@@ -98,6 +98,7 @@ struct conf_daemon {
 	unsigned idle_timeout;		/* seconds */
 	unsigned io_timeout;
 	unsigned drain_timeout;
+	int	 sandbox;		/* system call filters (default on) */
 	struct conf_milter *milter;	/* NULL: no milter front */
 };
 

@@ -7,7 +7,8 @@ signatures over the corpus verified by dkimpy and Mail::DKIM with the keys
 that `p11dkim-keys dns` prints; each refusal and its reply; the daemon
 serving on after misbehaving clients with flat memory; reload with a
 rotated selector and with a broken file; token trouble (store moved away
-and back); crash restarts; SIGTERM under load.
+and back); crash restarts; a forbidden system call killing the front
+and the signer (restarted); SIGTERM under load.
 
 Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
 Last line: "daemon-test: N passed, M failed".
@@ -260,21 +261,10 @@ def crashes(d, table):
     check("restarts are logged", "restarting it" in log_text())
 
 
-def signer_pid(d):
-    """The child that has the PKCS#11 module loaded."""
-    for pid in d.children():
-        try:
-            if "softhsm" in open("/proc/%d/maps" % pid).read():
-                return pid
-        except OSError:
-            pass
-    raise RuntimeError("no signer among %s" % d.children())
-
-
 def stray_signals(d, table):
     # Ctrl-C or a KillMode=control-group stop signals every process at
     # once: the signer waits for the parent to stop it after the fronts.
-    pid = signer_pid(d)
+    pid = d.signer()
     os.kill(pid, signal.SIGTERM)
     os.kill(pid, signal.SIGINT)
     time.sleep(0.5)
@@ -282,6 +272,19 @@ def stray_signals(d, table):
     check("the signer outlives SIGTERM and SIGINT of its own",
           pid in d.children() and status.startswith("OK") and dkimpy_ok(field + MSG, table),
           status)
+
+
+def sandbox(d, table):
+    """The system call filters: a forbidden call kills, the parent restarts."""
+    def signs():
+        try:
+            status, field = sign(MSG)
+        except OSError:
+            return False
+        return status.startswith("OK") and dkimpy_ok(field + MSG, table)
+    sandbox_kills(d, d.holder(SOCK), "front", "getpid", signs)
+    # The signer's module may open files (its token store) at any time.
+    sandbox_kills(d, d.signer(), "signer", "openat", signs)
 
 
 def sigterm_under_load(d, table):
@@ -368,7 +371,10 @@ def run_all(d, table, keyfile):
     token_trouble(d, table)
     crashes(d, table)
     stray_signals(d, table)
+    sandbox(d, table)
     sigterm_under_load(d, table)
+    check("no process was killed by its filter but the two the test made",
+          log_text().count("killed by signal 31") == 2)
 
 
 if __name__ == "__main__":

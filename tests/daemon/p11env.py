@@ -45,9 +45,9 @@ def keys(*args):
 MILTER = os.path.join(T, "milter.sock")
 
 
-def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False, milter=""):
+def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False, milter="", user=None):
     uid = os.getuid()
-    text = """pkcs11-module = "%(mod)s"
+    text = ('user = "%s"\n' % user if user else "") + """pkcs11-module = "%(mod)s"
 provider-zone = "dkim.example.net"
 record-name = "sel%%n-%%c"
 selectors = { "stxsel1", "stxsel2" }
@@ -185,6 +185,39 @@ class Daemon:
         out = subprocess.run(["pgrep", "-P", str(self.p.pid)], capture_output=True, text=True)
         return [int(x) for x in out.stdout.split()]
 
+    def holder(self, path):
+        """The child that holds the socket bound at path (a front); a
+        front of a previous configuration still holds the old socket
+        until it has stopped: wait until one is left."""
+        def holders():
+            inodes = set()
+            for line in open("/proc/net/unix"):
+                f = line.split()
+                if len(f) >= 8 and f[7] == path:
+                    inodes.add("socket:[%s]" % f[6])
+            found = []
+            for pid in self.children():
+                try:
+                    if any(os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes
+                           for fd in os.listdir("/proc/%d/fd" % pid)):
+                        found.append(pid)
+                except OSError:
+                    pass
+            return found
+        if not wait_for(lambda: len(holders()) == 1, 30):
+            raise RuntimeError("children holding %s: %s" % (path, holders()))
+        return holders()[0]
+
+    def signer(self):
+        """The child that has the PKCS#11 module loaded."""
+        for pid in self.children():
+            try:
+                if "softhsm" in open("/proc/%d/maps" % pid).read():
+                    return pid
+            except OSError:
+                pass
+        raise RuntimeError("no signer among %s" % self.children())
+
     def rss_kib(self):
         total = 0
         for pid in [self.p.pid] + self.children():
@@ -203,6 +236,41 @@ class Daemon:
 
 def log_text():
     return open(os.path.join(T, "daemon.log"), "rb").read().decode(errors="replace")
+
+
+def wait_for(cond, seconds):
+    """cond() true within seconds (tried every 0.1 s)."""
+    for _ in range(int(seconds * 10)):
+        if cond():
+            return True
+        time.sleep(0.1)
+    return cond()
+
+
+def inject(pid, call):
+    """Make pid execute a system call (tests/daemon/sysinject.c)."""
+    return subprocess.run([os.path.join(BUILD, "tests", "sysinject"), str(pid), call],
+                          capture_output=True, text=True, timeout=30)
+
+
+def sandbox_kills(d, pid, what, allowed, signs):
+    """What process pid (the parent calls it `what`) may not do kills it.
+
+    First a call on its list (allowed) runs and the process goes on
+    signing; then execve, forbidden to every process of the daemon,
+    kills it with SIGSYS; the parent logs that and starts a new one, and
+    signs() (a message signed and verified) is true again.
+    """
+    r = inject(pid, allowed)
+    check("%s: %s is allowed and it serves on" % (what, allowed),
+          r.returncode == 0 and pid in d.children() and signs(), r.stdout + r.stderr)
+    r = inject(pid, "execve")
+    check("%s: execve kills it (SIGSYS)" % what,
+          r.returncode == 3 and "killed by signal 31" in r.stdout, r.stdout + r.stderr)
+    line = "%s killed by signal 31: restarting it" % what
+    check("%s: its death is logged, it is restarted, signing works" % what,
+          wait_for(lambda: line in log_text() and pid not in d.children() and signs(), 20),
+          log_text()[-3000:])
 
 
 def summary(name):

@@ -4,7 +4,8 @@
 Signed messages (a header inserted), mail for foreign domains and from
 untrusted clients passed unchanged, authenticated senders signed from
 anywhere, a dual-signing institution, and tempfail while the token is
-gone (then signing again).  Signatures made through a real Postfix are
+gone (then signing again); the fronts running as nobody, and a
+forbidden system call killing the milter front (restarted).  Signatures made through a real Postfix are
 verified in tests/milter/postfix_test.sh.
 
 Run through tests/integration/run.sh.  Last line:
@@ -85,9 +86,15 @@ def run(domain, host="localhost", addr="127.0.0.1", auth="", from_domain=None,
 
 
 def main():
-    stats = os.path.join(T, "milter.prom")
+    # The fronts run as nobody (the signer as root, who owns the tokens):
+    # the milter writes its counters where nobody may, and at its stop
+    # libmilter tries to remove its socket, all inside its filter.
+    os.makedirs(os.path.join(T, "stats"))
+    os.chown(os.path.join(T, "stats"), 65534, 65534)
+    stats = os.path.join(T, "stats", "milter.prom")
     milter = '\tinternal-hosts = { "127.0.0.1", "::1" }\n\tstats-file = "%s"\n' % stats
     setup(milter=milter)
+    write_conf(milter=milter, user="nobody")
     d = Daemon(milter=True)
     try:
         out = run("mosamuseum.com")
@@ -127,7 +134,7 @@ def main():
         check("token back: signing again", ok)
         # Reload: the domain from the envelope sender; a new milter
         # takes over the socket.
-        write_conf(milter=milter + '\tsigning-domain = "envelope"\n')
+        write_conf(milter=milter + '\tsigning-domain = "envelope"\n', user="nobody")
         d.p.send_signal(signal.SIGHUP)
         ok = False
         for _ in range(100):
@@ -137,8 +144,12 @@ def main():
                 ok = True
                 break
         check("after a reload: signing-domain = envelope signs by MAIL FROM", ok, log_text()[-500:])
+        sandbox_kills(d, d.holder(MILTER), "milter front", "getpid",
+                      lambda: run("mosamuseum.com", from_domain="unknown.example") == "SIGNED")
         rc = d.stop()
         check("p11dkimd stops cleanly with a milter", rc == 0, rc)
+        check("no process was killed by its filter but the one the test made",
+              log_text().count("killed by signal 31") == 1, log_text()[-1000:])
         text = open(stats).read() if os.path.exists(stats) else ""
         check("the milter's counters are in its stats file",
               'p11dkim_requests_total{institution="mosa",result="signed"}' in text, text[:300])

@@ -60,6 +60,7 @@ test_valid(void **state)
 	if (c == NULL)
 		fail_msg("%s", err);
 	assert_string_equal(c->provider_zone, "dkim.example.net");
+	assert_int_equal(c->daemon.sandbox, 1);
 	assert_int_equal(c->ninst, 1);
 	i = conf_institution(c, "mosa");
 	assert_non_null(i);
@@ -154,6 +155,7 @@ test_daemon(void **state)
 	(void)state;
 	snprintf(text, sizeof(text), "%s%s%s", head,
 	    "log = \"stderr\"\nworkers = 8\nmax-message-bytes = 1000\n"
+	    "sandbox = false\n"
 	    "listen \"/run/p11dkim/p11dkimd.sock\" {\n owner = \"root\"\n"
 	    " group = \"0\"\n mode = \"0600\"\n}\n",
 	    "institution mosa {\n domains = {\"mosamuseum.com\"}\n"
@@ -169,6 +171,7 @@ test_daemon(void **state)
 	assert_int_equal(c->daemon.workers, 8);
 	assert_int_equal(c->daemon.max_message_bytes, 1000);
 	assert_int_equal(c->daemon.io_timeout, 30);
+	assert_int_equal(c->daemon.sandbox, 0);
 	assert_int_equal(c->daemon.nlisten, 1);
 	assert_string_equal(c->daemon.listen[0].path,
 	    "/run/p11dkim/p11dkimd.sock");
