@@ -105,6 +105,26 @@ keytab_for_domain(const struct keytab *t, const char *domain,
 	return &t->e[best];
 }
 
+/*
+ * keytab_request_check - may key number key sign with algorithm alg (a
+ * front's request, as received)?  0, or -1 with why
+ */
+int
+keytab_request_check(const struct keytab *t, uint32_t key, uint32_t alg,
+    char *why, size_t len)
+{
+	if (key >= t->n) {
+		snprintf(why, len, "no key number %u", key);
+		return -1;
+	}
+	if (alg != (uint32_t)t->e[key].alg) {
+		snprintf(why, len, "key %u is not for %s", key,
+		    dkim_alg_name((enum dkim_alg)alg));
+		return -1;
+	}
+	return 0;
+}
+
 /* keytab_release - free the table */
 void
 keytab_release(struct keytab *t)

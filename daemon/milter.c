@@ -1,30 +1,15 @@
 /*
- * milter.c - the milter front: Postfix and Sendmail pass each message
- * through it (libmilter, the reference implementation of the protocol);
- * it signs the mail of internal hosts and authenticated senders for the
- * domains the institutions own and passes everything else unchanged.
+ * milter.c - the milter front process: libmilter (the reference
+ * implementation of the protocol) serves Postfix and Sendmail with the
+ * callbacks of milter_filter.c; this opens the socket, drops privileges,
+ * enters the sandbox, writes the counters and stops when the signer is
+ * gone.
  *
- * Headers arrive one by one: with SMFIP_HDR_LEADSPC negotiated the value
- * is exactly what followed the colon, so "simple" header canonicalization
- * sees the header as the MTA will send it; without it, the MTA stripped
- * one space, which is put back.  The body streams through the hasher; the
- * signature is inserted at the top (smfi_insheader at 0).
- *
- * Failure policy: a temporary failure (token down, signer busy) answers
- * tempfail so the MTA queues and retries, or accept unsigned when so
- * configured; a message that cannot be signed (no From, unknown domain)
- * is accepted unsigned with a log line.  Never a permanent rejection for
- * our own trouble.
- *
- * Security: runs as the unprivileged user without the module or PINs;
- * libmilter's callbacks take no argument of ours, so the process's one
- * front lives in a static.
+ * Security: runs as the unprivileged user without the module or PINs.
  */
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
@@ -37,336 +22,11 @@
 #include "p11dkim/sandbox.h"
 #include "p11dkim/signer_ipc.h"
 #include "front.h"
+#include "milter_filter.h"
 #include "parent.h"
-#include "signing.h"
-
-#define HEADER_MAX	(1024 * 1024)
-
-struct mconn {
-	int	 trusted_host;		/* the client is an internal host */
-	int	 leadspc;		/* header values keep their space */
-	unsigned long noreply;		/* steps the MTA expects no reply to */
-	int	 in_msg;		/* a message is being signed */
-	int	 headers_done;		/* its header section is complete */
-	char	 client[96];		/* for the log */
-	char	 domain[ADDR_DOMAIN_MAX + 1];	/* envelope or auth; "" */
-	struct signing s;
-};
 
 static struct front mfront;
-static struct hosts *internal;
 static const struct conf_milter *mconf;
-
-/* conn_of - this connection's state, made on first use */
-static struct mconn *
-conn_of(SMFICTX *ctx)
-{
-	struct mconn *mc = smfi_getpriv(ctx);
-
-	if (mc == NULL && (mc = calloc(1, sizeof(*mc))) != NULL &&
-	    smfi_setpriv(ctx, mc) != MI_SUCCESS) {
-		free(mc);
-		mc = NULL;
-	}
-	return mc;
-}
-
-/* end_message - forget the message in progress, if any */
-static void
-end_message(struct mconn *mc)
-{
-	if (mc->in_msg)
-		signing_drop(&mc->s);
-	mc->in_msg = 0;
-}
-
-/*
- * Protocol steps: the header values exactly as they are; no HELO, RCPT,
- * DATA, end-of-headers or unknown commands (nothing to do with them: the
- * header section ends where the body or the end of the message begins);
- * and no reply awaited after the connection, MAIL, each header and each
- * body chunk.  The MTA then waits for us once per message, at its end:
- * a message passed unsigned is accepted there, not earlier.  For an MTA
- * that does not offer a "no reply" option, libmilter offers it to us all
- * the same and sends "continue" in our place; one that sends the end of
- * the headers gets "accept" there for mail that is not signed.
- */
-#define NOREPLY_STEPS	(SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | \
-	    SMFIP_NR_BODY)
-#define WANTED_STEPS	(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | \
-	    SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOUNKNOWN | NOREPLY_STEPS)
-
-/* m_negotiate - the protocol steps above, as far as the MTA offers them */
-static sfsistat
-m_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-    unsigned long f2, unsigned long f3, unsigned long *pf0,
-    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
-{
-	struct mconn *mc = conn_of(ctx);
-
-	(void)f2;
-	(void)f3;
-	if (mc == NULL)
-		return SMFIS_TEMPFAIL;
-	*pf0 = f0 & SMFIF_ADDHDRS;
-	*pf1 = f1 & WANTED_STEPS;
-	*pf2 = *pf3 = 0;
-	mc->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
-	mc->noreply = *pf1 & NOREPLY_STEPS;
-	return SMFIS_CONTINUE;
-}
-
-/* go_on - "continue", or no reply at all when the MTA expects none */
-static sfsistat
-go_on(const struct mconn *mc, unsigned long step)
-{
-	return mc != NULL && (mc->noreply & step) ? SMFIS_NOREPLY :
-	    SMFIS_CONTINUE;
-}
-
-/* m_connect - is the client one of the internal hosts? */
-static sfsistat
-m_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
-{
-	struct mconn *mc = conn_of(ctx);
-
-	if (mc == NULL)
-		return SMFIS_TEMPFAIL;
-	/* No address: a local submission (sendmail(1), pickup). */
-	mc->trusted_host = addr == NULL || hosts_match(internal, addr);
-	snprintf(mc->client, sizeof(mc->client), "client=%.80s",
-	    host ? host : "local");
-	return go_on(mc, SMFIP_NR_CONN);
-}
-
-/*
- * sender_domain - the domain that chooses the institution when the
- * configuration takes it from the envelope sender or the SASL login;
- * none (the From header decides) when that has no domain (a bounce's
- * empty sender, a login without @)
- */
-static void
-sender_domain(struct mconn *mc, const char *envfrom, const char *auth)
-{
-	const char *src = mconf->domain_from == CONF_DOMAIN_ENVELOPE ?
-	    envfrom : mconf->domain_from == CONF_DOMAIN_AUTH ? auth : NULL;
-	const char *why;
-
-	mc->domain[0] = '\0';
-	if (src != NULL && strchr(src, '@') != NULL &&
-	    addr_from_domain(src, strlen(src), mc->domain, sizeof(mc->domain),
-	    &why) < 0)
-		mc->domain[0] = '\0';
-}
-
-/* m_envfrom - a new message: signed only for trusted senders */
-static sfsistat
-m_envfrom(SMFICTX *ctx, char **argv)
-{
-	struct mconn *mc = conn_of(ctx);
-	char	 macro[] = "{auth_authen}";
-	const char *auth = smfi_getsymval(ctx, macro);
-
-	(void)argv;
-	if (mc == NULL)
-		return SMFIS_TEMPFAIL;
-	end_message(mc);
-	if (!mc->trusted_host && !(mconf->sign_authenticated && auth != NULL &&
-	    *auth != '\0')) {
-		log_info("passed unsigned: %s is not an internal host and did "
-		    "not authenticate", mc->client);
-		return (mc->noreply & SMFIP_NR_MAIL) ? SMFIS_NOREPLY :
-		    SMFIS_ACCEPT;
-	}
-	signing_begin(&mc->s, &mfront);
-	mc->in_msg = 1;
-	mc->headers_done = 0;
-	sender_domain(mc, argv ? argv[0] : NULL, auth);
-	return go_on(mc, SMFIP_NR_MAIL);
-}
-
-/* m_header - one header field, rebuilt as it will be sent */
-static sfsistat
-m_header(SMFICTX *ctx, char *name, char *value)
-{
-	struct mconn *mc = conn_of(ctx);
-	size_t	 nlen = strlen(name), vlen = strlen(value), used;
-	char	*field;
-
-	if (mc == NULL || !mc->in_msg || mc->headers_done || mc->s.fail)
-		return go_on(mc, SMFIP_NR_HDR);
-	if (nlen + vlen + 3 > HEADER_MAX || (field = malloc(nlen + vlen +
-	    3)) == NULL) {
-		signing_fail(&mc->s, SIGNING_PERM, "header field too large");
-		return go_on(mc, SMFIP_NR_HDR);
-	}
-	memcpy(field, name, nlen);
-	field[nlen] = ':';
-	used = nlen + 1;
-	if (!mc->leadspc)
-		field[used++] = ' ';	/* the MTA took one space away */
-	memcpy(field + used, value, vlen);
-	used += vlen;
-	field[used++] = '\n';
-	(void)signing_headers(&mc->s, field, used, &(size_t){0});
-	free(field);
-	return go_on(mc, SMFIP_NR_HDR);
-}
-
-/*
- * headers_end - the header section is complete: which institution signs?
- * 0 when the message goes unsigned (logged why), 1 to go on
- */
-static int
-headers_end(struct mconn *mc)
-{
-	if (mc->headers_done)
-		return mc->in_msg;
-	mc->headers_done = 1;
-	if (!mc->s.fail && signing_headers(&mc->s, "\n", 1, &(size_t){0}) &&
-	    signing_pick(&mc->s, mc->domain[0] ? mc->domain : NULL) != NULL)
-		signing_add(&mc->s);
-	if (mc->s.fail) {
-		signing_done(&mc->s, mc->client);	/* logs why */
-		mc->in_msg = 0;
-		return 0;
-	}
-	return 1;
-}
-
-/* m_eoh - the end of the header section, from an MTA that sends it */
-static sfsistat
-m_eoh(SMFICTX *ctx)
-{
-	struct mconn *mc = conn_of(ctx);
-
-	if (mc == NULL)
-		return SMFIS_CONTINUE;
-	/* Not signed (an untrusted client, a foreign domain): accept now. */
-	return mc->in_msg && headers_end(mc) ? SMFIS_CONTINUE : SMFIS_ACCEPT;
-}
-
-/* m_body - a body chunk, hashed as it streams */
-static sfsistat
-m_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
-{
-	struct mconn *mc = conn_of(ctx);
-
-	if (mc == NULL)
-		return SMFIS_CONTINUE;
-	if (!mc->in_msg || !headers_end(mc))	/* unsigned: no more needed */
-		return (mc->noreply & SMFIP_NR_BODY) ? SMFIS_NOREPLY :
-		    SMFIS_ACCEPT;
-	signing_body(&mc->s, (const char *)chunk, len);
-	return go_on(mc, SMFIP_NR_BODY);
-}
-
-/* insert_one - one field's value (after the colon) at the top */
-static int
-insert_one(SMFICTX *ctx, struct mconn *mc, const char *v, const char *end)
-{
-	char	 name[] = "DKIM-Signature";
-	char	*value, *o;
-	int	 rc;
-
-	if (!mc->leadspc && v < end && *v == ' ')
-		v++;				/* the MTA puts it back */
-	if ((value = o = malloc((size_t)(end - v) + 1)) == NULL)
-		return -1;
-	for (; v < end; v++)
-		if (*v != '\r')		/* LF line ends: the MTA writes CRLF */
-			*o++ = *v;
-	*o = '\0';
-	rc = smfi_insheader(ctx, 0, name, value) == MI_SUCCESS ? 0 : -1;
-	free(value);
-	return rc;
-}
-
-/*
- * insert_fields - each field of the reply ("DKIM-Signature: ...\r\n"),
- * inserted at the top so that they end up in the order given
- */
-static int
-insert_fields(SMFICTX *ctx, struct mconn *mc, const char *fields, size_t len)
-{
-	static const char name[] = "DKIM-Signature:";
-	const char *start[DKIM_SIGNATURES_MAX + 1], *end = fields + len, *p;
-	size_t	 n = 0;
-
-	for (p = fields; p < end && n < DKIM_SIGNATURES_MAX; n++) {
-		start[n] = p;
-		p = strstr(p + 1, "\r\nDKIM-Signature:");
-		p = p ? p + 2 : end;
-	}
-	start[n] = end;
-	while (n-- > 0)
-		if (insert_one(ctx, mc, start[n] + sizeof(name) - 1,
-		    start[n + 1] - 2) < 0)
-			return -1;
-	return 0;
-}
-
-/* m_eom - the message is complete: sign it, or decide what to do */
-static sfsistat
-m_eom(SMFICTX *ctx)
-{
-	struct mconn *mc = conn_of(ctx);
-	const char *fields;
-	size_t	 len;
-	sfsistat rc = SMFIS_ACCEPT;
-
-	if (mc == NULL || !mc->in_msg || !headers_end(mc))
-		return SMFIS_ACCEPT;		/* unsigned, unchanged */
-	fields = signing_finish(&mc->s, &len);
-	if (fields != NULL && insert_fields(ctx, mc, fields, len) < 0)
-		signing_fail(&mc->s, SIGNING_TEMP, "the MTA did not take the "
-		    "signature header");
-	if (mc->s.fail == SIGNING_TEMP && !mconf->accept_on_token_failure)
-		rc = SMFIS_TEMPFAIL;
-	signing_done(&mc->s, mc->client);
-	mc->in_msg = 0;
-	return rc;
-}
-
-/* m_abort - the MTA gave up on the message */
-static sfsistat
-m_abort(SMFICTX *ctx)
-{
-	struct mconn *mc = smfi_getpriv(ctx);
-
-	if (mc != NULL)
-		end_message(mc);
-	return SMFIS_CONTINUE;
-}
-
-/* m_close - the connection ends */
-static sfsistat
-m_close(SMFICTX *ctx)
-{
-	struct mconn *mc = smfi_getpriv(ctx);
-
-	if (mc != NULL) {
-		end_message(mc);
-		free(mc);
-		smfi_setpriv(ctx, NULL);
-	}
-	return SMFIS_CONTINUE;
-}
-
-static struct smfiDesc desc = {
-	.xxfi_name = (char *)(uintptr_t)"p11dkimd",
-	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS,
-	.xxfi_connect = m_connect,
-	.xxfi_envfrom = m_envfrom,
-	.xxfi_header = m_header,
-	.xxfi_eoh = m_eoh,
-	.xxfi_body = m_body,
-	.xxfi_eom = m_eom,
-	.xxfi_abort = m_abort,
-	.xxfi_close = m_close,
-	.xxfi_negotiate = m_negotiate,
-};
 
 /*
  * write_stats - the counters in the Prometheus text format, to the
@@ -444,6 +104,7 @@ open_socket(const struct conf_milter *m)
 int
 milter_run(const struct conf *c, const struct keytab *k, int signer_fd)
 {
+	struct hosts *internal;
 	char	 err[256];
 	sigset_t sigs;
 	pthread_t wd;
@@ -468,7 +129,9 @@ milter_run(const struct conf *c, const struct keytab *k, int signer_fd)
 		    err);
 		return EX_SOFTWARE;
 	}
-	if (smfi_register(desc) != MI_SUCCESS || smfi_settimeout((int)
+	milter_filter_init(&mfront, internal, mconf);
+	if (smfi_register(*milter_filter_desc()) != MI_SUCCESS ||
+	    smfi_settimeout((int)
 	    c->daemon.io_timeout) != MI_SUCCESS || open_socket(mconf) < 0)
 		return EX_UNAVAILABLE;
 	if (drop_privileges(c->daemon.user) < 0)

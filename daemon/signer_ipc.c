@@ -214,8 +214,7 @@ exchange(struct signer_ipc *s, int fd, const struct signer_req *req,
 		gone(s, r);
 		return 0;
 	}
-	if (n != (ssize_t)sizeof(rep) || rep.magic != SIGNER_MAGIC_REP ||
-	    rep.id != req->id) {
+	if (!signer_rep_decode(&rep, n, req->id, r)) {
 		if (n > 0)
 			log_err("signer channel: bad reply record (%zd bytes): "
 			    "dropping the channel", n);
@@ -223,11 +222,22 @@ exchange(struct signer_ipc *s, int fd, const struct signer_req *req,
 		    strerror(errno) : "bad reply record");
 		return 0;
 	}
-	r->status = rep.status <= SIGNER_PERM ? (enum signer_status)rep.status :
+	return 1;
+}
+
+/* signer_rep_decode - the record as the reply to request id, or 0 */
+int
+signer_rep_decode(const struct signer_rep *rep, ssize_t n, uint32_t id,
+    struct signer_reply *r)
+{
+	if (n != (ssize_t)sizeof(*rep) || rep->magic != SIGNER_MAGIC_REP ||
+	    rep->id != id)
+		return 0;
+	r->status = rep->status <= SIGNER_PERM ? (enum signer_status)rep->status :
 	    SIGNER_TEMP;
-	r->len = rep.len <= sizeof(r->sig) ? rep.len : 0;
-	memcpy(r->sig, rep.sig, r->len);
-	memcpy(r->reason, rep.reason, sizeof(r->reason));
+	r->len = rep->len <= sizeof(r->sig) ? rep->len : 0;
+	memcpy(r->sig, rep->sig, r->len);
+	memcpy(r->reason, rep->reason, sizeof(r->reason));
 	r->reason[sizeof(r->reason) - 1] = '\0';
 	return 1;
 }

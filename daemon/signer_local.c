@@ -27,6 +27,7 @@ struct slot {
 struct signer_local {
 	struct signer base;
 	const struct conf *conf;
+	const struct keytab *keys;
 	struct p11_module *mod;
 	pthread_mutex_t mu;		/* key and tok of unavailable slots */
 	struct slot *slots;
@@ -124,13 +125,9 @@ local_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
 	struct p11_key *k;
 	struct p11_err err;
 
-	if (key >= s->n) {
-		signer_reply_set(r, SIGNER_PERM, "no key number %u", key);
-		return;
-	}
-	if (alg != s->slots[key].e->alg) {
-		signer_reply_set(r, SIGNER_PERM, "key %u is not for %s", key,
-		    dkim_alg_name(alg));
+	if (keytab_request_check(s->keys, key, (uint32_t)alg, r->reason,
+	    sizeof(r->reason)) < 0) {
+		r->status = SIGNER_PERM;
 		return;
 	}
 	pthread_mutex_lock(&s->mu);
@@ -193,6 +190,7 @@ signer_local_new(const struct conf *c, const struct keytab *t, char *err,
 	}
 	s->base.ops = &local_ops;
 	s->conf = c;
+	s->keys = t;
 	s->n = t->n;
 	pthread_mutex_init(&s->mu, NULL);
 	if ((s->mod = p11_module_load(c->module, &perr)) == NULL) {

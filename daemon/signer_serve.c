@@ -107,9 +107,9 @@ reply(int fd, uint32_t id, const struct signer_reply *r)
 	    0 : -1;
 }
 
-/* take_request - the next request on a channel; 0 at its end or on garbage */
-static int
-take_request(int fd, struct signer_req *req)
+/* signer_request_take - the next request on a channel; 0 at its end or on garbage */
+int
+signer_request_take(int fd, struct signer_req *req)
 {
 	ssize_t	 n;
 
@@ -172,7 +172,7 @@ channel_thread(void *arg)
 	struct signer_reply r;
 	struct signer_req req;
 
-	while (take_request(c->fd, &req)) {
+	while (signer_request_take(c->fd, &req)) {
 		if (!take_call(sv, c->fd))
 			break;		/* the front gave up on it */
 		signer_sign(sv->local, req.key, (enum dkim_alg)req.alg,
@@ -217,22 +217,46 @@ is_channel(int fd)
 	    type == SOCK_SEQPACKET && domain == AF_UNIX;
 }
 
-/* add_channel - a channel from link l's front; 0, or -1 to drop the link */
-static int
+/* signer_link_take - the next channel on a link, SIGNER_LINK_LOST, or -1 */
+int
+signer_link_take(int link)
+{
+	char	 tag;
+	int	 fd;
+
+	if (fdpass_recv(link, &tag, &fd) <= 0)
+		return -1;
+	if (tag == SIGNER_LINK_CHANNEL && fd == FDPASS_LOST) {
+		log_err("signer: a front's new channel was lost: no file "
+		    "descriptor free");
+		return SIGNER_LINK_LOST;	/* the front sees it closed */
+	}
+	if (tag != SIGNER_LINK_CHANNEL || fd < 0) {
+		log_err("signer: a front sent something else than one channel: "
+		    "dropping its link");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!is_channel(fd)) {
+		log_err("signer: a front passed something else than a channel: "
+		    "dropping its link");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* add_channel - a channel from link l's front, served by a thread */
+static void
 add_channel(struct peer *l, int fd)
 {
 	struct serve *sv = l->sv;
 	struct peer *c;
 
-	if (!is_channel(fd)) {
-		log_err("signer: a front passed something else than a "
-		    "channel: dropping its link");
-		close(fd);
-		return -1;
-	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
-		return 0;	/* the front sees its channel closed */
+		return;		/* the front sees its channel closed */
 	}
 	*c = (struct peer){ sv, l, fd, 0, 0 };
 	pthread_mutex_lock(&sv->mu);
@@ -244,14 +268,13 @@ add_channel(struct peer *l, int fd)
 			    "another", CHANNELS_CAP);
 		close(fd);
 		free(c);
-		return 0;
+		return;
 	}
 	l->channels++;
 	l->refs++;
 	pthread_mutex_unlock(&sv->mu);
 	/* A reply never waits long for a front that does not read. */
 	signer_sock_timeout(fd, SO_SNDTIMEO, REPLY_WAIT_S * 1000);
-	return 0;
 }
 
 /* link_thread - take a front's channels until its link ends */
@@ -259,25 +282,11 @@ static void *
 link_thread(void *arg)
 {
 	struct peer *l = arg;
-	char	 tag;
 	int	 fd;
 
-	while (fdpass_recv(l->fd, &tag, &fd) > 0) {
-		if (tag == SIGNER_LINK_CHANNEL && fd == FDPASS_LOST) {
-			log_err("signer: a front's new channel was lost: no "
-			    "file descriptor free");
-			continue;	/* the front sees it closed */
-		}
-		if (tag != SIGNER_LINK_CHANNEL || fd < 0) {
-			log_err("signer: a front sent something else than one "
-			    "channel: dropping its link");
-			if (fd >= 0)
-				close(fd);
-			break;
-		}
-		if (add_channel(l, fd) < 0)
-			break;
-	}
+	while ((fd = signer_link_take(l->fd)) != -1)
+		if (fd >= 0)
+			add_channel(l, fd);
 	leave(l);
 	return NULL;
 }

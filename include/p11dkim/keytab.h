@@ -49,6 +49,14 @@ int	keytab_build(const struct conf *, struct keytab *, char *err,
 const struct keytab_entry *keytab_for_domain(const struct keytab *,
 	    const char *domain, uint32_t *index, const char **d_domain);
 
+/*
+ * keytab_request_check - may key number key sign with algorithm number
+ * alg, as a front asks the signer?  0, or -1 with why (no such key, not
+ * this key's algorithm)
+ */
+int	keytab_request_check(const struct keytab *, uint32_t key, uint32_t alg,
+	    char *why, size_t len);
+
 /* keytab_release - free the table */
 void	keytab_release(struct keytab *);
 

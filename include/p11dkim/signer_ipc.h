@@ -16,6 +16,7 @@
 #define P11DKIM_SIGNER_IPC_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "p11dkim/signer.h"
 
@@ -23,6 +24,7 @@
 #define SIGNER_MAGIC_REP	0x70313173u	/* "p11s" */
 #define SIGNER_LINK_CHANNEL	'C'		/* a new channel's end */
 #define SIGNER_CHANNELS_MAX	256		/* per link */
+#define SIGNER_LINK_LOST	(-2)	/* signer_link_take: skip, go on */
 
 struct signer_req {
 	uint32_t magic;
@@ -56,6 +58,31 @@ void	signer_sock_timeout(int fd, int which, unsigned ms);
 
 /* signer_hung_up - the other end of a link or channel is closed */
 int	signer_hung_up(int fd);
+
+/*
+ * signer_rep_decode - the n-byte record rep (n as recv(2) said, with
+ * MSG_TRUNC) as the reply to request id: 1 and r filled (a status out
+ * of range made a temporary failure), or 0 when it is not exactly that
+ * reply
+ */
+int	signer_rep_decode(const struct signer_rep *rep, ssize_t n, uint32_t id,
+	    struct signer_reply *r);
+
+/*
+ * signer_request_take - the signer's side of a channel: its next record,
+ * 1 when it is exactly one request (req), 0 at the channel's end or on
+ * anything else (logged): the channel is then dropped
+ */
+int	signer_request_take(int fd, struct signer_req *req);
+
+/*
+ * signer_link_take - the signer's side of a link: the next channel the
+ * front passed (its descriptor), SIGNER_LINK_LOST when the kernel could
+ * not pass one for want of a descriptor (logged; the link goes on), or
+ * -1 at the link's end or on anything else than one channel (logged;
+ * what came with it is closed; the link is dropped)
+ */
+int	signer_link_take(int link);
 
 /*
  * signer_ipc_serve - the signer process's loop: answer requests on the
