@@ -117,6 +117,10 @@ keytab_request_check(const struct keytab *t, uint32_t key, uint32_t alg,
 		snprintf(why, len, "no key number %u", key);
 		return -1;
 	}
+	if (alg != DKIM_ALG_RSA_SHA256 && alg != DKIM_ALG_ED25519_SHA256) {
+		snprintf(why, len, "no algorithm number %u", alg);
+		return -1;
+	}
 	if (alg != (uint32_t)t->e[key].alg) {
 		snprintf(why, len, "key %u is not for %s", key,
 		    dkim_alg_name((enum dkim_alg)alg));

@@ -51,8 +51,8 @@ const struct keytab_entry *keytab_for_domain(const struct keytab *,
 
 /*
  * keytab_request_check - may key number key sign with algorithm number
- * alg, as a front asks the signer?  0, or -1 with why (no such key, not
- * this key's algorithm)
+ * alg, as a front asks the signer?  0, or -1 with why (no such key, no
+ * such algorithm, not this key's)
  */
 int	keytab_request_check(const struct keytab *, uint32_t key, uint32_t alg,
 	    char *why, size_t len);
