@@ -55,7 +55,9 @@ close_all(struct cmsghdr *c)
 /*
  * fdpass_recv - receive a tag and maybe a descriptor.  Exactly one
  * descriptor is kept; more are all closed (FDPASS_BAD), and one the
- * kernel could not install here is FDPASS_LOST.
+ * kernel could not install here is FDPASS_LOST.  On a socket that keeps
+ * records (the links), a record longer than the tag is FDPASS_BAD too,
+ * whatever came with it.
  */
 int
 fdpass_recv(int sock, char *tag, int *fd)
@@ -90,10 +92,10 @@ fdpass_recv(int sock, char *tag, int *fd)
 			close_all(c);
 		got++;
 	}
-	if (got > 1 || (got == 1 && *fd < 0)) {
+	if (got > 1 || (got == 1 && *fd < 0) || (msg.msg_flags & MSG_TRUNC)) {
 		if (*fd >= 0)
 			close(*fd);
-		*fd = FDPASS_BAD;
+		*fd = FDPASS_BAD;		/* not one tag with one descriptor */
 	} else if (got == 0 && (msg.msg_flags & MSG_CTRUNC))
 		*fd = FDPASS_LOST;
 	else if (*fd >= 0 && (msg.msg_flags & MSG_CTRUNC)) {

@@ -14,7 +14,8 @@ int	fdpass_send(int sock, char tag, int fd);
 
 #define FDPASS_NONE	(-1)	/* no descriptor came */
 #define FDPASS_LOST	(-2)	/* one came but found no free slot here */
-#define FDPASS_BAD	(-3)	/* more than one came: all closed */
+#define FDPASS_BAD	(-3)	/* more than one came, or more than the tag
+				   in one record: all closed */
 
 /* fdpass_recv - receive a tag and maybe a descriptor (*fd one of the
  * above if none is kept); returns 1, 0 at end of file, -1 on error */

@@ -395,30 +395,38 @@ open_fds(void)
 	return n;
 }
 
-/* send_two - the channel tag with two descriptors in one message */
+/* send_fds - n bytes with nfds descriptors (1 or 2) in one message */
 static void
-send_two(int sock, int a, int b)
+send_fds(int sock, const char *bytes, size_t n, const int *fds, int nfds)
 {
 	union {
 		struct cmsghdr h;
 		char	 buf[CMSG_SPACE(2 * sizeof(int))];
 	} u;
-	char	 tag = SIGNER_LINK_CHANNEL;
-	struct iovec iov = { &tag, 1 };
+	struct iovec iov = { (void *)(uintptr_t)bytes, n };
 	struct msghdr msg;
-	int	 fds[2] = { a, b };
 
 	memset(&msg, 0, sizeof(msg));
 	memset(&u, 0, sizeof(u));
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof(u.buf);
+	msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
 	u.h.cmsg_level = SOL_SOCKET;
 	u.h.cmsg_type = SCM_RIGHTS;
-	u.h.cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(&u.h), fds, sizeof(fds));
-	assert_int_equal(sendmsg(sock, &msg, 0), 1);
+	u.h.cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+	memcpy(CMSG_DATA(&u.h), fds, (size_t)nfds * sizeof(int));
+	assert_int_equal(sendmsg(sock, &msg, 0), (ssize_t)n);
+}
+
+/* send_two - the channel tag with two descriptors in one message */
+static void
+send_two(int sock, int a, int b)
+{
+	static const char tag = SIGNER_LINK_CHANNEL;
+	int	 fds[2] = { a, b };
+
+	send_fds(sock, &tag, 1, fds, 2);
 }
 
 /*
@@ -445,6 +453,30 @@ test_not_one_descriptor_drops_link(void **state)
 	close(a[1]);
 	rig_free(g);
 	sleep_ms(50);			/* the channel threads of linked() end */
+	assert_int_equal(open_fds(), before);
+}
+
+/*
+ * a message longer than its tag, with a channel: not a channel message,
+ * so the link is dropped and the channel closed in the signer (found by
+ * fuzz/fuzz_signer_frames)
+ */
+static void
+test_long_link_message_drops_link(void **state)
+{
+	static const char msg[] = { SIGNER_LINK_CHANNEL, 'x', 'y' };
+	struct rig *g;
+	int	 a[2], before = open_fds();
+
+	(void)state;
+	g = rig_new(1, 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, a), 0);
+	send_fds(g->link, msg, sizeof(msg), &a[1], 1);
+	close(a[1]);
+	assert_true(hung_up(g->link));
+	assert_true(hung_up(a[0]));		/* its other end was closed */
+	close(a[0]);
+	rig_free(g);
 	assert_int_equal(open_fds(), before);
 }
 
@@ -677,6 +709,7 @@ main(void)
 		cmocka_unit_test(test_bad_record_drops_channel),
 		cmocka_unit_test(test_link_garbage_drops_link),
 		cmocka_unit_test(test_not_one_descriptor_drops_link),
+		cmocka_unit_test(test_long_link_message_drops_link),
 		cmocka_unit_test(test_lost_channel_keeps_link),
 		cmocka_unit_test(test_channel_cap_keeps_link),
 		cmocka_unit_test(test_overload_keeps_link),
