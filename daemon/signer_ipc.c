@@ -233,6 +233,12 @@ signer_rep_decode(const struct signer_rep *rep, ssize_t n, uint32_t id,
 	if (n != (ssize_t)sizeof(*rep) || rep->magic != SIGNER_MAGIC_REP ||
 	    rep->id != id)
 		return 0;
+	if (rep->status == SIGNER_OK && (rep->len == 0 ||
+	    rep->len > sizeof(r->sig))) {
+		signer_reply_set(r, SIGNER_TEMP, "the signer answered OK without "
+		    "a signature (%u bytes)", rep->len);
+		return 1;
+	}
 	r->status = rep->status <= SIGNER_PERM ? (enum signer_status)rep->status :
 	    SIGNER_TEMP;
 	r->len = rep->len <= sizeof(r->sig) ? rep->len : 0;

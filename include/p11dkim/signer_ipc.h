@@ -62,8 +62,8 @@ int	signer_hung_up(int fd);
 /*
  * signer_rep_decode - the n-byte record rep (n as recv(2) said, with
  * MSG_TRUNC) as the reply to request id: 1 and r filled (a status out
- * of range made a temporary failure), or 0 when it is not exactly that
- * reply
+ * of range, or an OK without 1 to DKIM_SIG_MAX bytes of signature, made a
+ * temporary failure), or 0 when it is not exactly that reply
  */
 int	signer_rep_decode(const struct signer_rep *rep, ssize_t n, uint32_t id,
 	    struct signer_reply *r);

@@ -354,6 +354,53 @@ test_bad_record_drops_channel(void **state)
 	rig_free(g);
 }
 
+/*
+ * signer_rep_decode: only the reply to this request, whole, is taken; a
+ * status out of range, or an OK without a signature that fits, is a
+ * temporary failure (an OK without one was found by
+ * fuzz/fuzz_signer_frames); the reason is always a string
+ */
+static void
+test_reply_decode(void **state)
+{
+	static const struct {
+		uint32_t status, len;
+		enum signer_status want;
+		size_t	 want_len;
+	} cases[] = {
+		{ SIGNER_OK, 256, SIGNER_OK, 256 },
+		{ SIGNER_OK, DKIM_SIG_MAX, SIGNER_OK, DKIM_SIG_MAX },
+		{ SIGNER_PERM, 0, SIGNER_PERM, 0 },
+		{ SIGNER_TEMP, 0, SIGNER_TEMP, 0 },
+		{ 7, 256, SIGNER_TEMP, 0 },
+		{ SIGNER_OK, 0, SIGNER_TEMP, 0 },
+		{ SIGNER_OK, DKIM_SIG_MAX + 1, SIGNER_TEMP, 0 },
+		{ SIGNER_OK, UINT32_MAX, SIGNER_TEMP, 0 },
+	};
+	struct signer_rep rep;
+	struct signer_reply r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&rep, 'x', sizeof(rep));	/* a reason without its NUL */
+		rep.magic = SIGNER_MAGIC_REP;
+		rep.id = 5;
+		rep.status = cases[i].status;
+		rep.len = cases[i].len;
+		assert_int_equal(signer_rep_decode(&rep, sizeof(rep), 5, &r), 1);
+		if (r.status != cases[i].want || (r.status == SIGNER_OK &&
+		    r.len != cases[i].want_len))
+			fail_msg("case %zu: status %d, %zu bytes", i, r.status,
+			    r.len);
+		assert_non_null(memchr(r.reason, '\0', sizeof(r.reason)));
+	}
+	assert_int_equal(signer_rep_decode(&rep, sizeof(rep), 6, &r), 0);
+	assert_int_equal(signer_rep_decode(&rep, sizeof(rep) - 1, 5, &r), 0);
+	assert_int_equal(signer_rep_decode(&rep, sizeof(rep) + 1, 5, &r), 0);
+	rep.magic = SIGNER_MAGIC_REQ;
+	assert_int_equal(signer_rep_decode(&rep, sizeof(rep), 5, &r), 0);
+}
+
 /* anything but a channel on the link drops the link */
 static void
 test_link_garbage_drops_link(void **state)
@@ -707,6 +754,7 @@ main(void)
 		cmocka_unit_test(test_refusal_keeps_reason),
 		cmocka_unit_test(test_timeout_then_fresh_reply),
 		cmocka_unit_test(test_bad_record_drops_channel),
+		cmocka_unit_test(test_reply_decode),
 		cmocka_unit_test(test_link_garbage_drops_link),
 		cmocka_unit_test(test_not_one_descriptor_drops_link),
 		cmocka_unit_test(test_long_link_message_drops_link),
