@@ -5,6 +5,7 @@
 #   make check SAN=1   the same with AddressSanitizer + UBSan
 #   make run        build and run the demo (see README.md)
 #   make bench      build and run the benchmarks in bench/
+#   make fuzz       run every fuzz target for FUZZ_SECONDS (default 30) each
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # GNU make; no configure step.  Objects go to build/ (build-san/ with SAN=1).
@@ -152,7 +153,8 @@ check: deps
 run: deps all
 	@BUILD=$(BUILD) scripts/demo
 
-fuzz:
+# Every fuzz target for FUZZ_SECONDS (default 30) each; see fuzz/README.md.
+fuzz: deps
 	$(MAKE) -C fuzz run
 
 # Each prints its results next to a baseline measured in the same run.

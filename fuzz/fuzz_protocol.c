@@ -10,7 +10,6 @@
  *
  *   make -C fuzz && fuzz/build/fuzz_protocol fuzz/corpus/fuzz_protocol
  */
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <stdint.h>
@@ -22,6 +21,7 @@
 #include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
 #include "../daemon/front.h"
+#include "harness.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -29,40 +29,13 @@ static struct front front;
 static struct conf *conf;
 static struct keytab keys;
 
-/* fake_sign - a stand-in signer: a fixed signature, or a refusal */
-static void
-fake_sign(struct signer *s, uint32_t key, enum dkim_alg alg,
-    const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *r)
-{
-	(void)s;
-	(void)key;
-	if (digest[0] == 0x42) {
-		signer_reply_set(r, SIGNER_TEMP, "token unavailable");
-		return;
-	}
-	r->len = alg == DKIM_ALG_ED25519_SHA256 ? 64 : 256;
-	memset(r->sig, 0x5a, r->len);
-	r->status = SIGNER_OK;
-}
-
-/* fake_free - nothing to free */
-static void
-fake_free(struct signer *s)
-{
-	(void)s;
-}
-
-static const struct signer_ops fake_ops = { fake_sign, fake_free };
-static struct signer fake = { &fake_ops };
-
 /* setup - one configuration for every input */
 static void
 setup(void)
 {
-	char	 text[1024], path[64], err[CONF_ERR_MAX];
-	int	 fd = memfd_create("conf", 0), n;
+	char	 text[1024], err[CONF_ERR_MAX];
 
-	n = snprintf(text, sizeof(text), "pkcs11-module = \"/x.so\"\n"
+	snprintf(text, sizeof(text), "pkcs11-module = \"/x.so\"\n"
 	    "provider-zone = \"dkim.example.net\"\nrecord-name = \"sel%%n-%%c\"\n"
 	    "selectors = { \"stxsel1\", \"stxsel2\" }\nstate-dir = \"/nonexistent\"\n"
 	    "ceremony-log = \"/nonexistent/log\"\nio-timeout = 1\n"
@@ -71,19 +44,15 @@ setup(void)
 	    " domains = { \"mosamuseum.com\" }\n subdomains = true\n"
 	    " pin = \"prompt\"\n active-selector = \"stxsel1\"\n"
 	    " allow-uids = { \"%u\" }\n}\n", (unsigned)getuid());
-	if (fd < 0 || write(fd, text, (size_t)n) != n)
-		abort();
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if ((conf = conf_load(path, err, sizeof(err))) == NULL ||
-	    keytab_build(conf, &keys, err, sizeof(err)) < 0) {
+	conf = harness_conf(text, "fuzz_protocol");
+	if (keytab_build(conf, &keys, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz_protocol: %s\n", err);
 		abort();
 	}
-	close(fd);
 	log_open("fuzz_protocol", 0);
 	front.conf = conf;
 	front.keys = &keys;
-	front.signer = &fake;
+	front.signer = &harness_signer;
 	front.stats = stats_new(conf);
 }
 
