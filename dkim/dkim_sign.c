@@ -399,6 +399,19 @@ hash_sig_field(const struct sig *s, EVP_MD_CTX *md, struct buf *scratch)
 	return rc;
 }
 
+/*
+ * field_failed - a signature field could not be built: too long for the
+ * limit, or (errno ENOMEM) no memory, which is worth a retry
+ */
+static int
+field_failed(struct dkim_err *err)
+{
+	if (errno == ENOMEM)
+		return dkim_err_set(err, DKIM_ENOMEM, "out of memory for the "
+		    "DKIM-Signature field");
+	return dkim_err_set(err, DKIM_ELIMIT, "DKIM-Signature field too long");
+}
+
 /* sig_tags_of - the tag values of signature s */
 static void
 sig_tags_of(const struct sig *s, const char *hlist, struct sig_tags *t)
@@ -434,7 +447,7 @@ prepare_sig(struct dkim_sign *ctx, struct sig *s, struct buf *scratch,
 		return -1;
 	sig_tags_of(s, sel.hlist.data, &tags);
 	if (sig_field_prefix(&tags, &s->field) < 0) {
-		dkim_err_set(err, DKIM_ELIMIT, "DKIM-Signature field too long");
+		field_failed(err);
 		goto out;
 	}
 	if ((md = EVP_MD_CTX_new()) == NULL ||
@@ -558,8 +571,7 @@ dkim_sign_set_signature(struct dkim_sign *ctx, size_t i,
 		return dkim_err_set(err, DKIM_ESIGN_TEMP, "%s signature of "
 		    "unexpected length %zu", dkim_alg_name(s->params.alg), len);
 	if (sig_field_finish(&s->field, sig, len) < 0)
-		return dkim_err_set(err, DKIM_ELIMIT, "DKIM-Signature field "
-		    "too long");
+		return field_failed(err);
 	s->signed_ = 1;
 	return 0;
 }

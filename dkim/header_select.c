@@ -2,6 +2,7 @@
  * header_select.c - choose the header fields a signature covers,
  * RFC 6376 5.4 (see include/p11dkim/header_select.h).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -103,8 +104,9 @@ add_entry(struct header_selection *sel, const char *name, size_t len,
 		return dkim_err_set(err, DKIM_ELIMIT, "too many h= entries");
 	if ((start > 0 && buf_append(&sel->hlist, ":", 1) < 0) ||
 	    buf_append(&sel->hlist, name, len) < 0)
-		return dkim_err_set(err, DKIM_ELIMIT, "h= list longer than "
-		    "%d bytes", HLIST_MAX);
+		return errno == ENOMEM ? dkim_err_set(err, DKIM_ENOMEM,
+		    "out of memory for the h= list") : dkim_err_set(err,
+		    DKIM_ELIMIT, "h= list longer than %d bytes", HLIST_MAX);
 	for (size_t i = sel->hlist.len - len; i < sel->hlist.len; i++) {
 		char c = sel->hlist.data[i];
 

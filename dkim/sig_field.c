@@ -6,6 +6,7 @@
  * signature covers is the prefix up to "b=", and the base64 after it can
  * be folded freely: verifiers delete the b= value with its whitespace.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -50,8 +51,10 @@ put_tag(struct buf *out, const char *name, const char *value)
 	int	 n;
 
 	n = snprintf(tok, sizeof(tok), "%s=%s;", name, value);
-	if (n < 0 || (size_t)n >= sizeof(tok))
+	if (n < 0 || (size_t)n >= sizeof(tok)) {
+		errno = E2BIG;
 		return -1;
+	}
 	return put_token(out, tok, (size_t)n, 1);
 }
 
@@ -68,8 +71,10 @@ put_hlist(struct buf *out, const char *hlist)
 		n = snprintf(tok, sizeof(tok), "%s%.*s%s", first ? "h=" : "",
 		    (int)(colon ? colon - p : (int)strlen(p)), p,
 		    colon ? ":" : ";");
-		if (n < 0 || (size_t)n >= sizeof(tok))
+		if (n < 0 || (size_t)n >= sizeof(tok)) {
+			errno = E2BIG;
 			return -1;
+		}
 		if (put_token(out, tok, (size_t)n, first) < 0)
 			return -1;
 		first = 0;
@@ -112,11 +117,15 @@ sig_field_base64(const unsigned char *p, size_t len, struct buf *out)
 	char	 b64[4 * ((DKIM_SIG_MAX + 2) / 3) + 1];
 	int	 n;
 
-	if (len > DKIM_SIG_MAX)
+	if (len > DKIM_SIG_MAX) {
+		errno = E2BIG;
 		return -1;
+	}
 	n = EVP_EncodeBlock((unsigned char *)b64, p, (int)len);
-	if (n < 0)
+	if (n < 0) {
+		errno = E2BIG;
 		return -1;
+	}
 	return buf_append(out, b64, (size_t)n);
 }
 

@@ -34,14 +34,18 @@ struct sig_tags {
 	const unsigned char *body_hash;	/* bh=, DKIM_DIGEST_LEN bytes */
 };
 
-/* sig_field_prefix - the field up to "b=", folded; -1 on overflow */
+/*
+ * sig_field_prefix - the field up to "b=", folded; -1 with errno E2BIG
+ * (too long) or ENOMEM
+ */
 int	sig_field_prefix(const struct sig_tags *, struct buf *out);
 
-/* sig_field_finish - append the signature's base64 and CRLF */
+/* sig_field_finish - append the signature's base64 and CRLF; -1 as above */
 int	sig_field_finish(struct buf *out, const unsigned char *sig,
 	    size_t len);
 
-/* sig_field_base64 - base64 of len bytes into out (NUL-terminated) */
+/* sig_field_base64 - base64 of len bytes into out (NUL-terminated); -1 as
+ * above */
 int	sig_field_base64(const unsigned char *, size_t len, struct buf *out);
 
 #endif
