@@ -75,6 +75,13 @@ ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv -lmilter \
 	      $(SECCOMP_LIBS)
 
 # --- tests and benchmarks --------------------------------------------------
+# The unit tests of dkim/ and pkcs11/ with every allocation failing in turn
+# (tests/alloc/run.sh): built with SAN=1 only, LeakSanitizer finds leaks.
+ALLOC_TESTS := addr canon_body canon_header dkim_sign header_section \
+	       header_select sig_field sign_params pin
+ALLOC_BIN  := $(if $(filter 1,$(SAN)),$(patsubst %,$(BUILD)/alloc/test_%,$(ALLOC_TESTS)))
+ALLOC_LIBS := $(BUILD)/alloc/libp11dkim-token.a $(BUILD)/alloc/libp11dkim-core.a
+
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 XSIGN_BIN  := $(BUILD)/tests/xsign
@@ -132,6 +139,17 @@ $(XSIGN_BIN): tests/xverify/xsign.c $(CORE_LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDFLAGS) \
 	    $(CRYPTO_LIBS)
 
+# Our libraries' allocation calls renamed to failalloc.c's (tests/alloc/syms).
+$(BUILD)/alloc/%.a: $(BUILD)/%.a tests/alloc/syms
+	@mkdir -p $(dir $@)
+	objcopy --redefine-syms=tests/alloc/syms $< $@
+
+$(BUILD)/alloc/test_%: tests/unit/test_%.c tests/alloc/failalloc.c $(ALLOC_LIBS)
+	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< \
+	    tests/alloc/failalloc.c $(ALLOC_LIBS) $(LDLIBS) \
+	    -Wl,--wrap=dkim_err_set,--wrap=p11_err_set $(LDFLAGS) \
+	    $(CMOCKA_LIBS) $(ALL_LDLIBS)
+
 $(SYSINJECT_BIN): tests/daemon/sysinject.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(SECCOMP_LIBS)
@@ -141,7 +159,7 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(ALL_LIBS)
 	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< bench/bench_util.c \
 	    $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
-tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN) $(SYSINJECT_BIN)
+tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN) $(SYSINJECT_BIN) $(ALLOC_BIN)
 
 deps:
 	@scripts/install-deps

@@ -2,7 +2,9 @@
 # run-all.sh - every test of p11dkim, with one summary at the end.
 #
 # Runs the cmocka unit tests, the source layering check and the
-# cross-verification against independent verifiers (dkimpy, Mail::DKIM).
+# cross-verification against independent verifiers (dkimpy, Mail::DKIM);
+# with a sanitizer build (make check SAN=1), also the allocation failure
+# run (tests/alloc/run.sh).
 # Each suite's counts are added up; the last line is the summary:
 #   tests: N passed, M failed
 # The exit status is non-zero when anything failed or did not run.
@@ -75,6 +77,11 @@ export P11DKIM_SIGN
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/milter/milter_test.py
 run_suite plain tests/integration/run.sh tests/milter/postfix_test.sh
 run_suite plain tests/client/sign_test.sh
+# Sanitizer builds: every allocation path of the dkim/ and pkcs11/ unit
+# tests failing in turn (LeakSanitizer finds what an error path leaks).
+case "$BUILD" in
+*-san) run_suite plain tests/alloc/run.sh ;;
+esac
 run_suite plain tests/check-layers.sh
 run_suite plain tests/xverify/selftest_verifiers.sh
 run_suite plain tests/xverify/run.sh
