@@ -33,6 +33,7 @@
 #include "p11dkim/log.h"
 #include "p11dkim/signer_ipc.h"
 #include "p11dkim/signer_local.h"
+#include "child.h"
 #include "front.h"
 #include "listen.h"
 #include "parent.h"
@@ -55,6 +56,7 @@ struct parent {
 	time_t	 next_signer_try;	/* a failed signer restart */
 	int	 listen[16];
 	size_t	 nlisten;
+	int	 stderr_relay;		/* fronts' stderr, or -1 */
 	int	 stopping;
 };
 
@@ -83,51 +85,33 @@ drop_privileges(const char *user)
 	return 0;
 }
 
-/* child_signals - a child starts with default signals, unblocked */
-static void
-child_signals(void)
-{
-	sigset_t all;
-
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	sigfillset(&all);
-	sigprocmask(SIG_UNBLOCK, &all, NULL);
-}
-
 /*
- * child_files - a front may open as many descriptors as the hard limit
- * allows: one per client and per channel to the signer (the soft limit is
- * often 1024).  Not the signer: a PKCS#11 module may use select(), which
- * cannot take a descriptor of 1024 or more.
+ * pin_descriptors - the descriptors of the "fd:N" PIN sources of c, which
+ * the signer keeps (and no other child); returns how many went to keep
  */
-static void
-child_files(void)
+static size_t
+pin_descriptors(const struct conf *c, int *keep, size_t max)
 {
-	struct rlimit rl;
+	size_t	 n = 0;
+	char	*end;
+	long	 fd;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	for (size_t i = 0; i < c->ninst && n < max; i++) {
+		if (strncmp(c->inst[i].pin, "fd:", 3) != 0)
+			continue;
+		fd = strtol(c->inst[i].pin + 3, &end, 10);
+		if (*end == '\0' && fd > STDERR_FILENO && fd < 65536)
+			keep[n++] = (int)fd;
 	}
-}
-
-/* close_others - a child keeps no link to other generations' signers */
-static void
-close_others(struct parent *p, int keep)
-{
-	for (int i = 0; i < GENS_MAX; i++)
-		if (p->gens[i].ctl >= 0 && p->gens[i].ctl != keep)
-			close(p->gens[i].ctl);
+	return n;
 }
 
 /* signer_child - the signer process: never returns */
 static void __attribute__((noreturn))
-signer_child(struct parent *p, struct gen *g, int ctl)
+signer_child(struct gen *g, int ctl)
 {
 	struct signer *local;
+	int	 keep[CHILD_KEEP_MAX] = { ctl };
 	char	 err[512];
 
 	child_signals();
@@ -139,9 +123,9 @@ signer_child(struct parent *p, struct gen *g, int ctl)
 	 */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	close_others(p, ctl);
-	for (size_t i = 0; i < p->nlisten; i++)
-		close(p->listen[i]);
+	if (child_descriptors(keep, 1 + pin_descriptors(g->conf, keep + 1,
+	    CHILD_KEEP_MAX - 1)) < 0)
+		_exit(EX_OSERR);
 	(void)prctl(PR_SET_DUMPABLE, 0);	/* PINs pass through memory */
 	if (drop_privileges(g->conf->daemon.signer_user) < 0)
 		_exit(EX_NOPERM);
@@ -159,7 +143,7 @@ signer_child(struct parent *p, struct gen *g, int ctl)
 
 /* start_signer - fork the signer and wait until it is ready */
 static int
-start_signer(struct parent *p, struct gen *g)
+start_signer(struct gen *g)
 {
 	int	 sv[2], fd;
 	char	 tag = 0;
@@ -173,7 +157,7 @@ start_signer(struct parent *p, struct gen *g)
 	}
 	if (g->signer == 0) {
 		close(sv[0]);
-		signer_child(p, g, sv[1]);
+		signer_child(g, sv[1]);
 	}
 	close(sv[1]);
 	g->ctl = sv[0];
@@ -186,6 +170,32 @@ start_signer(struct parent *p, struct gen *g)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * front_child - a front process: only its link and (native) the
+ * listeners, no terminal; never returns
+ */
+static void __attribute__((noreturn))
+front_child(struct parent *p, struct gen *g, int milter, int link)
+{
+	int	 keep[CHILD_KEEP_MAX] = { link };
+	size_t	 n = 1;
+
+	child_signals();
+	child_files();
+	child_detach();
+	for (size_t i = 0; !milter && i < p->nlisten; i++)
+		keep[n++] = p->listen[i];
+	if (p->stderr_relay >= 0)
+		(void)dup2(p->stderr_relay, STDERR_FILENO);
+	if (child_descriptors(keep, n) < 0)
+		_exit(EX_OSERR);
+	if (milter)
+		_exit(milter_run(g->conf, &g->keys, link));
+	if (drop_privileges(g->conf->daemon.user) < 0)
+		_exit(EX_NOPERM);
+	_exit(front_run(g->conf, &g->keys, p->listen, p->nlisten, link));
 }
 
 /*
@@ -207,21 +217,8 @@ start_child(struct parent *p, struct gen *g, int milter)
 		close(sv[1]);
 		return -1;
 	}
-	if (pid == 0) {
-		child_signals();
-		child_files();
-		close(sv[1]);
-		close_others(p, -1);
-		if (milter) {
-			for (size_t i = 0; i < p->nlisten; i++)
-				close(p->listen[i]);
-			_exit(milter_run(g->conf, &g->keys, sv[0]));
-		}
-		if (drop_privileges(g->conf->daemon.user) < 0)
-			_exit(EX_NOPERM);
-		_exit(front_run(g->conf, &g->keys, p->listen, p->nlisten,
-		    sv[0]));
-	}
+	if (pid == 0)
+		front_child(p, g, milter, sv[0]);
 	close(sv[0]);
 	close(sv[1]);
 	return pid;
@@ -271,7 +268,7 @@ gen_start(struct parent *p, struct gen *g, struct conf *conf)
 		gen_release(g);
 		return -1;
 	}
-	if (start_signer(p, g) < 0) {
+	if (start_signer(g) < 0) {
 		if (g->signer > 0)
 			waitpid(g->signer, NULL, 0);
 		gen_release(g);
@@ -307,7 +304,7 @@ restart_signer(struct parent *p, struct gen *g)
 	if (g->ctl >= 0)
 		close(g->ctl);
 	g->ctl = -1;
-	if (start_signer(p, g) < 0) {
+	if (start_signer(g) < 0) {
 		g->signer = 0;
 		p->next_signer_try = time(NULL) + 1;
 		return;
@@ -563,6 +560,7 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 
 	memset(&p, 0, sizeof(p));
 	p.path = path;
+	p.stderr_relay = c->daemon.log_stderr ? child_stderr_relay() : -1;
 	for (int i = 0; i < GENS_MAX; i++)
 		p.gens[i].ctl = -1;
 	signal(SIGPIPE, SIG_IGN);

@@ -56,14 +56,28 @@ strip_eol(struct pin *p)
 		p->buf[--p->len] = '\0';
 }
 
+/*
+ * read_some - the next bytes of fd: from a file (or memfd) at the given
+ * offset, so that a descriptor inherited by several processes in turn
+ * (a restarted signer) reads the same PIN from its start each time; from
+ * a pipe, what comes next
+ */
+static ssize_t
+read_some(int fd, int seekable, char *buf, size_t len, off_t off)
+{
+	return seekable ? pread(fd, buf, len, off) : read(fd, buf, len);
+}
+
 /* read_fd - the whole of fd into p; at most PIN_MAX bytes */
 static int
 read_fd(int fd, struct pin *p, const char *what, struct p11_err *err)
 {
+	int	 seekable = lseek(fd, 0, SEEK_CUR) >= 0;
 	ssize_t	 n;
 
 	memset(p, 0, sizeof(*p));
-	while ((n = read(fd, p->buf + p->len, PIN_MAX + 1 - p->len)) != 0) {
+	while ((n = read_some(fd, seekable, p->buf + p->len, PIN_MAX + 1 -
+	    p->len, (off_t)p->len)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
