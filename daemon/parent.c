@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,24 @@
 
 #define GENS_MAX	4
 #define READY_WAIT_S	120
+#define QUICK_EXIT_S	10	/* a front that dies sooner is restarted */
+#define BACKOFF_MAX_S	60	/* after 1, 2, 4 ... up to this many seconds */
+
+enum { FRONT_NATIVE, FRONT_MILTER, FRONTS };
+
+struct child {
+	pid_t	 pid;			/* 0: not running */
+	uint32_t link;			/* its link's id at the signer */
+	time_t	 started;
+	unsigned quick;			/* quick exits in a row */
+	time_t	 restart_at;		/* a restart waits until then; 0: none */
+};
 
 struct gen {
 	struct conf *conf;
 	struct keytab keys;
-	pid_t	 signer, front, milter;	/* milter: 0 when none */
+	pid_t	 signer;
+	struct child fronts[FRONTS];
 	int	 ctl;			/* to the signer; -1 when closed */
 	int	 retiring;
 };
@@ -57,6 +71,7 @@ struct parent {
 	int	 listen[16];
 	size_t	 nlisten;
 	int	 stderr_relay;		/* fronts' stderr, or -1 */
+	uint32_t next_link;		/* ids of the fronts' links */
 	int	 stopping;
 };
 
@@ -148,7 +163,7 @@ start_signer(struct gen *g)
 	int	 sv[2], fd;
 	char	 tag = 0;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
 	if ((g->signer = fork()) < 0) {
 		close(sv[0]);
@@ -198,48 +213,73 @@ front_child(struct parent *p, struct gen *g, int milter, int link)
 	_exit(front_run(g->conf, &g->keys, p->listen, p->nlisten, link));
 }
 
-/*
- * start_child - fork a front (native, or milter) with its own link to the
- * generation's signer.  The native front gets the bound listeners and
- * drops privileges at once; the milter front opens its socket with
- * libmilter first and drops them itself.
- */
-static pid_t
-start_child(struct parent *p, struct gen *g, int milter)
+static const char *const front_names[FRONTS] = { "front", "milter front" };
+
+/* front_wanted - is there a front of this kind in the configuration? */
+static int
+front_wanted(const struct parent *p, const struct gen *g, int kind)
 {
+	return kind == FRONT_NATIVE ? p->nlisten > 0 :
+	    g->conf->daemon.milter != NULL;
+}
+
+/*
+ * start_front - fork a front (native, or milter) with its own link to
+ * the generation's signer, named by a new id.  The native front gets the
+ * bound listeners and drops privileges at once; the milter front opens
+ * its socket with libmilter first and drops them itself.
+ */
+static int
+start_front(struct parent *p, struct gen *g, int kind)
+{
+	struct child *c = &g->fronts[kind];
+	uint32_t id = ++p->next_link;
 	int	 sv[2];
 	pid_t	 pid;
 
+	c->restart_at = 0;
+	if (!front_wanted(p, g, kind))
+		return 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
-	if (fdpass_send(g->ctl, 'F', sv[1]) < 0 || (pid = fork()) < 0) {
+	if (fdpass_sendmsg(g->ctl, 'F', sv[1], &id, sizeof(id)) < 0 ||
+	    (pid = fork()) < 0) {
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
 	}
 	if (pid == 0)
-		front_child(p, g, milter, sv[0]);
+		front_child(p, g, kind == FRONT_MILTER, sv[0]);
 	close(sv[0]);
 	close(sv[1]);
-	return pid;
+	c->pid = pid;
+	c->link = id;
+	c->started = time(NULL);
+	return 0;
 }
 
-/* start_front - the native front, when there are listeners */
+/* start_fronts - every front of the generation that is not running */
 static int
-start_front(struct parent *p, struct gen *g)
+start_fronts(struct parent *p, struct gen *g)
 {
-	if (p->nlisten == 0)
-		return 0;
-	return (g->front = start_child(p, g, 0)) < 0 ? -1 : 0;
+	for (int k = 0; k < FRONTS; k++)
+		if (g->fronts[k].pid == 0 && start_front(p, g, k) < 0) {
+			log_err("cannot start the %s: %s", front_names[k],
+			    strerror(errno));
+			return -1;
+		}
+	return 0;
 }
 
-/* start_milter - the milter front, when one is configured */
+/* fronts_running - how many fronts of the generation run */
 static int
-start_milter(struct parent *p, struct gen *g)
+fronts_running(const struct gen *g)
 {
-	if (g->conf->daemon.milter == NULL)
-		return 0;
-	return (g->milter = start_child(p, g, 1)) < 0 ? -1 : 0;
+	int	 n = 0;
+
+	for (int k = 0; k < FRONTS; k++)
+		n += g->fronts[k].pid > 0;
+	return n;
 }
 
 /* gen_release - free a generation whose children are gone */
@@ -274,10 +314,10 @@ gen_start(struct parent *p, struct gen *g, struct conf *conf)
 		gen_release(g);
 		return -1;
 	}
-	if (start_front(p, g) < 0 || start_milter(p, g) < 0) {
-		log_err("cannot start the fronts: %s", strerror(errno));
-		if (g->front > 0)
-			kill(g->front, SIGKILL);
+	if (start_fronts(p, g) < 0) {
+		for (int k = 0; k < FRONTS; k++)
+			if (g->fronts[k].pid > 0)
+				kill(g->fronts[k].pid, SIGKILL);
 		(void)fdpass_send(g->ctl, 'Q', -1);
 		waitpid(g->signer, NULL, 0);
 		gen_release(g);
@@ -310,42 +350,78 @@ restart_signer(struct parent *p, struct gen *g)
 		return;
 	}
 	log_info("signer restarted");
-	if (g->front == 0 && start_front(p, g) < 0)
-		log_err("cannot start the front: %s", strerror(errno));
-	if (g->milter == 0 && start_milter(p, g) < 0)
-		log_err("cannot start the milter: %s", strerror(errno));
+	(void)start_fronts(p, g);
 }
 
 /*
- * front_exited - restart a front (native or milter), or retire its
- * generation's signer once both fronts are gone
+ * backoff - when to start a front again that exited: at once after a
+ * long life, else after 1, 2, 4 ... BACKOFF_MAX_S seconds, so that a
+ * front that keeps dying (or is made to) cannot spin
+ */
+static time_t
+backoff(struct child *c, time_t now)
+{
+	unsigned wait;
+
+	c->quick = now - c->started < QUICK_EXIT_S ? c->quick + 1 : 0;
+	if (c->quick == 0)
+		return now;
+	wait = c->quick > 7 ? BACKOFF_MAX_S : 1U << (c->quick - 1);
+	return now + (wait > BACKOFF_MAX_S ? BACKOFF_MAX_S : wait);
+}
+
+/*
+ * front_exited - tell the signer to drop its link (a child of the front
+ * may still hold it), then restart the front after a back-off, or retire
+ * the generation's signer once both fronts are gone
  */
 static void
-front_exited(struct parent *p, struct gen *g, int milter, int status)
+front_exited(struct parent *p, struct gen *g, int kind, int status)
 {
-	const char *what = milter ? "milter front" : "front";
+	struct child *c = &g->fronts[kind];
+	time_t	 now = time(NULL);
 	char	 how[40];
 
-	if (milter)
-		g->milter = 0;
-	else
-		g->front = 0;
+	c->pid = 0;
+	if (g->ctl >= 0)
+		(void)fdpass_sendmsg(g->ctl, 'D', -1, &c->link,
+		    sizeof(c->link));
 	if (g->retiring || p->stopping) {
-		log_info("%s of %s configuration stopped (%s)", what,
-		    g->retiring ? "the previous" : "the", status_text(status,
-		    how, sizeof(how)));
-		if (g->front == 0 && g->milter == 0 && g->ctl >= 0)
+		log_info("%s of %s configuration stopped (%s)",
+		    front_names[kind], g->retiring ? "the previous" : "the",
+		    status_text(status, how, sizeof(how)));
+		if (fronts_running(g) == 0 && g->ctl >= 0)
 			(void)fdpass_send(g->ctl, 'Q', -1);
 		return;
 	}
+	c->restart_at = backoff(c, now);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL)
-		log_info("%s stopped: its signer is gone", what);
+		log_info("%s stopped: its signer is gone", front_names[kind]);
 	else
-		log_warn("%s %s: restarting it", what, status_text(status, how,
-		    sizeof(how)));
-	if (g->signer > 0 && (milter ? start_milter(p, g) :
-	    start_front(p, g)) < 0)
-		log_err("cannot start the %s: %s", what, strerror(errno));
+		log_warn("%s %s: restarting it%s%lld%s", front_names[kind],
+		    status_text(status, how, sizeof(how)), c->restart_at > now ?
+		    " in " : "", c->restart_at > now ? (long long)(c->restart_at -
+		    now) : 0LL, c->restart_at > now ? " s" : "");
+	if (g->signer > 0 && c->restart_at <= now && start_front(p, g, kind) <
+	    0)
+		log_err("cannot start the %s: %s", front_names[kind],
+		    strerror(errno));
+}
+
+/* restart_due - fronts whose back-off is over */
+static void
+restart_due(struct parent *p, struct gen *g)
+{
+	time_t	 now = time(NULL);
+
+	for (int k = 0; k < FRONTS; k++) {
+		struct child *c = &g->fronts[k];
+
+		if (c->pid == 0 && c->restart_at != 0 && now >= c->restart_at &&
+		    g->signer > 0 && start_front(p, g, k) < 0)
+			log_err("cannot start the %s: %s", front_names[k],
+			    strerror(errno));
+	}
 }
 
 /* signer_exited - restart it, unless its generation is retiring */
@@ -379,13 +455,12 @@ reap(struct parent *p)
 
 			if (g->conf == NULL)
 				continue;
-			if (pid == g->front)
-				front_exited(p, g, 0, status);
-			else if (pid == g->milter)
-				front_exited(p, g, 1, status);
-			else if (pid == g->signer)
+			for (int k = 0; k < FRONTS; k++)
+				if (pid == g->fronts[k].pid)
+					front_exited(p, g, k, status);
+			if (pid == g->signer)
 				signer_exited(p, g, status);
-			if (g->retiring && g->front == 0 && g->milter == 0 &&
+			if (g->retiring && fronts_running(g) == 0 &&
 			    g->signer == 0)
 				gen_release(g);
 		}
@@ -443,11 +518,10 @@ reload(struct parent *p)
 		return;
 	}
 	old->retiring = 1;
-	if (old->front > 0)
-		kill(old->front, SIGTERM);
-	if (old->milter > 0)
-		kill(old->milter, SIGTERM);
-	if (old->front == 0 && old->milter == 0 && old->ctl >= 0)
+	for (int k = 0; k < FRONTS; k++)
+		if (old->fronts[k].pid > 0)
+			kill(old->fronts[k].pid, SIGTERM);
+	if (fronts_running(old) == 0 && old->ctl >= 0)
 		(void)fdpass_send(old->ctl, 'Q', -1);
 	p->cur = n;
 	log_info("configuration reloaded from %s", p->path);
@@ -460,7 +534,7 @@ children_left(struct parent *p, int fronts)
 	int	 n = 0;
 
 	for (int i = 0; i < GENS_MAX; i++)
-		n += fronts ? (p->gens[i].front > 0) + (p->gens[i].milter > 0) :
+		n += fronts ? fronts_running(&p->gens[i]) :
 		    p->gens[i].signer > 0;
 	return n;
 }
@@ -476,8 +550,8 @@ wait_children(struct parent *p, int fronts, unsigned seconds)
 		reap(p);
 	}
 	for (int i = 0; i < GENS_MAX; i++) {
-		pid_t pids[2] = { fronts ? p->gens[i].front : p->gens[i].signer,
-		    fronts ? p->gens[i].milter : 0 };
+		pid_t pids[2] = { fronts ? p->gens[i].fronts[0].pid :
+		    p->gens[i].signer, fronts ? p->gens[i].fronts[1].pid : 0 };
 
 		for (int k = 0; k < 2; k++)
 			if (pids[k] > 0) {
@@ -499,10 +573,9 @@ shutdown_all(struct parent *p)
 	p->stopping = 1;
 	log_info("stopping: draining requests in flight (up to %u s)", drain);
 	for (int i = 0; i < GENS_MAX; i++) {
-		if (p->gens[i].front > 0)
-			kill(p->gens[i].front, SIGTERM);
-		if (p->gens[i].milter > 0)
-			kill(p->gens[i].milter, SIGTERM);
+		for (int k = 0; k < FRONTS; k++)
+			if (p->gens[i].fronts[k].pid > 0)
+				kill(p->gens[i].fronts[k].pid, SIGTERM);
 	}
 	wait_children(p, 1, drain);
 	for (int i = 0; i < GENS_MAX; i++)
@@ -548,6 +621,7 @@ supervise(struct parent *p)
 		if (p->gens[p->cur].signer == 0 &&
 		    time(NULL) >= p->next_signer_try)
 			restart_signer(p, &p->gens[p->cur]);
+		restart_due(p, &p->gens[p->cur]);
 	}
 }
 

@@ -6,14 +6,21 @@ The daemon runs with a terminal (a pty, as `p11dkimd -f` from a shell)
 and one institution's PIN given as an inherited descriptor (pin = "fd:7").
 Checks: the fronts hold neither the PIN descriptor nor the terminal, have
 no controlling terminal and /dev/null as stdin; the signer reads the PIN
-descriptor again when it is restarted.
+descriptor again when it is restarted.  A front that dies leaves nothing
+behind at the signer, even when its link was kept by someone else (as by
+a child a compromised front forked: here the test takes a copy of the
+front's link with pidfd_getfd and opens channels through it); a front
+that keeps dying is restarted after a growing back-off.
 
 Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
 Last line: "children-test: N passed, M failed".
 """
+import ctypes
 import fcntl
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import termios
@@ -121,6 +128,110 @@ def check_fronts(d, pin_path):
         check("front %d has no controlling terminal" % pid, tty_nr(pid) == 0, str(tty_nr(pid)))
 
 
+SYS_PIDFD_GETFD = 438
+
+
+def front_pids(d):
+    return [pid for pid in d.children() if not is_signer(pid)]
+
+
+def steal_link(pid):
+    """A copy of a fresh front's link (its only SOCK_SEQPACKET socket)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        for fd, target in fd_targets(pid).items():
+            if not target.startswith("socket:"):
+                continue
+            n = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+            if n < 0:
+                continue
+            s = socket.socket(fileno=n)
+            if s.type == socket.SOCK_SEQPACKET:
+                return s
+            s.close()
+    finally:
+        os.close(pidfd)
+    return None
+
+
+def open_channel(link):
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    socket.send_fds(link, [b"C"], [b.fileno()])
+    b.close()
+    return a
+
+
+def hung_up(sock, seconds):
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(4096) == b""
+    except (socket.timeout, OSError):
+        return False
+
+
+def wait_new_front(d, old, seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        new = [pid for pid in front_pids(d) if pid not in old]
+        if new:
+            return new[0]
+        time.sleep(0.02)
+    return None
+
+
+def kept_link(d):
+    """A front dies while a copy of its link lives on: the signer drops it."""
+    old = front_pids(d)
+    for pid in old:
+        os.kill(pid, signal.SIGKILL)
+    front = wait_new_front(d, old, 10)
+    check("a killed front is restarted", front is not None)
+    if front is None:
+        return
+    wait_for(Daemon.answers, 10)
+    link = steal_link(front)
+    check("a copy of the fresh front's link", link is not None)
+    if link is None:
+        return
+    chans = [open_channel(link) for _ in range(50)]
+    req = struct.pack("<IIII32s", 0x70313172, 1, 0, 1, b"\x11" * 32)
+    chans[0].settimeout(10)
+    chans[0].send(req)
+    check("the copied link signs through a channel of its own", len(chans[0].recv(2048)) > 0)
+    os.kill(front, signal.SIGKILL)
+    check("the front is restarted", wait_new_front(d, [front], 10) is not None)
+    check("the signer drops the dead front's link though a copy lives", hung_up(link, 5))
+    check("and every channel opened through it", all(hung_up(c, 2) for c in chans))
+    for c in chans:
+        c.close()
+    link.close()
+    check("signing goes on", wait_for(lambda: try_sign().startswith("OK"), 10))
+
+
+def restart_backoff(d):
+    """A front killed as soon as it starts comes back later and later."""
+    time.sleep(QUICK_WAIT)
+    starts = 0
+    end = time.time() + 6
+    old = front_pids(d)
+    for pid in old:
+        os.kill(pid, signal.SIGKILL)
+    while time.time() < end:
+        new = wait_new_front(d, old, end - time.time())
+        if new is None:
+            break
+        starts += 1
+        old.append(new)
+        os.kill(new, signal.SIGKILL)
+    check("a front that keeps dying is restarted at most 4 times in 6 s (%d)" % starts, 1 <= starts <= 4)
+    check("the back-off is logged", b"restarting it in " in bytes(d.out))
+    check("after the back-off the front serves again", wait_for(lambda: try_sign().startswith("OK"), 40))
+
+
+QUICK_WAIT = 11     # a front that lived this long restarts at once
+
+
 def main():
     setup()
     pin_path = os.path.join(T, "mosa.pin")
@@ -142,6 +253,8 @@ def main():
             check("a restarted signer reads the PIN descriptor again and signs", ok,
                   d.out.decode(errors="replace")[-2000:])
             check_fronts(d, pin_path)
+        kept_link(d)
+        restart_backoff(d)
         check("the daemon stops on SIGTERM", d.stop() == 0)
     finally:
         if d.p.poll() is None:
