@@ -155,6 +155,9 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 	d->workers = (unsigned)cfg_getint(root, "workers");
 	d->signer_threads = (unsigned)cfg_getint(root, "signer-threads");
 	d->sessions = (unsigned)cfg_getint(root, "sessions");
+	d->strict_start = cfg_getbool(root, "strict-start") == cfg_true;
+	d->open_threads = (unsigned)cfg_getint(root, "open-threads");
+	d->max_sessions = (unsigned)cfg_getint(root, "max-sessions");
 	d->max_header_bytes = (size_t)cfg_getint(root, "max-header-bytes");
 	d->max_message_bytes = (size_t)cfg_getint(root, "max-message-bytes");
 	d->idle_timeout = (unsigned)cfg_getint(root, "idle-timeout");

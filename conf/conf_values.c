@@ -65,6 +65,9 @@ cb_pin(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	    strncmp(value, "fd:", 3) != 0 && strcmp(value, "prompt") != 0)
 		return value_error(cfg, opt, value, "not file:/PATH, fd:N or "
 		    "prompt");
+	if (strlen(value) > CONF_PIN_SPEC_MAX)
+		return value_error(cfg, opt, value, "longer than 255 "
+		    "characters");
 	return keep(value, result);
 }
 

@@ -1,46 +1,44 @@
 /*
  * parent.c - the parent of p11dkimd (see parent.h).
  *
- * A "generation" is one configuration with its signer and its front.
- * SIGHUP builds a new generation from the file and, only if it starts
- * (the file is valid, the signer logs in to every required token), lets
- * the old front drain and retires the old signer: requests in flight
- * finish on the old configuration, a broken new one is refused and the
- * old one keeps serving.  A child that dies is restarted and logged.
+ * A "generation" is one configuration with its key table at the signer
+ * and its fronts.  SIGHUP builds a new generation from the file and, only
+ * if the signer takes its table, starts its fronts and lets the old ones
+ * drain: requests in flight finish on the old configuration, a broken new
+ * one is refused and the old one keeps serving.  The signer process
+ * stays (sproc.c): the institutions a reload does not change keep their
+ * logged-in tokens; only a change of the signer's own settings starts a
+ * new one.  A child that dies is restarted and logged; a front that keeps
+ * dying, after a back-off.
  *
  * Security: the parent keeps root only to bind sockets and start
  * children; the signer drops to signer-user before it loads the module,
- * the front to user before it reads a byte from a client.
+ * the front to user before it reads a byte from a client.  No child keeps
+ * a descriptor it does not need.
  */
 #include <errno.h>
 #include <grp.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "p11dkim/fdpass.h"
 #include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
-#include "p11dkim/signer_ipc.h"
-#include "p11dkim/signer_local.h"
 #include "child.h"
 #include "front.h"
 #include "listen.h"
 #include "parent.h"
+#include "sproc.h"
 
 #define GENS_MAX	4
-#define READY_WAIT_S	120
 #define QUICK_EXIT_S	10	/* a front that dies sooner is restarted */
 #define BACKOFF_MAX_S	60	/* after 1, 2, 4 ... up to this many seconds */
 
@@ -55,25 +53,27 @@ struct child {
 };
 
 struct gen {
-	struct conf *conf;
+	struct conf *conf;		/* NULL: the slot is free */
 	struct keytab keys;
-	pid_t	 signer;
+	struct sproc *sp;		/* its signer */
+	uint32_t table;			/* its key table there */
 	struct child fronts[FRONTS];
-	int	 ctl;			/* to the signer; -1 when closed */
 	int	 retiring;
 };
 
 struct parent {
 	const char *path;		/* of the configuration, for reloads */
 	struct gen gens[GENS_MAX];	/* gens[cur] serves */
+	struct sproc sprocs[GENS_MAX];	/* users == 0: free */
 	int	 cur;
-	time_t	 next_signer_try;	/* a failed signer restart */
 	int	 listen[16];
 	size_t	 nlisten;
 	int	 stderr_relay;		/* fronts' stderr, or -1 */
 	uint32_t next_link;		/* ids of the fronts' links */
 	int	 stopping;
 };
+
+static const char *const front_names[FRONTS] = { "front", "milter front" };
 
 /* drop_privileges - become user (when root and user is set) */
 int
@@ -95,93 +95,6 @@ drop_privileges(const char *user)
 	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
 		log_err("cannot become %s: %s", user, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * pin_descriptors - the descriptors of the "fd:N" PIN sources of c, which
- * the signer keeps (and no other child); returns how many went to keep
- */
-static size_t
-pin_descriptors(const struct conf *c, int *keep, size_t max)
-{
-	size_t	 n = 0;
-	char	*end;
-	long	 fd;
-
-	for (size_t i = 0; i < c->ninst && n < max; i++) {
-		if (strncmp(c->inst[i].pin, "fd:", 3) != 0)
-			continue;
-		fd = strtol(c->inst[i].pin + 3, &end, 10);
-		if (*end == '\0' && fd > STDERR_FILENO && fd < 65536)
-			keep[n++] = (int)fd;
-	}
-	return n;
-}
-
-/* signer_child - the signer process: never returns */
-static void __attribute__((noreturn))
-signer_child(struct gen *g, int ctl)
-{
-	struct signer *local;
-	int	 keep[CHILD_KEEP_MAX] = { ctl };
-	char	 err[512];
-
-	child_signals();
-	/*
-	 * The parent stops the signer ('Q', or its end of ctl closing) once
-	 * the fronts have drained: a signal to the whole process group
-	 * (Ctrl-C, systemd's KillMode=control-group) must not take it away
-	 * from the requests still in flight.
-	 */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	if (child_descriptors(keep, 1 + pin_descriptors(g->conf, keep + 1,
-	    CHILD_KEEP_MAX - 1)) < 0)
-		_exit(EX_OSERR);
-	(void)prctl(PR_SET_DUMPABLE, 0);	/* PINs pass through memory */
-	if (drop_privileges(g->conf->daemon.signer_user) < 0)
-		_exit(EX_NOPERM);
-	if ((local = signer_local_new(g->conf, &g->keys, err, sizeof(err))) ==
-	    NULL) {
-		log_err("signer: %s", err);
-		(void)fdpass_send(ctl, 'E', -1);
-		_exit(EX_UNAVAILABLE);
-	}
-	(void)fdpass_send(ctl, 'R', -1);
-	signer_ipc_serve(local, ctl, g->conf->daemon.signer_threads);
-	signer_free(local);
-	_exit(EX_OK);
-}
-
-/* start_signer - fork the signer and wait until it is ready */
-static int
-start_signer(struct gen *g)
-{
-	int	 sv[2], fd;
-	char	 tag = 0;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -1;
-	if ((g->signer = fork()) < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (g->signer == 0) {
-		close(sv[0]);
-		signer_child(g, sv[1]);
-	}
-	close(sv[1]);
-	g->ctl = sv[0];
-	if (poll(&(struct pollfd){ g->ctl, POLLIN, 0 }, 1, READY_WAIT_S *
-	    1000) <= 0 || fdpass_recv(g->ctl, &tag, &fd) <= 0 || tag != 'R') {
-		log_err("the signer did not start (see above)");
-		close(g->ctl);
-		g->ctl = -1;
-		kill(g->signer, SIGKILL);
 		return -1;
 	}
 	return 0;
@@ -213,8 +126,6 @@ front_child(struct parent *p, struct gen *g, int milter, int link)
 	_exit(front_run(g->conf, &g->keys, p->listen, p->nlisten, link));
 }
 
-static const char *const front_names[FRONTS] = { "front", "milter front" };
-
 /* front_wanted - is there a front of this kind in the configuration? */
 static int
 front_wanted(const struct parent *p, const struct gen *g, int kind)
@@ -224,10 +135,10 @@ front_wanted(const struct parent *p, const struct gen *g, int kind)
 }
 
 /*
- * start_front - fork a front (native, or milter) with its own link to
- * the generation's signer, named by a new id.  The native front gets the
- * bound listeners and drops privileges at once; the milter front opens
- * its socket with libmilter first and drops them itself.
+ * start_front - fork a front (native, or milter) with its own link to the
+ * generation's table at the signer, named by a new id.  The native front
+ * gets the bound listeners and drops privileges at once; the milter front
+ * opens its socket with libmilter first and drops them itself.
  */
 static int
 start_front(struct parent *p, struct gen *g, int kind)
@@ -240,10 +151,13 @@ start_front(struct parent *p, struct gen *g, int kind)
 	c->restart_at = 0;
 	if (!front_wanted(p, g, kind))
 		return 0;
+	if (g->sp->pid == 0) {
+		errno = ESRCH;		/* started with the new signer */
+		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
-	if (fdpass_sendmsg(g->ctl, 'F', sv[1], &id, sizeof(id)) < 0 ||
-	    (pid = fork()) < 0) {
+	if (sproc_link(g->sp, id, g->table, sv[1]) < 0 || (pid = fork()) < 0) {
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
@@ -282,16 +196,48 @@ fronts_running(const struct gen *g)
 	return n;
 }
 
-/* gen_release - free a generation whose children are gone */
+/* free_sproc - a free signer slot */
+static struct sproc *
+free_sproc(struct parent *p)
+{
+	for (int i = 0; i < GENS_MAX; i++)
+		if (p->sprocs[i].users == 0 && p->sprocs[i].pid == 0)
+			return &p->sprocs[i];
+	return NULL;
+}
+
+/* sproc_for - the running signer that fits c, or a new one; NULL */
+static struct sproc *
+sproc_for(struct parent *p, const struct conf *c)
+{
+	struct sproc *sp = p->gens[p->cur].conf != NULL ?
+	    p->gens[p->cur].sp : NULL;
+
+	if (sp != NULL && sproc_fits(sp, c))
+		return sp;
+	if (sp != NULL)
+		log_info("the signer's settings changed: starting a new signer");
+	if ((sp = free_sproc(p)) == NULL) {
+		log_err("previous signers are still draining");
+		return NULL;
+	}
+	return sproc_start(sp, c) < 0 ? NULL : sp;
+}
+
+/* gen_release - free a generation whose fronts are gone */
 static void
 gen_release(struct gen *g)
 {
-	if (g->ctl >= 0)
-		close(g->ctl);
+	if (g->sp != NULL && --g->sp->users == 0) {
+		if (g->sp->pid > 0)
+			sproc_quit(g->sp);	/* reaped later */
+		else
+			sproc_release(g->sp);
+	} else if (g->sp != NULL)
+		sproc_retire(g->sp, g->table);
 	keytab_release(&g->keys);
 	conf_free(g->conf);
 	memset(g, 0, sizeof(*g));
-	g->ctl = -1;
 }
 
 /* gen_start - a new generation from conf (owned from now on) */
@@ -301,16 +247,18 @@ gen_start(struct parent *p, struct gen *g, struct conf *conf)
 	char	 err[512];
 
 	memset(g, 0, sizeof(*g));
-	g->ctl = -1;
 	g->conf = conf;
 	if (keytab_build(conf, &g->keys, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		gen_release(g);
 		return -1;
 	}
-	if (start_signer(g) < 0) {
-		if (g->signer > 0)
-			waitpid(g->signer, NULL, 0);
+	if ((g->sp = sproc_for(p, conf)) == NULL) {
+		gen_release(g);
+		return -1;
+	}
+	g->sp->users++;
+	if (sproc_load(g->sp, &g->keys, &g->table) < 0) {
 		gen_release(g);
 		return -1;
 	}
@@ -318,9 +266,7 @@ gen_start(struct parent *p, struct gen *g, struct conf *conf)
 		for (int k = 0; k < FRONTS; k++)
 			if (g->fronts[k].pid > 0)
 				kill(g->fronts[k].pid, SIGKILL);
-		(void)fdpass_send(g->ctl, 'Q', -1);
-		waitpid(g->signer, NULL, 0);
-		gen_release(g);
+		g->retiring = 1;	/* released once they are reaped */
 		return -1;
 	}
 	return 0;
@@ -337,16 +283,23 @@ status_text(int status, char *buf, size_t len)
 	return buf;
 }
 
-/* restart_signer - a new signer for the serving generation */
+/*
+ * restart_signer - a new signer for the serving generation (its fronts
+ * left when the old one went), with its key table again
+ */
 static void
-restart_signer(struct parent *p, struct gen *g)
+restart_signer(struct parent *p, struct sproc *sp)
 {
-	if (g->ctl >= 0)
-		close(g->ctl);
-	g->ctl = -1;
-	if (start_signer(g) < 0) {
-		g->signer = 0;
-		p->next_signer_try = time(NULL) + 1;
+	struct gen *g = &p->gens[p->cur];
+
+	if (sproc_start(sp, g->conf) < 0 ||
+	    sproc_load(sp, &g->keys, &g->table) < 0) {
+		if (sp->pid > 0) {
+			kill(sp->pid, SIGKILL);
+			waitpid(sp->pid, NULL, 0);
+			sproc_exited(sp);
+		}
+		sp->next_try = time(NULL) + 1;
 		return;
 	}
 	log_info("signer restarted");
@@ -372,74 +325,82 @@ backoff(struct child *c, time_t now)
 
 /*
  * front_exited - tell the signer to drop its link (a child of the front
- * may still hold it), then restart the front after a back-off, or retire
- * the generation's signer once both fronts are gone
+ * may still hold it), then restart the front after a back-off, or release
+ * a retiring generation once its fronts are gone
  */
 static void
 front_exited(struct parent *p, struct gen *g, int kind, int status)
 {
 	struct child *c = &g->fronts[kind];
 	time_t	 now = time(NULL);
-	char	 how[40];
+	char	 how[40], when[32] = "";
 
 	c->pid = 0;
-	if (g->ctl >= 0)
-		(void)fdpass_sendmsg(g->ctl, 'D', -1, &c->link,
-		    sizeof(c->link));
+	sproc_front_gone(g->sp, c->link);
 	if (g->retiring || p->stopping) {
 		log_info("%s of %s configuration stopped (%s)",
 		    front_names[kind], g->retiring ? "the previous" : "the",
 		    status_text(status, how, sizeof(how)));
-		if (fronts_running(g) == 0 && g->ctl >= 0)
-			(void)fdpass_send(g->ctl, 'Q', -1);
+		if (fronts_running(g) == 0 && g->retiring)
+			gen_release(g);
 		return;
 	}
 	c->restart_at = backoff(c, now);
+	if (c->restart_at > now)
+		snprintf(when, sizeof(when), " in %lld s",
+		    (long long)(c->restart_at - now));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL)
 		log_info("%s stopped: its signer is gone", front_names[kind]);
 	else
-		log_warn("%s %s: restarting it%s%lld%s", front_names[kind],
-		    status_text(status, how, sizeof(how)), c->restart_at > now ?
-		    " in " : "", c->restart_at > now ? (long long)(c->restart_at -
-		    now) : 0LL, c->restart_at > now ? " s" : "");
-	if (g->signer > 0 && c->restart_at <= now && start_front(p, g, kind) <
+		log_warn("%s %s: restarting it%s", front_names[kind],
+		    status_text(status, how, sizeof(how)), when);
+	if (g->sp->pid > 0 && c->restart_at <= now && start_front(p, g, kind) <
 	    0)
 		log_err("cannot start the %s: %s", front_names[kind],
 		    strerror(errno));
 }
 
-/* restart_due - fronts whose back-off is over */
+/* restart_due - fronts whose back-off is over, signers to start again */
 static void
-restart_due(struct parent *p, struct gen *g)
+restart_due(struct parent *p)
 {
+	struct gen *g = &p->gens[p->cur];
 	time_t	 now = time(NULL);
 
+	if (g->sp->pid == 0 && now >= g->sp->next_try)
+		restart_signer(p, g->sp);
 	for (int k = 0; k < FRONTS; k++) {
 		struct child *c = &g->fronts[k];
 
 		if (c->pid == 0 && c->restart_at != 0 && now >= c->restart_at &&
-		    g->signer > 0 && start_front(p, g, k) < 0)
+		    g->sp->pid > 0 && start_front(p, g, k) < 0)
 			log_err("cannot start the %s: %s", front_names[k],
 			    strerror(errno));
 	}
 }
 
-/* signer_exited - restart it, unless its generation is retiring */
+/*
+ * signer_exited - a signer ended: when no generation uses it any more it
+ * was told to stop; else it died, and is started again for the serving
+ * generation (the retiring ones that used it lose it: their fronts go)
+ */
 static void
-signer_exited(struct parent *p, struct gen *g, int status)
+signer_exited(struct parent *p, struct sproc *sp, int status)
 {
 	char	 how[40];
 
-	g->signer = 0;
-	if (g->retiring || p->stopping) {
-		log_info("signer of %s configuration stopped (%s)", g->retiring ?
-		    "the previous" : "the", status_text(status, how,
+	sproc_exited(sp);
+	if (sp->users == 0 || p->stopping) {
+		log_info("a signer stopped (%s)", status_text(status, how,
 		    sizeof(how)));
+		if (sp->users == 0)
+			sproc_release(sp);
 		return;
 	}
 	log_err("signer %s: restarting it", status_text(status, how,
 	    sizeof(how)));
-	restart_signer(p, g);
+	if (p->gens[p->cur].sp == sp)
+		restart_signer(p, sp);
 }
 
 /* reap - every child that ended */
@@ -449,21 +410,18 @@ reap(struct parent *p)
 	int	 status;
 	pid_t	 pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < GENS_MAX; i++)
+			if (p->sprocs[i].pid == pid)
+				signer_exited(p, &p->sprocs[i], status);
 		for (int i = 0; i < GENS_MAX; i++) {
 			struct gen *g = &p->gens[i];
 
-			if (g->conf == NULL)
-				continue;
-			for (int k = 0; k < FRONTS; k++)
+			for (int k = 0; g->conf != NULL && k < FRONTS; k++)
 				if (pid == g->fronts[k].pid)
 					front_exited(p, g, k, status);
-			if (pid == g->signer)
-				signer_exited(p, g, status);
-			if (g->retiring && fronts_running(g) == 0 &&
-			    g->signer == 0)
-				gen_release(g);
 		}
+	}
 }
 
 /* free_gen - an empty generation slot, or -1 */
@@ -489,6 +447,18 @@ same_listeners(const struct conf_daemon *a, const struct conf_daemon *b)
 		    a->listen[i].mode != b->listen[i].mode)
 			return 0;
 	return 1;
+}
+
+/* retire - the old generation's fronts drain, then it goes */
+static void
+retire(struct gen *old)
+{
+	old->retiring = 1;
+	for (int k = 0; k < FRONTS; k++)
+		if (old->fronts[k].pid > 0)
+			kill(old->fronts[k].pid, SIGTERM);
+	if (fronts_running(old) == 0)
+		gen_release(old);
 }
 
 /* reload - SIGHUP: a new generation if the file is good and it starts */
@@ -517,25 +487,30 @@ reload(struct parent *p)
 		    "new one did not start");
 		return;
 	}
-	old->retiring = 1;
-	for (int k = 0; k < FRONTS; k++)
-		if (old->fronts[k].pid > 0)
-			kill(old->fronts[k].pid, SIGTERM);
-	if (fronts_running(old) == 0 && old->ctl >= 0)
-		(void)fdpass_send(old->ctl, 'Q', -1);
+	retire(old);
 	p->cur = n;
 	log_info("configuration reloaded from %s", p->path);
 }
 
-/* children_left - fronts (or signers) still running */
+/* fronts_left - fronts still running, in every generation */
 static int
-children_left(struct parent *p, int fronts)
+fronts_left(struct parent *p)
 {
 	int	 n = 0;
 
 	for (int i = 0; i < GENS_MAX; i++)
-		n += fronts ? fronts_running(&p->gens[i]) :
-		    p->gens[i].signer > 0;
+		n += p->gens[i].conf != NULL ? fronts_running(&p->gens[i]) : 0;
+	return n;
+}
+
+/* signers_left - signer processes still running */
+static int
+signers_left(struct parent *p)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < GENS_MAX; i++)
+		n += p->sprocs[i].pid > 0;
 	return n;
 }
 
@@ -545,13 +520,14 @@ wait_children(struct parent *p, int fronts, unsigned seconds)
 {
 	time_t	 until = time(NULL) + seconds;
 
-	while (children_left(p, fronts) && time(NULL) < until) {
+	while ((fronts ? fronts_left(p) : signers_left(p)) &&
+	    time(NULL) < until) {
 		usleep(50000);
 		reap(p);
 	}
 	for (int i = 0; i < GENS_MAX; i++) {
 		pid_t pids[2] = { fronts ? p->gens[i].fronts[0].pid :
-		    p->gens[i].signer, fronts ? p->gens[i].fronts[1].pid : 0 };
+		    p->sprocs[i].pid, fronts ? p->gens[i].fronts[1].pid : 0 };
 
 		for (int k = 0; k < 2; k++)
 			if (pids[k] > 0) {
@@ -572,15 +548,13 @@ shutdown_all(struct parent *p)
 
 	p->stopping = 1;
 	log_info("stopping: draining requests in flight (up to %u s)", drain);
-	for (int i = 0; i < GENS_MAX; i++) {
-		for (int k = 0; k < FRONTS; k++)
+	for (int i = 0; i < GENS_MAX; i++)
+		for (int k = 0; p->gens[i].conf != NULL && k < FRONTS; k++)
 			if (p->gens[i].fronts[k].pid > 0)
 				kill(p->gens[i].fronts[k].pid, SIGTERM);
-	}
 	wait_children(p, 1, drain);
 	for (int i = 0; i < GENS_MAX; i++)
-		if (p->gens[i].signer > 0 && p->gens[i].ctl >= 0)
-			(void)fdpass_send(p->gens[i].ctl, 'Q', -1);
+		sproc_quit(&p->sprocs[i]);
 	wait_children(p, 0, 10);
 	for (size_t i = 0; i < c->daemon.nlisten; i++)
 		unlink(c->daemon.listen[i].path);
@@ -618,10 +592,7 @@ supervise(struct parent *p)
 		if (sig == SIGHUP)
 			reload(p);
 		reap(p);
-		if (p->gens[p->cur].signer == 0 &&
-		    time(NULL) >= p->next_signer_try)
-			restart_signer(p, &p->gens[p->cur]);
-		restart_due(p, &p->gens[p->cur]);
+		restart_due(p);
 	}
 }
 
@@ -636,7 +607,7 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 	p.path = path;
 	p.stderr_relay = c->daemon.log_stderr ? child_stderr_relay() : -1;
 	for (int i = 0; i < GENS_MAX; i++)
-		p.gens[i].ctl = -1;
+		p.sprocs[i].ctl = -1;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -646,6 +617,10 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (bind_all(&p, c) < 0 || gen_start(&p, &p.gens[0], c) < 0) {
 		log_err("not started");
+		wait_children(&p, 1, 1);
+		for (int i = 0; i < GENS_MAX; i++)
+			sproc_quit(&p.sprocs[i]);
+		wait_children(&p, 0, 10);
 		return EX_UNAVAILABLE;
 	}
 	log_info("started: %zu institution(s), %zu listener(s)%s", c->ninst,
@@ -656,9 +631,11 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 	}
 	supervise(&p);
 	shutdown_all(&p);
-	for (int i = 0; i < GENS_MAX; i++)
+	for (int i = 0; i < GENS_MAX; i++) {
 		if (p.gens[i].conf != NULL)
 			gen_release(&p.gens[i]);
+		sproc_release(&p.sprocs[i]);
+	}
 	log_info("stopped");
 	return EX_OK;
 }

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -58,6 +59,7 @@ struct serve;
 struct peer {
 	struct serve *sv;
 	struct peer *link;	/* a channel's link; NULL for a link */
+	struct signer *signer;	/* a link: its table's view */
 	int	 fd;
 	uint32_t id;		/* a link: the parent's name for its front */
 	int	 dropped;	/* a link: its front is gone */
@@ -66,7 +68,7 @@ struct peer {
 };
 
 struct serve {
-	struct signer *local;
+	const struct signer_host *host;
 	sem_t	 calls;			/* token calls that may start */
 	pthread_attr_t attr;
 	pthread_mutex_t mu;
@@ -147,6 +149,7 @@ leave(struct peer *p)
 {
 	struct serve *sv = p->sv;
 	struct peer *l = p->link ? p->link : p;
+	int	 last;
 
 	pthread_mutex_lock(&sv->mu);
 	unwatch(sv, p);
@@ -157,8 +160,13 @@ leave(struct peer *p)
 		free(p);
 	} else
 		sv->links--;
-	if (--l->refs == 0)
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&sv->mu);
+	if (last) {			/* its table may go with its view */
+		signer_free(l->signer);
 		free(l);
+	}
+	pthread_mutex_lock(&sv->mu);
 	sv->threads--;
 	pthread_cond_broadcast(&sv->gone);
 	pthread_mutex_unlock(&sv->mu);
@@ -193,7 +201,7 @@ channel_thread(void *arg)
 	while (take_request(c->fd, &req)) {
 		if (!take_call(sv, c->fd))
 			break;		/* the front gave up on it */
-		signer_sign(sv->local, req.key, (enum dkim_alg)req.alg,
+		signer_sign(c->link->signer, req.key, (enum dkim_alg)req.alg,
 		    req.digest, &r);
 		sem_post(&sv->calls);
 		if (reply(c->fd, req.id, &r) < 0)
@@ -324,27 +332,37 @@ link_thread(void *arg)
 	return NULL;
 }
 
-/* add_link - a new front's link, and its thread */
+/* add_link - a new front's link, for a table, and its thread */
 static void
-add_link(struct serve *sv, int fd, uint32_t id)
+add_link(struct serve *sv, int fd, uint32_t id, uint32_t table)
 {
 	struct peer *l = calloc(1, sizeof(*l));
 
-	if (l == NULL) {
+	if (l == NULL || (l->signer = sv->host->view(sv->host->ctx,
+	    table)) == NULL) {
+		if (l != NULL)
+			log_err("signer: a front's link for key table %u, which "
+			    "is not loaded: refused", table);
+		free(l);
 		close(fd);
 		return;
 	}
-	*l = (struct peer){ .sv = sv, .fd = fd, .id = id, .refs = 1 };
+	l->sv = sv;
+	l->fd = fd;
+	l->id = id;
+	l->refs = 1;
 	pthread_mutex_lock(&sv->mu);
-	if (sv->links >= LINKS_MAX) {
-		log_err("signer: more than %d fronts: refusing one", LINKS_MAX);
+	if (sv->links >= LINKS_MAX || start(sv, l, link_thread) < 0) {
+		if (sv->links >= LINKS_MAX)
+			log_err("signer: more than %d fronts: refusing one",
+			    LINKS_MAX);
+		pthread_mutex_unlock(&sv->mu);
+		signer_free(l->signer);
 		close(fd);
 		free(l);
-	} else if (start(sv, l, link_thread) < 0) {
-		close(fd);		/* start() said why */
-		free(l);
-	} else
-		sv->links++;
+		return;
+	}
+	sv->links++;
 	pthread_mutex_unlock(&sv->mu);
 }
 
@@ -375,25 +393,59 @@ drop_link(struct serve *sv, uint32_t id)
 		    "front is gone", n - 1);
 }
 
+/* load - 'K': a key table from fd; the answer goes back on ctl */
+static void
+load(struct serve *sv, int ctl, uint32_t table, int fd)
+{
+	struct {
+		uint32_t table;
+		char	 why[SIGNER_ERR_MAX];
+	} e = { table, "" };
+
+	if (fd < 0)
+		snprintf(e.why, sizeof(e.why), "no key table came");
+	else if (sv->host->load(sv->host->ctx, table, fd, e.why,
+	    sizeof(e.why)) == 0) {
+		close(fd);
+		(void)fdpass_sendmsg(ctl, 'R', -1, &table, sizeof(table));
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	(void)fdpass_sendmsg(ctl, 'E', -1, &e, sizeof(table) +
+	    strlen(e.why) + 1);
+}
+
 /* control - a message from the parent; returns 0 to stop */
 static int
 control(struct serve *sv, int ctl)
 {
-	uint32_t id;
+	uint32_t arg[2];
 	size_t	 len;
 	char	 tag;
-	int	 fd, rc = fdpass_recvmsg(ctl, &tag, &fd, &id, sizeof(id), &len);
+	int	 fd, rc = fdpass_recvmsg(ctl, &tag, &fd, arg, sizeof(arg), &len);
 
 	if (rc <= 0 || tag == 'Q') {
 		if (fd >= 0)
 			close(fd);
 		return 0;
 	}
-	if (tag == 'F' && fd >= 0 && len == sizeof(id))
-		add_link(sv, fd, id);
-	else if (tag == 'D' && len == sizeof(id))
-		drop_link(sv, id);
-	else if (fd >= 0)
+	if (tag == 'K' && len == sizeof(arg[0])) {
+		load(sv, ctl, arg[0], fd);
+		return 1;
+	}
+	if (tag == 'F' && fd >= 0 && len == sizeof(arg)) {
+		add_link(sv, fd, arg[0], arg[1]);
+		return 1;
+	}
+	if (tag == 'D' && len == sizeof(arg[0]))
+		drop_link(sv, arg[0]);
+	else if (tag == 'T' && len == sizeof(arg[0]))
+		sv->host->retire(sv->host->ctx, arg[0]);
+	else
+		log_err("signer: a control message it does not know ('%c', "
+		    "%zu bytes): ignored", tag, len);
+	if (fd >= 0)
 		close(fd);
 	return 1;
 }
@@ -439,7 +491,7 @@ budgets(struct serve *sv)
 
 /* signer_ipc_serve - answer the fronts until the parent says stop */
 int
-signer_ipc_serve(struct signer *local, int ctl, unsigned threads)
+signer_ipc_serve(const struct signer_host *host, int ctl, unsigned threads)
 {
 	struct serve *sv = calloc(1, sizeof(*sv));
 
@@ -453,7 +505,7 @@ signer_ipc_serve(struct signer *local, int ctl, unsigned threads)
 		free(sv);
 		return -1;
 	}
-	sv->local = local;
+	sv->host = host;
 	pthread_attr_init(&sv->attr);
 	pthread_attr_setdetachstate(&sv->attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&sv->attr, THREAD_STACK);

@@ -282,6 +282,46 @@ pin_source_parse(const char *spec, const char *what, struct p11_err *err)
 	return NULL;
 }
 
+/* path_of - the file a PIN spec names, or NULL */
+static const char *
+path_of(const char *spec)
+{
+	if (strncmp(spec, "file:", 5) == 0)
+		return spec + 5;
+	return spec[0] == '/' ? spec : NULL;
+}
+
+/* stamp_path - a file's identity: device, inode, size, change time */
+static void
+stamp_path(const char *path, char *out, size_t len)
+{
+	struct stat st;
+
+	if (path == NULL)
+		snprintf(out, len, "fixed");
+	else if (stat(path, &st) < 0)
+		snprintf(out, len, "unreadable");
+	else
+		snprintf(out, len, "%lu:%lu:%lld:%lld.%09ld",
+		    (unsigned long)st.st_dev, (unsigned long)st.st_ino,
+		    (long long)st.st_size, (long long)st.st_ctim.tv_sec,
+		    st.st_ctim.tv_nsec);
+}
+
+/* pin_spec_stamp - what identifies the PIN a spec gives, now */
+void
+pin_spec_stamp(const char *spec, char *out, size_t len)
+{
+	stamp_path(path_of(spec), out, len);
+}
+
+/* pin_source_stamp - the same, of a source */
+void
+pin_source_stamp(const struct pin_source *s, char *out, size_t len)
+{
+	stamp_path(s->kind == PIN_FILE ? s->path : NULL, out, len);
+}
+
 /* pin_get - the PIN, into pin; the caller wipes it with pin_wipe() */
 int
 pin_get(struct pin_source *s, struct pin *p, struct p11_err *err)

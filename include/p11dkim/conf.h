@@ -19,6 +19,7 @@
 #define CONF_CODE_MAX		32	/* institution code */
 #define CONF_NAMES_MAX		256	/* header names in a list (sign_params) */
 #define CONF_ERR_MAX		512
+#define CONF_PIN_SPEC_MAX	255	/* a pin source: file:/PATH ... */
 #define CONF_HEADER_BYTES_MAX	(1024 * 1024)	/* = DKIM_HEADER_BYTES_MAX */
 
 struct conf_institution {
@@ -93,6 +94,9 @@ struct conf_daemon {
 	unsigned workers;		/* requests served at once */
 	unsigned signer_threads;
 	unsigned sessions;		/* PKCS#11 sessions per token */
+	int	 strict_start;		/* every institution's key, or no start */
+	unsigned open_threads;		/* tokens logged in at once */
+	unsigned max_sessions;		/* pool sessions, all tokens together */
 	size_t	 max_header_bytes;
 	size_t	 max_message_bytes;
 	unsigned idle_timeout;		/* seconds */

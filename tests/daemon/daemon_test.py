@@ -243,8 +243,9 @@ def crashes(d, table):
     kids = d.children()
     for victim in ("front", "signer"):
         kids = d.children()
-        # The signer is the child that holds the module: the first started.
-        pid = min(kids) if victim == "signer" else max(kids)
+        # The signer is the child that holds the module.
+        signer = signer_pid(d)
+        pid = signer if victim == "signer" else max(k for k in kids if k != signer)
         os.kill(pid, signal.SIGKILL)
         ok = False
         for _ in range(100):

@@ -102,7 +102,7 @@ setup(void **state)
 	    sizeof(err))) == NULL || keytab_build(conf, &keys, err,
 	    sizeof(err)) < 0)
 		fail_msg("%s", err);
-	if ((front.signer = signer_local_new(conf, &keys, err,
+	if ((front.signer = signer_local_open(conf, &keys, err,
 	    sizeof(err))) == NULL)
 		fail_msg("%s", err);
 	front.conf = conf;

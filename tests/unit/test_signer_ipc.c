@@ -121,12 +121,42 @@ set_delay(struct rig *g, int ms)
 	pthread_mutex_unlock(&g->fake.mu);
 }
 
+/* fake_view - every table is the fake itself */
+static struct signer *
+fake_view(void *ctx, uint32_t table)
+{
+	(void)table;
+	return ctx;
+}
+
+/* fake_load - every table loads */
+static int
+fake_load(void *ctx, uint32_t table, int fd, char *err, size_t len)
+{
+	(void)ctx;
+	(void)table;
+	(void)fd;
+	(void)err;
+	(void)len;
+	return 0;
+}
+
+/* fake_retire - nothing to do */
+static void
+fake_retire(void *ctx, uint32_t table)
+{
+	(void)ctx;
+	(void)table;
+}
+
 static void *
 serve_thread(void *arg)
 {
 	struct rig *g = arg;
+	struct signer_host host = { &g->fake.base, fake_view, fake_load,
+	    fake_retire };
 
-	g->served = signer_ipc_serve(&g->fake.base, g->serve_fd, TOKEN_CALLS);
+	g->served = signer_ipc_serve(&host, g->serve_fd, TOKEN_CALLS);
 	return NULL;
 }
 
@@ -134,11 +164,12 @@ serve_thread(void *arg)
 static int
 rig_link(struct rig *g, uint32_t id)
 {
+	uint32_t arg[2] = { id, 1 };
 	int	 link[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, link), 0);
-	assert_int_equal(fdpass_sendmsg(g->ctl, 'F', link[1], &id, sizeof(id)),
-	    0);
+	assert_int_equal(fdpass_sendmsg(g->ctl, 'F', link[1], arg,
+	    sizeof(arg)), 0);
 	close(link[1]);
 	return link[0];
 }
