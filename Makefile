@@ -41,7 +41,7 @@ P11_LIBS      := $(shell $(PKG_CONFIG) --libs libp11 2>/dev/null || echo -lp11) 
 CONFUSE_LIBS  := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null || echo -lconfuse)
 
 # --- libraries, bottom layer first -----------------------------------------
-UTIL_SRC := util/buf.c util/clock.c
+UTIL_SRC := util/buf.c util/clock.c util/strmap.c
 DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 	    dkim/canon_header.c dkim/header_section.c dkim/header_select.c \
 	    dkim/sig_field.c dkim/sign_params.c dkim/dkim_sign.c dkim/addr.c
@@ -49,7 +49,7 @@ DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 PKCS11_SRC := pkcs11/p11_err.c pkcs11/p11_module.c pkcs11/slot_index.c pkcs11/pin.c \
 	    pkcs11/token.c pkcs11/p11_key.c pkcs11/keygen.c pkcs11/key_audit.c \
 	    pkcs11/token_admin.c
-CONF_SRC := conf/conf.c conf/conf_values.c conf/conf_daemon.c conf/rotation_state.c \
+CONF_SRC := conf/conf.c conf/conf_include.c conf/conf_values.c conf/conf_daemon.c conf/rotation_state.c \
 	    conf/hosts.c
 PROV_SRC := $(filter-out provisioning/main.c,$(wildcard provisioning/*.c))
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))

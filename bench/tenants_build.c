@@ -8,8 +8,9 @@
  * DIR/pins/CODE.pin (0600), the security officer PIN in DIR/so.pin, a key
  * for selector stxsel1 labelled CODE-stxsel1 generated on the token with
  * the ceremony's templates (pkcs11/keygen.c, as p11dkim-keys generate),
- * and the institution's section in DIR/institutions.conf (domain
- * CODE.example, allow-uids the caller's uid).  The token store is
+ * and the institution's section in a file of its own,
+ * DIR/institutions.d/CODE.conf (domain CODE.example, allow-uids the
+ * caller's uid), for a configuration's `include`.  The token store is
  * DIR/tokens, described by DIR/softhsm2.conf (for SOFTHSM2_CONF).
  *
  * Made through the PKCS#11 API, not two commands per institution.
@@ -296,35 +297,34 @@ build_shards(const struct build *b)
 	free(sh);
 }
 
-/* write_files - PIN files and the institutions' sections */
+/* write_files - PIN files, and a file of its own for each institution */
 static void
 write_files(const struct build *b)
 {
-	char	 path[4096], code[CODE_LEN], pin[32], line[40];
-	FILE	*f;
+	char	 path[4096], code[CODE_LEN], pin[32], text[1024];
 
 	snprintf(path, sizeof(path), "%s/pins", b->dir);
 	make_dir(path);
+	snprintf(path, sizeof(path), "%s/institutions.d", b->dir);
+	make_dir(path);
 	snprintf(path, sizeof(path), "%s/so.pin", b->dir);
 	write_file(path, SO_PIN "\n");
-	snprintf(path, sizeof(path), "%s/institutions.conf", b->dir);
-	if ((f = fopen(path, "w")) == NULL)
-		bench_fatal("%s: %s", path, strerror(errno));
 	for (unsigned i = 1; i <= b->n; i++) {
 		code_of(i, code);
 		pin_of(i, pin);
 		snprintf(path, sizeof(path), "%s/pins/%s.pin", b->dir, code);
-		snprintf(line, sizeof(line), "%s\n", pin);
-		write_file(path, line);
-		fprintf(f, "institution %s {\n\tdomains = { \"%s.example\" }\n"
-		    "\tpin = \"file:%s/pins/%s.pin\"\n\tactive-selector = "
-		    "\"stxsel1\"\n\talgorithm = \"%s\"\n\tkey-type = \"%s\"\n"
-		    "\tallow-uids = { \"%u\" }\n}\n", code, code, b->dir, code,
-		    b->type == P11_KEY_RSA ? "rsa-sha256" : "ed25519-sha256",
-		    b->type_name, (unsigned)getuid());
+		snprintf(text, sizeof(text), "%s\n", pin);
+		write_file(path, text);
+		snprintf(path, sizeof(path), "%s/institutions.d/%s.conf",
+		    b->dir, code);
+		snprintf(text, sizeof(text), "institution %s {\n\tdomains = { "
+		    "\"%s.example\" }\n\tpin = \"file:%s/pins/%s.pin\"\n\t"
+		    "active-selector = \"stxsel1\"\n\talgorithm = \"%s\"\n\t"
+		    "key-type = \"%s\"\n\tallow-uids = { \"%u\" }\n}\n", code,
+		    code, b->dir, code, b->type == P11_KEY_RSA ? "rsa-sha256" :
+		    "ed25519-sha256", b->type_name, (unsigned)getuid());
+		write_file(path, text);
 	}
-	if (fclose(f) != 0)
-		bench_fatal("institutions.conf: %s", strerror(errno));
 }
 
 /* built - 1 when DIR/BUILT says this fixture is there already */
@@ -390,8 +390,8 @@ main(int argc, char **argv)
 		    b.type_name);
 		return 0;
 	}
-	snprintf(path, sizeof(path), "rm -rf '%s/tokens' '%s'/shard-*", b.dir,
-	    b.dir);
+	snprintf(path, sizeof(path), "rm -rf '%s/tokens' '%s/institutions.d' "
+	    "'%s'/shard-*", b.dir, b.dir, b.dir);
 	if (strchr(b.dir, '\'') != NULL || system(path) != 0)
 		bench_fatal("cannot empty %s", b.dir);
 	store_conf(b.dir);

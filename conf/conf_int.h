@@ -43,6 +43,30 @@ int	conf_resolve_user(const char *, uid_t *);
 /* conf_resolve_group - a group name or number */
 int	conf_resolve_group(const char *, gid_t *);
 
+/* The files an include names, parsed (conf_include.c). */
+struct conf_files {
+	cfg_t	**cfg;
+	size_t	 n, cap;
+};
+
+/* What the main reader lends the include reader. */
+struct conf_include_hooks {
+	void	(*prepare)(cfg_t *);		/* error and check functions */
+	void	(*error)(char *err, size_t);	/* the first error, as text */
+};
+
+/*
+ * conf_include_load - every file that root's `include` patterns name,
+ * parsed with opts (institution sections only); -1 and why ("file:line:
+ * ...") at the first error.  f holds what was parsed, also on failure.
+ */
+int	conf_include_load(cfg_t *root, const char *main_path, cfg_opt_t *opts,
+	    const struct conf_include_hooks *, struct conf_files *f,
+	    char *err, size_t errlen);
+
+/* conf_include_free - every parsed file */
+void	conf_include_free(struct conf_files *);
+
 /* conf_copy_daemon - the daemon section and listeners into c */
 int	conf_copy_daemon(cfg_t *root, struct conf *c);
 

@@ -342,8 +342,8 @@ stats(struct conn *c)
 	struct buf out;
 	int	 rc;
 
-	buf_init(&out, 1 << 20);
-	rc = stats_render(c->f->stats, &out) < 0 ? -1 :
+	buf_init(&out, stats_bound(c->f->conf));
+	rc = stats_render(c->f->stats, c->f->keys, c->f->signer, &out) < 0 ? -1 :
 	    reply_ok(c, buf_str(&out), out.len);
 	buf_release(&out);
 	return rc;

@@ -382,8 +382,8 @@ write_stats(void)
 	if (mconf->stats_file == NULL)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.new", mconf->stats_file);
-	buf_init(&out, 1 << 20);
-	if (stats_render(mfront.stats, &out) == 0 &&
+	buf_init(&out, stats_bound(mfront.conf));
+	if (stats_render(mfront.stats, mfront.keys, mfront.signer, &out) == 0 &&
 	    (f = fopen(tmp, "w")) != NULL) {
 		if (fwrite(buf_str(&out), 1, out.len, f) != out.len ||
 		    fclose(f) != 0 || rename(tmp, mconf->stats_file) < 0)

@@ -32,6 +32,7 @@
 
 #include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
+#include "p11dkim/signer_ipc.h"
 #include "child.h"
 #include "front.h"
 #include "listen.h"
@@ -206,17 +207,22 @@ free_sproc(struct parent *p)
 	return NULL;
 }
 
-/* sproc_for - the running signer that fits c, or a new one; NULL */
+/*
+ * sproc_for - the running signer that fits c (unless fresh is asked
+ * for), or a new one; NULL.  *started says which.
+ */
 static struct sproc *
-sproc_for(struct parent *p, const struct conf *c)
+sproc_for(struct parent *p, const struct conf *c, int fresh, int *started)
 {
 	struct sproc *sp = p->gens[p->cur].conf != NULL ?
 	    p->gens[p->cur].sp : NULL;
 
-	if (sp != NULL && sproc_fits(sp, c))
+	*started = 0;
+	if (sp != NULL && !fresh && sproc_fits(sp, c))
 		return sp;
-	if (sp != NULL)
+	if (sp != NULL && !fresh)
 		log_info("the signer's settings changed: starting a new signer");
+	*started = 1;
 	if ((sp = free_sproc(p)) == NULL) {
 		log_err("previous signers are still draining");
 		return NULL;
@@ -240,6 +246,38 @@ gen_release(struct gen *g)
 	memset(g, 0, sizeof(*g));
 }
 
+/*
+ * gen_signer - a signer for the new generation, its key table loaded: the
+ * running one when it fits.  A module shows only the tokens there were
+ * when it was initialized (SoftHSM2): when the table brings new tokens
+ * the running signer does not see, a new signer is started and warmed
+ * (every key tried) before the generation serves, while the running one
+ * goes on serving the old fronts.  0 or -1 (logged).
+ */
+static int
+gen_signer(struct parent *p, struct gen *g, int fresh)
+{
+	uint32_t unseen = 0;
+	int	 started;
+
+	if ((g->sp = sproc_for(p, g->conf, fresh, &started)) == NULL)
+		return -1;
+	g->sp->users++;
+	if (sproc_load(g->sp, &g->keys, fresh ? SIGNER_LOAD_SETTLE : 0,
+	    &g->table, &unseen) < 0)
+		return -1;
+	if (unseen == 0 || started)
+		return 0;
+	log_info("reload: the running signer's module does not show %u new "
+	    "token(s); starting a new signer, the running one serves until it "
+	    "is ready", unseen);
+	sproc_retire(g->sp, g->table);
+	if (--g->sp->users == 0)
+		sproc_quit(g->sp);
+	g->sp = NULL;
+	return gen_signer(p, g, 1);
+}
+
 /* gen_start - a new generation from conf (owned from now on) */
 static int
 gen_start(struct parent *p, struct gen *g, struct conf *conf)
@@ -253,12 +291,7 @@ gen_start(struct parent *p, struct gen *g, struct conf *conf)
 		gen_release(g);
 		return -1;
 	}
-	if ((g->sp = sproc_for(p, conf)) == NULL) {
-		gen_release(g);
-		return -1;
-	}
-	g->sp->users++;
-	if (sproc_load(g->sp, &g->keys, &g->table) < 0) {
+	if (gen_signer(p, g, 0) < 0) {
 		gen_release(g);
 		return -1;
 	}
@@ -291,9 +324,10 @@ static void
 restart_signer(struct parent *p, struct sproc *sp)
 {
 	struct gen *g = &p->gens[p->cur];
+	uint32_t unseen;
 
 	if (sproc_start(sp, g->conf) < 0 ||
-	    sproc_load(sp, &g->keys, &g->table) < 0) {
+	    sproc_load(sp, &g->keys, 0, &g->table, &unseen) < 0) {
 		if (sp->pid > 0) {
 			kill(sp->pid, SIGKILL);
 			waitpid(sp->pid, NULL, 0);

@@ -36,6 +36,7 @@ struct tok_entry {
 	time_t	 next_try;
 	unsigned fails;			/* in a row */
 	int	 pin_refused;		/* not tried until the PIN changes */
+	int	 fresh;			/* made by the last table loaded */
 	char	 pin_stamp[PIN_STAMP_MAX];	/* the refused PIN's source */
 	unsigned refs;			/* key entries */
 	struct tok_entry *hnext;
@@ -85,6 +86,12 @@ void	registry_stop(struct registry *);
  * out of memory.
  */
 struct key_entry *registry_get(struct registry *, const struct keyspec *);
+
+/*
+ * registry_unseen - how many tokens that the entries brought in new the
+ * module does not show, after one more scan of its slots (never locked)
+ */
+unsigned registry_unseen(struct registry *, struct key_entry **, size_t n);
 
 /* registry_put - drop a reference (locked); the last one frees */
 void	registry_put(struct registry *, struct key_entry *);

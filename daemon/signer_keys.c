@@ -92,6 +92,7 @@ token_entry(struct registry *r, const struct keyspec *spec)
 		return NULL;
 	te->spec = *spec;
 	te->refs = 1;
+	te->fresh = 1;
 	te->hnext = r->toks[b];
 	r->toks[b] = te;
 	return te;
@@ -137,6 +138,51 @@ registry_get(struct registry *r, const struct keyspec *spec)
 	r->keys[b] = ke;
 	enqueue(r, ke);
 	return ke;
+}
+
+/* shown - does the module show the token of a spec? */
+static int
+shown(struct registry *r, const struct keyspec *s)
+{
+	struct p11_token_info info;
+	struct p11_err err;
+
+	return p11_module_find_token(r->mod, s->token_label,
+	    s->token_serial[0] ? s->token_serial : NULL, &info, &err) == 0 ||
+	    err.rv != CKR_TOKEN_NOT_PRESENT;
+}
+
+/*
+ * registry_unseen - the new tokens of the entries the module does not
+ * show.  Only tokens new in this table count: a token missing for long
+ * is a token missing, not one made since the module was initialized.
+ */
+unsigned
+registry_unseen(struct registry *r, struct key_entry **v, size_t n)
+{
+	struct keyspec *fresh = calloc(n + 1, sizeof(*fresh));
+	unsigned missing = 0;
+	size_t	 nfresh = 0;
+
+	if (fresh == NULL)
+		return 0;
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->te->fresh) {
+			v[i]->te->fresh = 0;
+			fresh[nfresh++] = v[i]->te->spec;
+		}
+	pthread_mutex_unlock(&r->mu);
+	for (size_t i = 0; i < nfresh && missing == 0; i++)
+		missing += !shown(r, &fresh[i]);
+	if (missing > 0) {
+		p11_module_rescan(r->mod);	/* made since the last scan? */
+		missing = 0;
+		for (size_t i = 0; i < nfresh; i++)
+			missing += !shown(r, &fresh[i]);
+	}
+	free(fresh);
+	return missing;
 }
 
 /* registry_put - drop a reference; the last one frees (locked) */

@@ -98,9 +98,11 @@ table_new(struct signer_local *s, uint32_t id, const struct keyspec *v,
 /* signer_local_load - a new table of keys */
 int
 signer_local_load(struct signer_local *s, uint32_t id,
-    const struct keyspec *v, size_t n, int strict, char *err, size_t errlen)
+    const struct keyspec *v, size_t n, struct signer_load *how, char *err,
+    size_t errlen)
 {
 	struct table *t;
+	int	 rc;
 
 	pthread_mutex_lock(&s->reg.mu);
 	t = table_new(s, id, v, n, err, errlen);
@@ -109,7 +111,10 @@ signer_local_load(struct signer_local *s, uint32_t id,
 	pthread_mutex_unlock(&s->reg.mu);
 	if (t == NULL)
 		return -1;
-	if (strict && registry_settle(&s->reg, t->keys, t->n, err, errlen) < 0) {
+	how->unseen = registry_unseen(&s->reg, t->keys, t->n);
+	rc = how->strict || how->settle ? registry_settle(&s->reg, t->keys,
+	    t->n, err, errlen) : 0;
+	if (rc < 0 && how->strict) {
 		pthread_mutex_lock(&s->reg.mu);
 		table_free(s, t);
 		pthread_mutex_unlock(&s->reg.mu);
@@ -204,7 +209,37 @@ view_free(struct signer *base)
 	free(v);
 }
 
-static const struct signer_ops view_ops = { view_sign, view_free };
+/*
+ * view_status - the table's keys from first on: their states (a byte
+ * each), or their bad signature counts (four bytes each)
+ */
+static size_t
+view_status(struct signer *base, int what, size_t first, unsigned char *out,
+    size_t max)
+{
+	struct view *v = (struct view *)base;
+	size_t	 n = 0, each = what == SIGNER_STATUS_BAD ? 4 : 1;
+	uint32_t bad;
+
+	pthread_mutex_lock(&v->s->reg.mu);
+	for (; first < v->t->n && n + each <= max; first++, n += each) {
+		const struct key_entry *ke = v->t->keys[first];
+
+		if (what == SIGNER_STATUS_BAD) {
+			bad = ke->bad_signatures > UINT32_MAX ? UINT32_MAX :
+			    (uint32_t)ke->bad_signatures;
+			memcpy(out + n, &bad, 4);
+		} else
+			out[n] = ke->state == KEY_READY ? SIGNER_KEY_UP :
+			    ke->state == KEY_DOWN ? SIGNER_KEY_DOWN :
+			    SIGNER_KEY_PENDING;
+	}
+	pthread_mutex_unlock(&v->s->reg.mu);
+	return n;
+}
+
+static const struct signer_ops view_ops = { view_sign, view_free,
+	view_status };
 
 /* signer_local_view - a signer for table id's key numbers, or NULL */
 struct signer *
@@ -244,27 +279,6 @@ signer_local_retire(struct signer_local *s, uint32_t id)
 	pthread_mutex_unlock(&s->reg.mu);
 }
 
-/* signer_local_status - the states of table id's keys from first on */
-size_t
-signer_local_status(struct signer_local *s, uint32_t id, size_t first,
-    unsigned char *out, size_t max)
-{
-	struct table *t;
-	size_t	 n = 0;
-
-	pthread_mutex_lock(&s->reg.mu);
-	if ((t = table_find(s, id)) != NULL)
-		for (; first + n < t->n && n < max; n++) {
-			enum key_state st = t->keys[first + n]->state;
-
-			out[n] = st == KEY_READY ? SIGNER_KEY_UP :
-			    st == KEY_DOWN ? SIGNER_KEY_DOWN :
-			    SIGNER_KEY_PENDING;
-		}
-	pthread_mutex_unlock(&s->reg.mu);
-	return n;
-}
-
 /* signer_local_new - load the module, start the opener threads */
 struct signer_local *
 signer_local_new(const struct conf *c, char *err, size_t errlen)
@@ -301,6 +315,7 @@ struct signer *
 signer_local_open(const struct conf *c, const struct keytab *t, char *err,
     size_t errlen)
 {
+	struct signer_load how = { 1, 1, 0 };
 	struct signer_local *s;
 	struct keyspec *v;
 	struct signer *view = NULL;
@@ -308,7 +323,7 @@ signer_local_open(const struct conf *c, const struct keytab *t, char *err,
 	if (keyspec_build(t, &v, err, errlen) < 0)
 		return NULL;
 	if ((s = signer_local_new(c, err, errlen)) != NULL &&
-	    signer_local_load(s, 1, v, t->n, 1, err, errlen) == 0 &&
+	    signer_local_load(s, 1, v, t->n, &how, err, errlen) == 0 &&
 	    (view = signer_local_view(s, 1)) == NULL)
 		snprintf(err, errlen, "out of memory");
 	free(v);

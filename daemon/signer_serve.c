@@ -189,6 +189,22 @@ take_call(struct serve *sv, int fd)
 	return 0;
 }
 
+/*
+ * status - a request for SIGNER_KEY_STATUS: what the link's table knows
+ * of its keys, from the key number in the digest's place on
+ */
+static void
+status(struct signer *s, const struct signer_req *req, struct signer_reply *r)
+{
+	uint64_t first;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(&first, req->digest, sizeof(first));
+	r->status = SIGNER_OK;
+	r->len = signer_status(s, (int)req->alg, (size_t)first, r->sig,
+	    sizeof(r->sig));
+}
+
 /* channel_thread - sign a channel's requests until it ends */
 static void *
 channel_thread(void *arg)
@@ -199,6 +215,12 @@ channel_thread(void *arg)
 	struct signer_req req;
 
 	while (take_request(c->fd, &req)) {
+		if (req.key == SIGNER_KEY_STATUS) {
+			status(c->link->signer, &req, &r);
+			if (reply(c->fd, req.id, &r) < 0)
+				break;
+			continue;
+		}
 		if (!take_call(sv, c->fd))
 			break;		/* the front gave up on it */
 		signer_sign(c->link->signer, req.key, (enum dkim_alg)req.alg,
@@ -395,19 +417,20 @@ drop_link(struct serve *sv, uint32_t id)
 
 /* load - 'K': a key table from fd; the answer goes back on ctl */
 static void
-load(struct serve *sv, int ctl, uint32_t table, int fd)
+load(struct serve *sv, int ctl, uint32_t table, uint32_t flags, int fd)
 {
 	struct {
 		uint32_t table;
 		char	 why[SIGNER_ERR_MAX];
 	} e = { table, "" };
+	uint32_t ok[2] = { table, 0 };
 
 	if (fd < 0)
 		snprintf(e.why, sizeof(e.why), "no key table came");
-	else if (sv->host->load(sv->host->ctx, table, fd, e.why,
-	    sizeof(e.why)) == 0) {
+	else if (sv->host->load(sv->host->ctx, table, fd, flags, &ok[1],
+	    e.why, sizeof(e.why)) == 0) {
 		close(fd);
-		(void)fdpass_sendmsg(ctl, 'R', -1, &table, sizeof(table));
+		(void)fdpass_sendmsg(ctl, 'R', -1, ok, sizeof(ok));
 		return;
 	}
 	if (fd >= 0)
@@ -430,8 +453,8 @@ control(struct serve *sv, int ctl)
 			close(fd);
 		return 0;
 	}
-	if (tag == 'K' && len == sizeof(arg[0])) {
-		load(sv, ctl, arg[0], fd);
+	if (tag == 'K' && len == sizeof(arg)) {
+		load(sv, ctl, arg[0], arg[1], fd);
 		return 1;
 	}
 	if (tag == 'F' && fd >= 0 && len == sizeof(arg)) {

@@ -68,16 +68,19 @@ static const struct conf *signer_conf;	/* the signer process's */
 
 /* host_load - signer_ipc_serve's load: the specs in fd, checked */
 static int
-host_load(void *ctx, uint32_t table, int fd, char *err, size_t errlen)
+host_load(void *ctx, uint32_t table, int fd, uint32_t flags,
+    uint32_t *unseen, char *err, size_t errlen)
 {
+	struct signer_load how = { signer_conf->daemon.strict_start,
+	    (flags & SIGNER_LOAD_SETTLE) != 0, 0 };
 	struct keyspec *v;
 	size_t	 n;
 	int	 rc;
 
 	if (keyspec_from_fd(fd, &v, &n, err, errlen) < 0)
 		return -1;
-	rc = signer_local_load(ctx, table, v, n,
-	    signer_conf->daemon.strict_start, err, errlen);
+	rc = signer_local_load(ctx, table, v, n, &how, err, errlen);
+	*unseen = how.unseen;
 	free(v);
 	return rc;
 }
@@ -121,11 +124,12 @@ signer_main(const struct conf *c, int ctl)
 }
 
 /*
- * answer - the signer's answer about table (0: its start): 0 for 'R',
- * -1 for 'E' (its reason logged), or no answer in time
+ * answer - the signer's answer about table (0: its start): 0 for 'R'
+ * (with how many new tokens the module does not show in *unseen), -1 for
+ * 'E' (its reason logged), or no answer in time
  */
 static int
-answer(struct sproc *sp, uint32_t table)
+answer(struct sproc *sp, uint32_t table, uint32_t *unseen)
 {
 	struct {
 		uint32_t table;
@@ -135,6 +139,7 @@ answer(struct sproc *sp, uint32_t table)
 	char	 tag;
 	int	 fd;
 
+	*unseen = 0;
 	memset(&a, 0, sizeof(a));
 	for (;;) {
 		if (poll(&(struct pollfd){ sp->ctl, POLLIN, 0 }, 1,
@@ -154,8 +159,11 @@ answer(struct sproc *sp, uint32_t table)
 		if (len >= sizeof(a.table) && a.table == table)
 			break;		/* an answer about another table is old */
 	}
-	if (tag == 'R')
+	if (tag == 'R') {
+		if (len >= 2 * sizeof(uint32_t))
+			memcpy(unseen, a.why, sizeof(*unseen));
 		return 0;
+	}
 	if (tag == 'E' && len > sizeof(a.table))
 		log_err("the signer refused the key table: %s", a.why);
 	return -1;
@@ -184,6 +192,7 @@ keep_settings(struct sproc *sp, const struct conf *c)
 int
 sproc_start(struct sproc *sp, const struct conf *c)
 {
+	uint32_t none;
 	int	 sv[2];
 
 	sp->pid = 0;
@@ -204,7 +213,7 @@ sproc_start(struct sproc *sp, const struct conf *c)
 		signer_main(c, sv[1]);
 	close(sv[1]);
 	sp->ctl = sv[0];
-	if (answer(sp, 0) < 0) {
+	if (answer(sp, 0, &none) < 0) {
 		kill(sp->pid, SIGKILL);
 		waitpid(sp->pid, NULL, 0);
 		sproc_exited(sp);
@@ -236,8 +245,10 @@ sproc_fits(const struct sproc *sp, const struct conf *c)
 
 /* sproc_load - keytab t as a new table; its id, or -1 */
 int
-sproc_load(struct sproc *sp, const struct keytab *t, uint32_t *table)
+sproc_load(struct sproc *sp, const struct keytab *t, uint32_t flags,
+    uint32_t *table, uint32_t *unseen)
 {
+	uint32_t arg[2];
 	struct keyspec *v;
 	char	 err[512];
 	int	 fd, rc;
@@ -253,15 +264,16 @@ sproc_load(struct sproc *sp, const struct keytab *t, uint32_t *table)
 		    strerror(errno));
 		return -1;
 	}
-	*table = ++sp->next_table;
-	rc = fdpass_sendmsg(sp->ctl, 'K', fd, table, sizeof(*table));
+	*table = arg[0] = ++sp->next_table;
+	arg[1] = flags;
+	rc = fdpass_sendmsg(sp->ctl, 'K', fd, arg, sizeof(arg));
 	close(fd);
 	if (rc < 0) {
 		log_err("cannot hand the key table to the signer: %s",
 		    strerror(errno));
 		return -1;
 	}
-	return answer(sp, *table);
+	return answer(sp, *table, unseen);
 }
 
 /* sproc_link - a front's link for a table, named id */

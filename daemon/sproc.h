@@ -42,10 +42,14 @@ int	sproc_start(struct sproc *, const struct conf *c);
 int	sproc_fits(const struct sproc *, const struct conf *c);
 
 /*
- * sproc_load - hand it keytab t as a new table and wait for its answer;
- * the table's id in *table, or -1 (logged, with the signer's reason)
+ * sproc_load - hand it keytab t as a new table (flags: SIGNER_LOAD_*) and
+ * wait for its answer; the table's id in *table and in *unseen how many
+ * of its new tokens the signer's module does not show (SoftHSM2 shows
+ * only the tokens there were when it was initialized), or -1 (logged,
+ * with the signer's reason)
  */
-int	sproc_load(struct sproc *, const struct keytab *t, uint32_t *table);
+int	sproc_load(struct sproc *, const struct keytab *t, uint32_t flags,
+	    uint32_t *table, uint32_t *unseen);
 
 /* sproc_link - a front's link (fd, kept) for a table, named id; 0 or -1 */
 int	sproc_link(struct sproc *, uint32_t id, uint32_t table, int fd);

@@ -52,7 +52,7 @@ fake_free(struct signer *s)
 	(void)s;
 }
 
-static const struct signer_ops fake_ops = { fake_sign, fake_free };
+static const struct signer_ops fake_ops = { fake_sign, fake_free, NULL };
 static struct signer fake = { &fake_ops };
 
 /* setup - one configuration for every input */

@@ -29,11 +29,6 @@
 #include "p11dkim/keytab.h"
 #include "p11dkim/signer.h"
 
-/* Key states, as signer_local_status reports them. */
-#define SIGNER_KEY_PENDING	0	/* not opened yet */
-#define SIGNER_KEY_UP		1
-#define SIGNER_KEY_DOWN		2
-
 struct signer_local;
 
 /*
@@ -43,13 +38,20 @@ struct signer_local;
 struct signer_local *signer_local_new(const struct conf *c, char *err,
 	    size_t errlen);
 
+/* How a table is loaded, and what was found. */
+struct signer_load {
+	int	 strict;	/* every key opened, or the table is refused */
+	int	 settle;	/* every key tried before the answer */
+	unsigned unseen;	/* out: new tokens the module does not show */
+};
+
 /*
  * signer_local_load - table id for n specs; with strict, wait until every
  * key opened and refuse the table when one that is not optional did not.
  * 0, or -1 and why (nothing changed then).
  */
 int	signer_local_load(struct signer_local *, uint32_t id,
-	    const struct keyspec *, size_t n, int strict, char *err,
+	    const struct keyspec *, size_t n, struct signer_load *, char *err,
 	    size_t errlen);
 
 /* signer_local_view - a signer for table id's key numbers, or NULL */
@@ -57,13 +59,6 @@ struct signer *signer_local_view(struct signer_local *, uint32_t id);
 
 /* signer_local_retire - table id goes once its last view is freed */
 void	signer_local_retire(struct signer_local *, uint32_t id);
-
-/*
- * signer_local_status - the states of table id's keys from first on (at
- * most max, SIGNER_KEY_*), into out; how many, or 0 past the end
- */
-size_t	signer_local_status(struct signer_local *, uint32_t id, size_t first,
-	    unsigned char *out, size_t max);
 
 /* signer_local_free - every view must be freed first; NULL is fine */
 void	signer_local_free(struct signer_local *);

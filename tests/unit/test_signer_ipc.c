@@ -110,7 +110,7 @@ fake_free(struct signer *base)
 	(void)base;
 }
 
-static const struct signer_ops fake_ops = { fake_sign, fake_free };
+static const struct signer_ops fake_ops = { fake_sign, fake_free, NULL };
 
 /* set_delay - how slow the fake is from now on */
 static void
@@ -131,13 +131,16 @@ fake_view(void *ctx, uint32_t table)
 
 /* fake_load - every table loads */
 static int
-fake_load(void *ctx, uint32_t table, int fd, char *err, size_t len)
+fake_load(void *ctx, uint32_t table, int fd, uint32_t flags,
+    uint32_t *unseen, char *err, size_t len)
 {
 	(void)ctx;
 	(void)table;
 	(void)fd;
+	(void)flags;
 	(void)err;
 	(void)len;
+	*unseen = 0;
 	return 0;
 }
 
