@@ -57,6 +57,7 @@ institution mosa {
 	pin = "file:$tmp/mosa.pin"
 	active-selector = "stxsel1"
 	canonicalization = "relaxed/relaxed"
+	milter-hosts = { "127.0.0.1" }
 }
 CONF
 K() { "$top/$BUILD/p11dkim-keys" -c "$tmp/p11dkim.conf" --operator bench "$@"; }

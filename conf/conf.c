@@ -46,6 +46,8 @@ static cfg_opt_t inst_opts[] = {
 	CFG_INT_CB("expire", 0, CFGF_NONE, cb_seconds),
 	CFG_STR_LIST_CB("allow-uids", NULL, CFGF_NODEFAULT, cb_user),
 	CFG_STR_LIST_CB("allow-gids", NULL, CFGF_NODEFAULT, cb_group),
+	CFG_STR_LIST_CB("milter-hosts", NULL, CFGF_NODEFAULT, cb_host),
+	CFG_STR_LIST_CB("milter-logins", NULL, CFGF_NODEFAULT, cb_login),
 	CFG_BOOL("dual-sign", cfg_false, CFGF_NONE),
 	CFG_STR_LIST_CB("dual-selectors", NULL, CFGF_NODEFAULT, cb_selector),
 	CFG_END()
@@ -67,6 +69,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR_LIST_CB("internal-hosts", default_internal_hosts, CFGF_NONE,
 	    cb_host),
 	CFG_BOOL("sign-authenticated", cfg_true, CFGF_NONE),
+	CFG_BOOL("single-tenant", cfg_false, CFGF_NONE),
 	CFG_STR_CB("on-token-failure", "tempfail", CFGF_NONE, cb_failure),
 	CFG_STR_CB("signing-domain", "from", CFGF_NONE, cb_signing_domain),
 	CFG_STR_CB("stats-file", NULL, CFGF_NODEFAULT, cb_path),
@@ -172,7 +175,7 @@ check_institution(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* check_milter - the milter section's connection spec */
+/* check_milter - the milter section: its connection spec, its options */
 static int
 check_milter(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -186,6 +189,12 @@ check_milter(cfg_t *cfg, cfg_opt_t *opt)
 	if (!conf_milter_conn_ok(conn)) {
 		cfg_error(cfg, "milter '%.64s': want unix:/PATH or "
 		    "inet:PORT@ADDRESS", conn);
+		return -1;
+	}
+	if (strcmp(cfg_getstr(m, "signing-domain"), "auth") == 0 &&
+	    cfg_getbool(m, "sign-authenticated") != cfg_true) {
+		cfg_error(cfg, "milter '%.64s': signing-domain = \"auth\" "
+		    "needs sign-authenticated = true", conn);
 		return -1;
 	}
 	return 0;
@@ -439,7 +448,8 @@ copy_all(cfg_t *root, const struct conf_files *inc, struct conf *c,
 			cfg_t *sec = cfg_getnsec(file, "institution", j);
 
 			if ((rc = copy_one(root, file, sec, &c->inst[k], err,
-			    errlen)) < 0)
+			    errlen)) < 0 || (rc = conf_check_milter_lists(sec, c,
+			    &c->inst[k], err, errlen)) < 0)
 				break;
 			if ((rc = strmap_put(codes, c->inst[k].code,
 			    (uint32_t)k, &other)) != 0) {

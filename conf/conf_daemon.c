@@ -4,9 +4,11 @@
  * include/p11dkim/conf.h).  Values were checked as they were read
  * (conf_values.c); this copies them out of libconfuse.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "p11dkim/hosts.h"
 #include "conf_int.h"
 
 /* str_list - an owned NULL-terminated copy of a list option, or NULL */
@@ -33,6 +35,26 @@ free_list(char **list)
 	for (size_t k = 0; list != NULL && list[k] != NULL; k++)
 		free(list[k]);
 	free(list);
+}
+
+/* host_list - the parsed networks of a list option; NULL when empty */
+static int
+host_list(cfg_t *sec, const char *name, struct hosts **out)
+{
+	unsigned n = cfg_size(sec, name);
+	const char **list;
+	char	 err[128];
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if ((list = calloc(n, sizeof(*list))) == NULL)
+		return -1;
+	for (unsigned k = 0; k < n; k++)
+		list[k] = cfg_getnstr(sec, name, k);
+	*out = hosts_parse(list, n, err, sizeof(err));	/* checked when read */
+	free(list);
+	return *out == NULL ? -1 : 0;
 }
 
 /* ids - the user (or group) ids of a list of names or numbers */
@@ -71,8 +93,11 @@ conf_copy_signing(cfg_t *sec, struct conf_institution *i)
 	    &i->hcanon, &i->bcanon, &ignored);
 	i->timestamp = cfg_getbool(sec, "timestamp") == cfg_true;
 	i->expire = (unsigned long)cfg_getint(sec, "expire");
+	i->nmilter_logins = cfg_size(sec, "milter-logins");
 	if (str_list(sec, "headers", &i->headers) < 0 ||
 	    str_list(sec, "oversign-headers", &i->oversign) < 0 ||
+	    str_list(sec, "milter-logins", &i->milter_logins) < 0 ||
+	    host_list(sec, "milter-hosts", &i->milter_hosts) < 0 ||
 	    ids(sec, "allow-uids", 0, &u, &i->nallow_uids) < 0 ||
 	    (i->allow_uids = u, ids(sec, "allow-gids", 1, &g,
 	    &i->nallow_gids)) < 0)
@@ -87,6 +112,8 @@ conf_free_signing(struct conf_institution *i)
 {
 	free_list(i->headers);
 	free_list(i->oversign);
+	free_list(i->milter_logins);
+	i->milter_hosts = hosts_free(i->milter_hosts);
 	free(i->allow_uids);
 	free(i->allow_gids);
 }
@@ -133,6 +160,7 @@ copy_milter(cfg_t *root, struct conf_daemon *d)
 	m->mode = (mode_t)strtol(cfg_getstr(sec, "mode"), NULL, 8);
 	m->sign_authenticated = cfg_getbool(sec, "sign-authenticated") ==
 	    cfg_true;
+	m->single_tenant = cfg_getbool(sec, "single-tenant") == cfg_true;
 	m->accept_on_token_failure = strcmp(cfg_getstr(sec,
 	    "on-token-failure"), "accept") == 0;
 	m->domain_from = strcmp(cfg_getstr(sec, "signing-domain"), "envelope")
@@ -142,8 +170,41 @@ copy_milter(cfg_t *root, struct conf_daemon *d)
 	if (cfg_size(sec, "stats-file") > 0 &&
 	    (m->stats_file = strdup(cfg_getstr(sec, "stats-file"))) == NULL)
 		return -1;
-	m->ninternal = cfg_size(sec, "internal-hosts");
-	return str_list(sec, "internal-hosts", &m->internal_hosts);
+	return host_list(sec, "internal-hosts", &m->internal_hosts);
+}
+
+/* conf_check_milter_lists - milter-hosts and milter-logins vs the milter */
+int
+conf_check_milter_lists(cfg_t *sec, const struct conf *c,
+    const struct conf_institution *i, char *err, size_t errlen)
+{
+	const struct conf_milter *m = c->daemon.milter;
+	char	 why[128];
+
+	if (m == NULL)
+		return 0;		/* the lists wait for a milter section */
+	if (i->nmilter_logins > 0 && !m->sign_authenticated) {
+		snprintf(err, errlen, "%s: institution '%s': milter-logins "
+		    "need sign-authenticated = true in the milter section",
+		    c->path, i->code);
+		return -1;
+	}
+	for (unsigned k = 0; k < cfg_size(sec, "milter-hosts"); k++) {
+		const char *net = cfg_getnstr(sec, "milter-hosts", k);
+		struct hosts *one = hosts_parse(&net, 1, why, sizeof(why));
+		int	 inside = one != NULL && m->internal_hosts != NULL &&
+		    hosts_within(one, m->internal_hosts);
+
+		hosts_free(one);
+		if (!inside) {
+			snprintf(err, errlen, "%s: institution '%s': "
+			    "milter-hosts '%s' is not inside the milter's "
+			    "internal-hosts (its mail would pass unsigned)",
+			    c->path, i->code, net);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* conf_copy_daemon - the daemon options and listeners into c */
@@ -190,7 +251,7 @@ conf_free_daemon(struct conf_daemon *d)
 	if (d->milter != NULL) {
 		free(d->milter->conn);
 		free(d->milter->stats_file);
-		free_list(d->milter->internal_hosts);
+		hosts_free(d->milter->internal_hosts);
 		free(d->milter);
 	}
 	free(d->user);

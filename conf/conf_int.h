@@ -28,6 +28,7 @@ int	cb_count(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_seconds(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_timeout(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_host(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_login(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_failure(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_signing_domain(cfg_t *, cfg_opt_t *, const char *, void *);
 
@@ -72,6 +73,15 @@ int	conf_copy_daemon(cfg_t *root, struct conf *c);
 
 /* conf_copy_signing - an institution's signing options into i */
 int	conf_copy_signing(cfg_t *sec, struct conf_institution *i);
+
+/*
+ * conf_check_milter_lists - an institution's milter-hosts and
+ * milter-logins against the milter section: networks inside
+ * internal-hosts, logins only when authenticated senders are signed for.
+ * 0, or -1 with "file: why" in err.
+ */
+int	conf_check_milter_lists(cfg_t *sec, const struct conf *c,
+	    const struct conf_institution *i, char *err, size_t errlen);
 
 /* conf_free_daemon - what conf_copy_daemon allocated */
 void	conf_free_daemon(struct conf_daemon *);

@@ -237,6 +237,33 @@ cb_host(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return keep(value, result);
 }
 
+/*
+ * cb_login - a SASL login as the MTA reports it ({auth_authen}), or
+ * "*@DOMAIN" for every login in that domain.  No other wildcard: a '*'
+ * anywhere else is refused rather than taken literally.
+ */
+int
+cb_login(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	size_t	 n = strlen(value);
+
+	if (strncmp(value, "*@", 2) == 0) {
+		if (sign_params_domain(value + 2, NULL) < 0)
+			return value_error(cfg, opt, value, "not *@DOMAIN with "
+			    "a domain name");
+		return keep(value, result);
+	}
+	if (n == 0 || n > CONF_LOGIN_MAX)
+		return value_error(cfg, opt, value, "a login is 1 to 256 "
+		    "bytes");
+	for (size_t k = 0; k < n; k++)
+		if ((unsigned char)value[k] <= ' ' || value[k] == 0x7f ||
+		    value[k] == '*')
+			return value_error(cfg, opt, value, "a login (no "
+			    "spaces, control characters or '*'), or *@DOMAIN");
+	return keep(value, result);
+}
+
 /* cb_failure - what the milter does when signing fails for now */
 int
 cb_failure(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)

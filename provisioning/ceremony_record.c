@@ -127,6 +127,13 @@ valid_hash(const char *v)
 	return v[HASH_LEN] == '\0';
 }
 
+/* ceremony_hash_ok - exactly 64 lower-case hex digits */
+int
+ceremony_hash_ok(const char *v)
+{
+	return valid_hash(v);
+}
+
 /* valid_fpr - a key fingerprint, or nothing when no key is involved */
 static int
 valid_fpr(const char *v)

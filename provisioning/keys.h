@@ -52,7 +52,10 @@ int	keys_token(struct keys_run *);
 /* keys_status_of - the exit status for a token-layer error */
 int	keys_status_of(const struct p11_err *);
 
-/* keys_log - append a ceremony record; failures to log are fatal */
+/* keys_anchor_path - <state-dir>/ceremony.anchor, or a failure status */
+int	keys_anchor_path(const struct keys_run *, char *out, size_t len);
+
+/* keys_log - append a ceremony record (and its anchor); failures are fatal */
 int	keys_log(struct keys_run *, const char *action, const char *selector,
 	    const char *fpr, const char *result);
 

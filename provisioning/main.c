@@ -43,7 +43,7 @@ static const struct keys_cmd commands[] = {
 	{ "destroy", "destroy a selector's key pair (not the active one)",
 	  "destroy INST SELECTOR", cmd_destroy },
 	{ "log", "check the ceremony log's hash chain, or print it",
-	  "log verify | log show [--from N]", cmd_log },
+	  "log verify [--head HASH] | log show [--from N]", cmd_log },
 	{ NULL, NULL, NULL, NULL }
 };
 

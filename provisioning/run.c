@@ -4,6 +4,7 @@
  * error reporting (see keys.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -93,13 +94,26 @@ copy(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src ? src : "");
 }
 
+/* keys_anchor_path - the ceremony log's anchor file, in the state folder */
+int
+keys_anchor_path(const struct keys_run *r, char *out, size_t len)
+{
+	int	 n = snprintf(out, len, "%s/ceremony.anchor", r->conf->state_dir);
+
+	if (n < 0 || (size_t)n >= len)
+		return keys_fail(EX_USAGE, "state-dir '%s': name too long",
+		    r->conf->state_dir);
+	return EX_OK;
+}
+
 /* keys_log - append a ceremony record; failures to log are fatal */
 int
 keys_log(struct keys_run *r, const char *action, const char *selector,
     const char *fpr, const char *result)
 {
 	struct ceremony_record rec;
-	char	 err[512];
+	char	 err[1024], anchor[PATH_MAX];
+	int	 rc;
 
 	memset(&rec, 0, sizeof(rec));
 	copy(rec.operator_name, sizeof(rec.operator_name), r->operator_name);
@@ -119,7 +133,9 @@ keys_log(struct keys_run *r, const char *action, const char *selector,
 		copy(rec.token_label, sizeof(rec.token_label),
 		    r->inst->token_label);
 	}
-	if (ceremony_log_append(r->conf->ceremony_log, &rec, err,
+	if ((rc = keys_anchor_path(r, anchor, sizeof(anchor))) != EX_OK)
+		return rc;
+	if (ceremony_log_append(r->conf->ceremony_log, anchor, &rec, err,
 	    sizeof(err)) < 0)
 		return keys_fail(EX_IOERR, "ceremony log: %s", err);
 	return EX_OK;

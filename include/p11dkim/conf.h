@@ -21,6 +21,9 @@
 #define CONF_ERR_MAX		512
 #define CONF_PIN_SPEC_MAX	255	/* a pin source: file:/PATH ... */
 #define CONF_HEADER_BYTES_MAX	(1024 * 1024)	/* = DKIM_HEADER_BYTES_MAX */
+#define CONF_LOGIN_MAX		256	/* a SASL login in milter-logins */
+
+struct hosts;
 
 struct conf_institution {
 	char	*code;			/* "mosa": the section title */
@@ -45,6 +48,14 @@ struct conf_institution {
 	size_t	 nallow_uids;
 	gid_t	*allow_gids;
 	size_t	 nallow_gids;
+	/*
+	 * Who may have it sign through the milter: client networks and
+	 * SASL logins ("alice", or "*@domain" for every login of a domain).
+	 * With neither, nobody, unless the milter is single-tenant.
+	 */
+	struct hosts *milter_hosts;	/* NULL: none listed */
+	char	**milter_logins;	/* NULL-terminated; NULL: none */
+	size_t	 nmilter_logins;
 	/*
 	 * Dual signing (RFC 8463 6): an ed25519-sha256 signature next to
 	 * the rsa-sha256 one, under selectors of its own (a DNS name holds
@@ -72,9 +83,9 @@ struct conf_milter {
 	uid_t	 owner;			/* of a unix socket; -1: unchanged */
 	gid_t	 group;
 	mode_t	 mode;
-	char	**internal_hosts;	/* clients whose mail is signed */
-	size_t	 ninternal;
+	struct hosts *internal_hosts;	/* clients whose mail may be signed */
 	int	 sign_authenticated;	/* also SASL-authenticated senders */
+	int	 single_tenant;		/* institutions that list nobody: all */
 	int	 accept_on_token_failure; /* 0: tempfail (default) */
 	int	 domain_from;		/* CONF_DOMAIN_FROM, _ENVELOPE, _AUTH */
 	char	*stats_file;		/* counters written here; NULL: none */

@@ -45,7 +45,9 @@ def keys(*args):
 MILTER = os.path.join(T, "milter.sock")
 
 
-def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False, milter=""):
+def write_conf(extra=None, active_mosa="stxsel1", broken=False, milter=""):
+    """extra: lines to add to an institution's section, by its code."""
+    extra = extra or {}
     uid = os.getuid()
     text = """pkcs11-module = "%(mod)s"
 provider-zone = "dkim.example.net"
@@ -70,8 +72,7 @@ institution mosa {
 	pin = "file:%(t)s/mosa.pin"
 	active-selector = "%(act)s"
 	allow-uids = { "%(uid)d" }
-	%(extra)s
-}
+%(extra_mosa)s}
 institution venue {
 	domains = { "venue.example.org" }
 	subdomains = true
@@ -81,16 +82,17 @@ institution venue {
 	key-type = "ed25519"
 	canonicalization = "simple/simple"
 	allow-uids = { "%(uid)d" }
-}
+%(extra_venue)s}
 institution gala {
 	domains = { "gala.example.net" }
 	pin = "file:%(t)s/gala.pin"
 	active-selector = "stxsel1"
 	dual-sign = true
 	allow-gids = { "%(gid)d" }
-}
+%(extra_gala)s}
 """ % {"mod": MOD, "t": T, "sock": SOCK, "uid": uid, "gid": os.getgid(), "act": active_mosa,
-       "extra": extra_mosa}
+       "extra_mosa": extra.get("mosa", ""), "extra_venue": extra.get("venue", ""),
+       "extra_gala": extra.get("gala", "")}
     if milter:
         text += 'milter "unix:%s" {\n\tmode = "0666"\n%s}\n' % (MILTER, milter)
     if broken:
@@ -210,7 +212,7 @@ def summary(name):
     return 1 if failed else 0
 
 
-def setup(milter=""):
+def setup(milter="", extra=None):
     """Tokens, keys and configuration; returns (key table, key table file)."""
     os.umask(0o077)
     os.chmod(T, 0o711)          # other uids may reach the socket (mode 0666)
@@ -219,7 +221,7 @@ def setup(milter=""):
                       ("gala", "gala-pin-12345678"), ("so", "so-pin-12345678")):
         with open(os.path.join(T, name + ".pin"), "w") as f:
             f.write(pin + "\n")
-    write_conf(milter=milter)
+    write_conf(milter=milter, extra=extra)
     for inst in ("mosa", "venue", "gala"):
         r = keys("init-token", inst, "--so-pin", "file:%s/so.pin" % T, "--pin", "file:%s/%s.pin" % (T, inst))
         check("init-token " + inst, r.returncode == 0, r.stderr)

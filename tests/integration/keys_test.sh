@@ -3,7 +3,8 @@
 # key generation, DNS records checked and used to verify token signatures
 # with OpenSSL, audit (passing, and failing on an imported key), the
 # rotation sequence with its refusals, destroy, the ceremony log and its
-# tamper detection, and bad input that must change nothing.
+# tamper detection (a record altered; the last record cut off, caught by
+# the anchor file and by --head), and bad input that must change nothing.
 #
 # Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
 set -u
@@ -213,9 +214,24 @@ check "nothing on the tokens changed" 0 cmp "$T/before" "$T/after"
 # --- ceremony log ------------------------------------------------------------
 check "log verify" 0 K log verify
 expect "chain intact" "$T/out" "chain intact"
+expect "the anchor file matches" "$T/out" "ceremony.anchor: record [0-9]*, head [0-9a-f]*: matches"
+head=$(sed -n 's/.* records, head \([0-9a-f]*\)$/\1/p' "$T/out")
+expect "every append anchored the head in the state folder" "$T/state/ceremony.anchor" "^count=[0-9]* head=$head\$"
+check "log verify --head the current head" 0 K log verify --head "$head"
+expect "--head: which record it is" "$T/out" "head $head: record"
+check "log verify --head in upper case" 0 K log verify --head "$(echo "$head" | tr a-f A-F)"
+check "log verify --head that is not a hash" 64 K log verify --head "${head%?}"
 check "log show" 0 K log show
 expect "transcript has witness lines" "$T/out" "Witness"
 expect "log names the operator" "$T/state/ceremony.log" "operator=tester"
+cp "$T/state/ceremony.log" "$T/good.log"
+sed -i '$d' "$T/state/ceremony.log"
+check "the last record cut off: verify fails" 1 K log verify
+expect "the cut is named" "$T/out" "records were cut off the end"
+check "the last record cut off: --head with the old head fails" 1 K log verify --head "$head"
+expect "the old head is not in the chain" "$T/out" "does not pass through head $head"
+cp "$T/good.log" "$T/state/ceremony.log"
+check "the whole log back: verify passes" 0 K log verify
 sed -i '2s/result=ok/result=no/' "$T/state/ceremony.log"
 check "a tampered log fails verify" 1 K log verify
 expect "names the broken line" "$T/out" "BROKEN at line"

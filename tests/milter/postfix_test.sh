@@ -8,7 +8,9 @@
 # the other simple/simple (which fails unless the header whitespace is
 # kept exactly as Postfix sends it: SMFIP_HDR_LEADSPC).  Both the SMTP
 # path (swaks) and the non-SMTP path (Postfix's sendmail) are used; mail
-# for a foreign domain passes unsigned.
+# for a foreign domain passes unsigned.  Both institutions list 127.0.0.1
+# in milter-hosts: Postfix's smtpd passes swaks's loopback address, and
+# its non-SMTP mail reaches milters as 127.0.0.1 too.
 #
 # Run through tests/integration/run.sh.  Last line:
 # "postfix-test: N passed, M failed".
@@ -64,12 +66,14 @@ institution mosa {
 	pin = "file:$T/mosa.pin"
 	active-selector = "stxsel1"
 	canonicalization = "relaxed/relaxed"
+	milter-hosts = { "127.0.0.1" }
 }
 institution simp {
 	domains = { "simple.example.org" }
 	pin = "file:$T/simp.pin"
 	active-selector = "stxsel1"
 	canonicalization = "simple/simple"
+	milter-hosts = { "127.0.0.1" }
 }
 CONF
 K() { "$KEYS" -c "$T/p11dkim.conf" --operator test "$@"; }

@@ -214,6 +214,92 @@ test_daemon_refusals(void **state)
 	}
 }
 
+/*
+ * milter_text - head, a milter section (lines 7-10) with the given
+ * option lines 8 and 9, and an institution whose line 15 is given
+ */
+static void
+milter_text(char *text, size_t len, const char *m8, const char *m9,
+    const char *i15)
+{
+	snprintf(text, len, "%smilter \"unix:/run/m.sock\" {\n%s\n%s\n}\n"
+	    "institution x {\n domains = {\"x.example\"}\n pin = \"prompt\"\n"
+	    " active-selector = \"stxsel1\"\n%s\n}\n", head, m8, m9, i15);
+}
+
+/* test_milter_lists - who may sign for an institution through the milter */
+static void
+test_milter_lists(void **state)
+{
+	char	 text[4096], err[CONF_ERR_MAX];
+	const struct conf_institution *i;
+	struct conf *c;
+
+	(void)state;
+	milter_text(text, sizeof(text), " internal-hosts = {\"127.0.0.1\", "
+	    "\"10.1.0.0/16\"}", "", " milter-hosts = {\"10.1.2.0/24\"}\n"
+	    " milter-logins = {\"alice\", \"*@X.Example\"}");
+	if ((c = load_text(text, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_non_null(c->daemon.milter->internal_hosts);
+	assert_int_equal(c->daemon.milter->single_tenant, 0);
+	assert_int_equal(c->daemon.milter->sign_authenticated, 1);
+	i = conf_institution(c, "x");
+	assert_non_null(i->milter_hosts);
+	assert_int_equal(i->nmilter_logins, 2);
+	assert_string_equal(i->milter_logins[1], "*@X.Example");
+	assert_null(i->milter_logins[2]);
+	conf_free(c);
+	milter_text(text, sizeof(text), " single-tenant = true", "", "");
+	if ((c = load_text(text, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->daemon.milter->single_tenant, 1);
+	assert_null(conf_institution(c, "x")->milter_hosts);
+	assert_int_equal(conf_institution(c, "x")->nmilter_logins, 0);
+	conf_free(c);
+}
+
+/* test_milter_list_refusals - bad lists, with their line */
+static void
+test_milter_list_refusals(void **state)
+{
+	static const char *const bad[][4] = {
+		{ "", "", " milter-logins = {\"a*b\"}", ":15: milter-logins "
+		  "'a*b': a login (no spaces, control characters or '*')" },
+		{ "", "", " milter-logins = {\"two words\"}",
+		  ":15: milter-logins 'two words': a login" },
+		{ "", "", " milter-logins = {\"*@not a domain\"}",
+		  ":15: milter-logins '*@not a domain': not *@DOMAIN" },
+		{ "", "", " milter-logins = {\"\"}", ":15: milter-logins '': "
+		  "a login is 1 to 256 bytes" },
+		{ "", "", " milter-hosts = {\"mosa-net\"}", ":15: milter-hosts "
+		  "'mosa-net': not an address" },
+		{ "", "", " milter-hosts = {\"10.9.0.0/16\"}", ": institution "
+		  "'x': milter-hosts '10.9.0.0/16' is not inside the milter's "
+		  "internal-hosts" },
+		{ " internal-hosts = {\"10.0.0.0/8\"}", "", " milter-hosts = "
+		  "{\"10.1.0.0/16\", \"127.0.0.1\"}", ": institution 'x': "
+		  "milter-hosts '127.0.0.1' is not inside" },
+		{ " sign-authenticated = false", "", " milter-logins = "
+		  "{\"alice\"}", ": institution 'x': milter-logins need "
+		  "sign-authenticated = true" },
+		{ " sign-authenticated = false", " signing-domain = \"auth\"",
+		  "", ":10: milter 'unix:/run/m.sock': signing-domain = "
+		  "\"auth\" needs sign-authenticated = true" },
+	};
+	char	 text[4096], err[CONF_ERR_MAX];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		milter_text(text, sizeof(text), bad[k][0], bad[k][1],
+		    bad[k][2]);
+		err[0] = '\0';
+		assert_null(load_text(text, err, sizeof(err)));
+		if (strstr(err, bad[k][3]) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s'", k, err, bad[k][3]);
+	}
+}
+
 /* test_missing_file - a clear line, no crash */
 static void
 test_missing_file(void **state)
@@ -234,6 +320,8 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_daemon),
 		cmocka_unit_test(test_daemon_refusals),
+		cmocka_unit_test(test_milter_lists),
+		cmocka_unit_test(test_milter_list_refusals),
 		cmocka_unit_test(test_missing_file),
 	};
 
