@@ -39,6 +39,7 @@ CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmock
 P11_CFLAGS    := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 P11_LIBS      := $(shell $(PKG_CONFIG) --libs libp11 2>/dev/null || echo -lp11) -ldl -pthread
 CONFUSE_LIBS  := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null || echo -lconfuse)
+SYSTEMD_LIBS  := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
 
 # --- libraries, bottom layer first -----------------------------------------
 UTIL_SRC := util/buf.c util/clock.c
@@ -106,8 +107,10 @@ $(ALL_LIBS):
 $(KEYS_BIN): $(BUILD)/provisioning/main.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
+# libsystemd: sd_notify, the readiness of a Type=notify unit.
 $(DAEMON_BIN): $(BUILD)/daemon/main.o $(ALL_LIBS)
-	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS) \
+	    $(SYSTEMD_LIBS)
 
 # The client needs libc only: mailers link libp11dkimclient.a alone.
 $(SIGN_BIN): $(BUILD)/client/p11dkim_sign.o $(CLIENT_LIB)

@@ -45,7 +45,11 @@ def keys(*args):
 MILTER = os.path.join(T, "milter.sock")
 
 
-def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False, milter=""):
+# Tests run as root with every process as root, unless a test names users.
+ONE_USER = "require-separate-users = false"
+
+
+def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False, milter="", users=ONE_USER):
     uid = os.getuid()
     text = """pkcs11-module = "%(mod)s"
 provider-zone = "dkim.example.net"
@@ -56,6 +60,7 @@ dual-selectors = { "stxed1", "stxed2" }
 state-dir = "%(t)s/state"
 ceremony-log = "%(t)s/state/ceremony.log"
 log = "stderr"
+%(users)s
 workers = 16
 io-timeout = 3
 idle-timeout = 5
@@ -90,7 +95,7 @@ institution gala {
 	allow-gids = { "%(gid)d" }
 }
 """ % {"mod": MOD, "t": T, "sock": SOCK, "uid": uid, "gid": os.getgid(), "act": active_mosa,
-       "extra": extra_mosa}
+       "extra": extra_mosa, "users": users}
     if milter:
         text += 'milter "unix:%s" {\n\tmode = "0666"\n%s}\n' % (MILTER, milter)
     if broken:
