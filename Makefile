@@ -6,6 +6,8 @@
 #   make run        build and run the demo (see README.md)
 #   make bench      build and run the benchmarks in bench/
 #   make install PREFIX=/usr/local DESTDIR=
+#   make check-package   build the Debian packages, install them in a
+#                   throw-away root and run the production steps (root)
 #
 # GNU make; no configure step.  Objects go to build/ (build-san/ with SAN=1).
 
@@ -93,7 +95,7 @@ PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN) $(SIGN_BIN)
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
-.PHONY: all check run bench fuzz install clean deps tests
+.PHONY: all check check-package run bench fuzz install clean deps tests
 all: $(ALL_LIBS) $(CLIENT_SOLIB) $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -219,6 +221,12 @@ install: all
 	for m in $(wildcard man/*.[158]); do \
 	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
 	done
+
+# Not part of `make check`: it builds the packages (a few minutes) and
+# needs root for the throw-away root it installs them in (.ci/run runs it).
+check-package:
+	@scripts/install-deps --package
+	@tests/package/package_test.sh
 
 clean:
 	rm -rf build build-san
