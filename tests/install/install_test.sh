@@ -5,8 +5,9 @@
 # Installs into a throw-away DESTDIR (PREFIX=/opt/p11dkim) and checks: the
 # public header is the only header, there is no static library, the shared
 # library has its soname and links and exports exactly the functions of
-# client.h, the pkg-config file, the unit (with ExecStart in this SBINDIR),
-# sysusers.d and tmpfiles.d; then builds tests/install/tiny_client.c with
+# client.h, the pkg-config file, the unit (with ExecStart in this SBINDIR,
+# and every line read by systemd-analyze verify), sysusers.d and
+# tmpfiles.d; then builds tests/install/tiny_client.c with
 # `pkg-config --cflags --libs libp11dkimclient` only, and runs it against
 # tests/client/fake_daemon.py and against no daemon.
 #
@@ -91,6 +92,15 @@ check "... all in version P11DKIMCLIENT_1" sh -c \
 check "the unit starts $PREFIX/sbin/p11dkimd" \
     grep -qx "ExecStart=$PREFIX/sbin/p11dkimd -f -c /etc/p11dkim/p11dkim.conf" \
     "$L/systemd/system/p11dkimd.service"
+
+# systemd reads every line of the unit (its own ExecStart checked too).
+sed "s|=$PREFIX/sbin/p11dkimd|=$R$PREFIX/sbin/p11dkimd|" \
+    "$L/systemd/system/p11dkimd.service" >"$T/p11dkimd.service"
+if systemd-analyze verify --man=no "$T/p11dkimd.service" >"$T/verify.log" 2>&1 &&
+    [ ! -s "$T/verify.log" ]; then ok; else
+	bad "systemd-analyze verify p11dkimd.service:"
+	cat "$T/verify.log"
+fi
 
 # A mailer built with what pkg-config says, and nothing else.
 PKG="env PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=$L/pkgconfig PKG_CONFIG_SYSROOT_DIR=$R pkg-config"

@@ -84,6 +84,8 @@ check "/run/p11dkim root's, 755" test "$(owner_mode /run/p11dkim)" = "root:root 
 check "$CONF is a conffile" sh -c "dpkg-query -W -f='\${Conffiles}' p11dkim | grep -q '$CONF'"
 check "the unit is not enabled at install" test ! -e /etc/systemd/system/multi-user.target.wants/p11dkimd.service
 check "the unit is Type=notify" test "$(unit_value Type)" = notify
+systemd-analyze verify "$UNIT" >"$W/verify.log" 2>&1
+check "systemd-analyze verify: $(cat "$W/verify.log")" test $? -eq 0 -a ! -s "$W/verify.log"
 check "p11dkimd -n accepts the shipped configuration" p11dkimd -n -c "$CONF" >/dev/null
 
 step "configure (root): two institutions, a mailer, Postfix's socket folder"
