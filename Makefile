@@ -6,9 +6,12 @@
 #   make run        build and run the demo (see README.md)
 #   make bench      build and run the benchmarks in bench/
 #   make install PREFIX=/usr/local DESTDIR=
+#   make check-package   build the Debian packages, install them in a
+#                   throw-away root and run the production steps (root)
 #
 # GNU make; no configure step.  Objects go to build/ (build-san/ with SAN=1).
 
+VERSION	:= 0.1.0
 PREFIX	?= /usr/local
 DESTDIR	?=
 SAN	?= 0
@@ -39,6 +42,7 @@ CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmock
 P11_CFLAGS    := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 P11_LIBS      := $(shell $(PKG_CONFIG) --libs libp11 2>/dev/null || echo -lp11) -ldl -pthread
 CONFUSE_LIBS  := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null || echo -lconfuse)
+SYSTEMD_LIBS  := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
 
 # --- libraries, bottom layer first -----------------------------------------
 UTIL_SRC := util/buf.c util/clock.c util/strmap.c util/atomic_file.c
@@ -67,6 +71,12 @@ DAEMON_LIB := $(BUILD)/libp11dkim-daemon.a
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRC))
 CLIENT_LIB := $(BUILD)/libp11dkimclient.a
 CLIENT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CLIENT_SRC))
+# The shared client library: soname libp11dkimclient.so.1; it exports the
+# p11dkim_client_* functions of include/p11dkim/client.h and nothing else.
+CLIENT_SO     := libp11dkimclient.so
+CLIENT_SONAME := $(CLIENT_SO).1
+CLIENT_SOLIB  := $(BUILD)/$(CLIENT_SONAME).0.0
+CLIENT_MAP    := client/libp11dkimclient.map
 ALL_LIBS  := $(DAEMON_LIB) $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB) \
 	     $(CLIENT_LIB)
 ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv -lmilter
@@ -85,8 +95,8 @@ PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN) $(SIGN_BIN)
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
-.PHONY: all check run bench fuzz install clean deps tests
-all: $(ALL_LIBS) $(PROGRAMS)
+.PHONY: all check check-package run bench fuzz install clean deps tests
+all: $(ALL_LIBS) $(CLIENT_SOLIB) $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -103,13 +113,22 @@ $(ALL_LIBS):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(CLIENT_SOLIB): $(CLIENT_OBJ) $(CLIENT_MAP)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(CLIENT_SONAME) \
+	    -Wl,--version-script=$(CLIENT_MAP) -o $@ $(CLIENT_OBJ) $(LDFLAGS)
+	ln -sf $(notdir $@) $(BUILD)/$(CLIENT_SONAME)
+	ln -sf $(CLIENT_SONAME) $(BUILD)/$(CLIENT_SO)
+
 $(KEYS_BIN): $(BUILD)/provisioning/main.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
+# libsystemd: sd_notify, the readiness of a Type=notify unit.
 $(DAEMON_BIN): $(BUILD)/daemon/main.o $(ALL_LIBS)
-	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS) \
+	    $(SYSTEMD_LIBS)
 
-# The client needs libc only: mailers link libp11dkimclient.a alone.
+# The client needs libc only; p11dkim-sign carries it (static), mailers
+# link the shared library (pkg-config libp11dkimclient).
 $(SIGN_BIN): $(BUILD)/client/p11dkim_sign.o $(CLIENT_LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(CLIENT_LIB) $(LDFLAGS)
 
@@ -158,23 +177,56 @@ bench: all $(BENCH_BIN)
 	@echo "== the milter front vs OpenDKIM"
 	@BUILD=$(BUILD) bench/milter_compare.sh
 
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR	?= $(PREFIX)/share/man
 DOCDIR	?= $(PREFIX)/share/doc/p11dkim
+# systemd reads units, sysusers.d and tmpfiles.d under /usr/local/lib too.
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
+# The programs, the public client API (client.h, the shared library and
+# its links, the pkg-config file), the systemd unit with this SBINDIR, the
+# users (sysusers.d) and folders (tmpfiles.d), man pages, docs, examples.
+# The internal headers and static libraries stay in the build tree.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
-	    $(DESTDIR)$(PREFIX)/include/p11dkim $(DESTDIR)$(PREFIX)/lib \
-	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 755 $(KEYS_BIN) $(SIGN_BIN) $(DESTDIR)$(PREFIX)/bin/
-	install -m 755 $(DAEMON_BIN) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 644 include/p11dkim/*.h $(DESTDIR)$(PREFIX)/include/p11dkim/
-	install -m 644 $(ALL_LIBS) $(DESTDIR)$(PREFIX)/lib/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(INCLUDEDIR)/p11dkim $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DOCDIR)/examples \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 755 $(KEYS_BIN) $(SIGN_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(DAEMON_BIN) $(DESTDIR)$(SBINDIR)/
+	install -m 644 include/p11dkim/client.h $(DESTDIR)$(INCLUDEDIR)/p11dkim/
+	install -m 644 $(CLIENT_SOLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(CLIENT_SOLIB)) $(DESTDIR)$(LIBDIR)/$(CLIENT_SONAME)
+	ln -sf $(CLIENT_SONAME) $(DESTDIR)$(LIBDIR)/$(CLIENT_SO)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    client/libp11dkimclient.pc.in \
+	    >$(DESTDIR)$(PKGCONFIGDIR)/libp11dkimclient.pc
+	sed 's|/usr/local/sbin/p11dkimd|$(SBINDIR)/p11dkimd|' \
+	    examples/p11dkimd.service >$(DESTDIR)$(UNITDIR)/p11dkimd.service
+	install -m 644 examples/p11dkim.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/p11dkim.conf
+	install -m 644 examples/p11dkim.tmpfiles \
+	    $(DESTDIR)$(TMPFILESDIR)/p11dkim.conf
 	install -m 644 docs/*.md README.md $(DESTDIR)$(DOCDIR)/
 	install -m 644 examples/* $(DESTDIR)$(DOCDIR)/examples/
 	for m in $(wildcard man/*.[158]); do \
 	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
 	done
+
+# Not part of `make check`: it builds the packages (a few minutes) and
+# needs root for the throw-away root it installs them in (.ci/run runs it).
+check-package:
+	@scripts/install-deps --package
+	@tests/package/package_test.sh
 
 clean:
 	rm -rf build build-san

@@ -119,6 +119,8 @@ selectors = { "stxsel1", "stxsel2" }
 state-dir = "$tmp/state"
 ceremony-log = "$tmp/state/ceremony.log"
 log = "stderr"
+# one user: a bench, not a deployment
+require-separate-users = false
 workers = $WORKERS
 listen "$tmp/p11dkimd.sock" {
 	mode = "0600"

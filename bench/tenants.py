@@ -108,6 +108,7 @@ state-dir = "%s/state"
 ceremony-log = "%s/state/ceremony.log"
 log = "stderr"
 workers = 64
+require-separate-users = false
 include = "%s/institutions.d/*.conf"
 listen "%s" { mode = "0666" }
 """ % (MOD, t, t, fixture, self.sock))

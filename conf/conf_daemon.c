@@ -225,6 +225,8 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 	d->io_timeout = (unsigned)cfg_getint(root, "io-timeout");
 	d->drain_timeout = (unsigned)cfg_getint(root, "drain-timeout");
 	d->log_stderr = strcmp(cfg_getstr(root, "log"), "stderr") == 0;
+	d->require_separate_users = cfg_getbool(root,
+	    "require-separate-users") == cfg_true;
 	if ((cfg_size(root, "user") > 0 &&
 	    (d->user = strdup(cfg_getstr(root, "user"))) == NULL) ||
 	    (cfg_size(root, "signer-user") > 0 &&
@@ -239,6 +241,42 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 		    &d->listen[k]) < 0)
 			return -1;
 	return copy_milter(root, d);
+}
+
+/*
+ * conf_privsep - see conf.h.  A child changes user only when the parent
+ * is root (and the option is set); otherwise it keeps the parent's.  A
+ * front that runs as root, or as the signer's user, could read the PIN
+ * files and use the tokens if a flaw in the mail parser were exploited.
+ */
+int
+conf_privsep(const struct conf_daemon *d, uid_t starter, char *why,
+    size_t len)
+{
+	uid_t	 front = starter, signer = starter;
+
+	if ((starter == 0 && d->user != NULL &&
+	    conf_resolve_user(d->user, &front) < 0) ||
+	    (starter == 0 && d->signer_user != NULL &&
+	    conf_resolve_user(d->signer_user, &signer) < 0)) {
+		snprintf(why, len, "user or signer-user no longer exists");
+		return -1;
+	}
+	if (front != 0 && front != signer)
+		return 0;
+	if (front == 0)
+		snprintf(why, len, "the fronts, which parse mail, would run as "
+		    "root: set user (e.g. \"p11dkim\") and signer-user (e.g. "
+		    "\"p11dkim-signer\")");
+	else if (starter == 0)
+		snprintf(why, len, "user and signer-user are the same user "
+		    "(uid %lu): the fronts, which parse mail, could read the PIN "
+		    "files and use the tokens", (unsigned long)front);
+	else
+		snprintf(why, len, "not started by root (uid %lu): the fronts, "
+		    "which parse mail, run as the signer's user and could read "
+		    "the PIN files", (unsigned long)front);
+	return d->require_separate_users ? -1 : 1;
 }
 
 /* conf_free_daemon - what conf_copy_daemon allocated */

@@ -30,6 +30,29 @@ usage(void)
 	return EX_USAGE;
 }
 
+/*
+ * separate_users - refuse to start (78) when the fronts would run as root
+ * or as the signer's user, unless require-separate-users = false: then
+ * warn.  -n judges the file as a start by root would.
+ */
+static int
+separate_users(const struct conf *c, uid_t starter, int check_only)
+{
+	char	 why[256];
+	int	 rc = conf_privsep(&c->daemon, starter, why, sizeof(why));
+
+	if (rc < 0)
+		fprintf(stderr, "p11dkimd: %s: %s (or set require-separate-users "
+		    "= false to start anyway)\n", c->path, why);
+	else if (rc > 0 && check_only)
+		fprintf(stderr, "p11dkimd: warning: privilege separation is "
+		    "off: %s\n", why);
+	else if (rc > 0)
+		log_warn("privilege separation is off (require-separate-users "
+		    "= false): %s", why);
+	return rc < 0 ? -1 : 0;
+}
+
 /* check - -n: the file reads, and every institution has a key entry */
 static int
 check(struct conf *c)
@@ -37,6 +60,8 @@ check(struct conf *c)
 	struct keytab t;
 	char	 err[512];
 
+	if (separate_users(c, 0, 1) < 0)
+		return EX_CONFIG;
 	if (keytab_build(c, &t, err, sizeof(err)) < 0) {
 		fprintf(stderr, "p11dkimd: %s: %s\n", c->path, err);
 		return EX_CONFIG;
@@ -126,6 +151,10 @@ main(int argc, char **argv)
 	if (c->daemon.nlisten == 0 && c->daemon.milter == NULL) {
 		fprintf(stderr, "p11dkimd: %s: no listen or milter socket\n",
 		    path);
+		conf_free(c);
+		return EX_CONFIG;
+	}
+	if (separate_users(c, getuid(), 0) < 0) {
 		conf_free(c);
 		return EX_CONFIG;
 	}

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
 #include "p11dkim/signer_ipc.h"
@@ -504,6 +506,9 @@ reload(struct parent *p)
 	struct gen *old = &p->gens[p->cur];
 	int	 n;
 
+	if (c != NULL && conf_privsep(&c->daemon, getuid(), err,
+	    sizeof(err)) < 0)
+		c = conf_free(c);	/* fronts as root or as the signer */
 	if (c == NULL) {
 		log_err("reload refused, the running configuration stays: %s",
 		    err);
@@ -663,6 +668,7 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 		(void)!write(ready_fd, "R", 1);
 		close(ready_fd);
 	}
+	(void)sd_notify(0, "READY=1");	/* Type=notify; no-op elsewhere */
 	supervise(&p);
 	shutdown_all(&p);
 	for (int i = 0; i < GENS_MAX; i++) {

@@ -72,11 +72,13 @@ run_suite plain tests/integration/run.sh tests/integration/keys_test.sh
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/daemon_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/children_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/tenants_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/startup_test.py
 P11DKIM_SIGN=$BUILD/p11dkim-sign
 export P11DKIM_SIGN
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/milter/milter_test.py
 run_suite plain tests/integration/run.sh tests/milter/postfix_test.sh
 run_suite plain tests/client/sign_test.sh
+run_suite plain tests/install/install_test.sh
 run_suite plain tests/check-layers.sh
 run_suite plain tests/xverify/selftest_verifiers.sh
 run_suite plain tests/xverify/run.sh

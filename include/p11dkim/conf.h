@@ -99,6 +99,7 @@ struct conf_milter {
 struct conf_daemon {
 	char	*user;			/* the fronts run as; NULL: no change */
 	char	*signer_user;		/* the signer runs as; NULL: no change */
+	int	 require_separate_users; /* refuse fronts as root or signer */
 	int	 log_stderr;		/* 0: syslog */
 	struct conf_listener *listen;
 	size_t	 nlisten;
@@ -160,6 +161,15 @@ int	conf_record_name(const struct conf *, const struct conf_institution *,
 /* conf_key_label - the token label of a selector's key: "mosa-stxsel1" */
 int	conf_key_label(const struct conf_institution *, size_t selector,
 	    size_t kind, char *out, size_t len);
+
+/*
+ * conf_privsep - are the fronts kept apart from the signer when p11dkimd
+ * is started by uid starter?  Not when they would run as root or as the
+ * signer's user.  0: apart; -1: not, and require-separate-users refuses
+ * it; 1: not, but allowed.  Unless 0, why says what is wrong.
+ */
+int	conf_privsep(const struct conf_daemon *, uid_t starter, char *why,
+	    size_t len);
 
 /* conf_free - free; NULL is fine; returns NULL */
 struct conf *conf_free(struct conf *);

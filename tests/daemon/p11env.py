@@ -45,7 +45,11 @@ def keys(*args):
 MILTER = os.path.join(T, "milter.sock")
 
 
-def write_conf(extra=None, active_mosa="stxsel1", broken=False, milter=""):
+# Tests run as root with every process as root, unless a test names users.
+ONE_USER = "require-separate-users = false"
+
+
+def write_conf(extra=None, active_mosa="stxsel1", broken=False, milter="", users=ONE_USER):
     """extra: lines to add to an institution's section, by its code."""
     extra = extra or {}
     uid = os.getuid()
@@ -58,6 +62,7 @@ dual-selectors = { "stxed1", "stxed2" }
 state-dir = "%(t)s/state"
 ceremony-log = "%(t)s/state/ceremony.log"
 log = "stderr"
+%(users)s
 workers = 16
 io-timeout = 3
 idle-timeout = 5
@@ -92,7 +97,7 @@ institution gala {
 %(extra_gala)s}
 """ % {"mod": MOD, "t": T, "sock": SOCK, "uid": uid, "gid": os.getgid(), "act": active_mosa,
        "extra_mosa": extra.get("mosa", ""), "extra_venue": extra.get("venue", ""),
-       "extra_gala": extra.get("gala", "")}
+       "extra_gala": extra.get("gala", ""), "users": users}
     if milter:
         text += 'milter "unix:%s" {\n\tmode = "0666"\n%s}\n' % (MILTER, milter)
     if broken:

@@ -59,6 +59,7 @@ io-timeout = 5
 idle-timeout = 5
 drain-timeout = 10
 strict-start = %s
+require-separate-users = false
 include = "fx/institutions.d/*.conf"
 listen "%s" {
 	mode = "0666"
