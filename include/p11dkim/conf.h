@@ -115,6 +115,20 @@ struct conf {
 	size_t	 ninst;
 };
 
+/*
+ * The largest user or group id: uid_t and gid_t are 32 bits on Linux, and
+ * (uid_t)-1 is not an id (chown(2) and setresuid(2) read it as "no change").
+ */
+#define CONF_ID_MAX		4294967294UL
+#define CONF_ID_MAX_TEXT	"4294967294"
+
+/*
+ * conf_numeric_id - a user or group id written in digits: 1 with the
+ * number in *id; 0 when s is not all digits (a name); -1 when it is a
+ * number above CONF_ID_MAX.
+ */
+int	conf_numeric_id(const char *s, unsigned long *id);
+
 /* conf_load - read and check a file; NULL with "file:line: why" in err */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
 
