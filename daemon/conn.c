@@ -262,19 +262,23 @@ finish(struct conn *c, struct request *r)
 	return rc;
 }
 
-/* option - "OPTION name=value" before the first DATA */
+/* option - "OPTION name=value" before the first DATA; a later one wins */
 static int
 option(struct conn *c, struct request *r, const char *arg)
 {
+	const char *v = arg + 7;
+	size_t	 k;
+
 	if (strncmp(arg, "domain=", 7) != 0 || r->s.ctx != NULL ||
-	    strlen(arg + 7) >= sizeof(r->domain)) {
+	    strlen(v) >= sizeof(r->domain)) {
 		c->closing = 1;
 		return reply_fail(c, SIGNING_PERM, "bad OPTION (domain=D, before "
 		    "DATA)") < 0 ? -1 : 1;
 	}
-	for (const char *p = arg + 7; *p; p++)
-		r->domain[p - arg - 7] = *p >= 'A' && *p <= 'Z' ?
-		    (char)(*p - 'A' + 'a') : *p;
+	for (k = 0; v[k] != '\0'; k++)
+		r->domain[k] = v[k] >= 'A' && v[k] <= 'Z' ?
+		    (char)(v[k] - 'A' + 'a') : v[k];
+	r->domain[k] = '\0';
 	return 0;
 }
 

@@ -70,6 +70,7 @@ for t in "$BUILD"/tests/itest_*; do
 done
 run_suite plain tests/integration/run.sh tests/integration/keys_test.sh
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/daemon_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/security_test.py
 P11DKIM_SIGN=$BUILD/p11dkim-sign
 export P11DKIM_SIGN
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/milter/milter_test.py

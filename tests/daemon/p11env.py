@@ -45,7 +45,9 @@ def keys(*args):
 MILTER = os.path.join(T, "milter.sock")
 
 
-def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False, milter=""):
+def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False, milter="", workers=16, extra="",
+               listen_extra=""):
+    """extra: more top-level options; listen_extra: more in the listen section."""
     uid = os.getuid()
     text = """pkcs11-module = "%(mod)s"
 provider-zone = "dkim.example.net"
@@ -56,15 +58,15 @@ dual-selectors = { "stxed1", "stxed2" }
 state-dir = "%(t)s/state"
 ceremony-log = "%(t)s/state/ceremony.log"
 log = "stderr"
-workers = 16
-io-timeout = 3
+workers = %(workers)d
+%(top)sio-timeout = 3
 idle-timeout = 5
 drain-timeout = 10
 max-header-bytes = 65536
 max-message-bytes = 120000000
 listen "%(sock)s" {
 	mode = "0666"
-}
+%(listen_extra)s}
 institution mosa {
 	domains = { "mosamuseum.com" }
 	pin = "file:%(t)s/mosa.pin"
@@ -90,7 +92,7 @@ institution gala {
 	allow-gids = { "%(gid)d" }
 }
 """ % {"mod": MOD, "t": T, "sock": SOCK, "uid": uid, "gid": os.getgid(), "act": active_mosa,
-       "extra": extra_mosa}
+       "extra": extra_mosa, "workers": workers, "top": extra, "listen_extra": listen_extra}
     if milter:
         text += 'milter "unix:%s" {\n\tmode = "0666"\n%s}\n' % (MILTER, milter)
     if broken:

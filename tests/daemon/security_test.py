@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""security_test.py - p11dkimd and p11dkim-keys against hostile local peers
+and hostile input, on SoftHSM2 tokens.
+
+Checks: an OPTION domain= that replaces a longer one; text a client chose
+reaches the log escaped, one line.
+
+Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
+Last line: "security-test: N passed, M failed".
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from p11env import *  # noqa: E402,F401,F403
+
+NOBODY = 65534
+MSG = (b"From: Tickets <tickets@mosamuseum.com>\r\nTo: a@example.org\r\n"
+       b"Subject: test\r\nMessage-ID: <s1@mosamuseum.com>\r\n\r\nHello.\r\n")
+
+
+def configure():
+    write_conf()
+
+
+def as_peer(request, uid=NOBODY, gid=NOBODY):
+    """Send request bytes from another uid; its first reply line."""
+    code = ("import socket,sys\ns=socket.socket(socket.AF_UNIX);s.settimeout(20);s.connect(%r)\n"
+            "s.sendall(sys.stdin.buffer.read())\n"
+            "sys.stdout.buffer.write(s.makefile('rb').readline())\n") % SOCK
+    r = subprocess.run(["/usr/bin/python3", "-c", code], input=request, capture_output=True, timeout=60,
+                       preexec_fn=lambda: (os.setgroups([]), os.setgid(gid), os.setuid(uid)))
+    return (r.stdout or r.stderr).decode(errors="replace").rstrip("\n")
+
+
+def request(msg, *options):
+    return (b"SIGN\n" + b"".join(b"OPTION %s\n" % o for o in options) +
+            b"DATA %d\n" % len(msg) + msg + b"END\n")
+
+
+def sign_raw(req):
+    """Send request bytes as this uid: (status line, payload)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect(SOCK)
+    s.sendall(req)
+    f = s.makefile("rb")
+    status = f.readline().decode(errors="replace").rstrip("\n")
+    payload = f.read(int(status[3:])) if status.startswith("OK ") else b""
+    s.close()
+    return status, payload
+
+
+def verifies(signed, table):
+    """dkimpy's verdict; a signature it cannot even parse is a failure."""
+    try:
+        return dkimpy_ok(signed, table)
+    except Exception as e:  # noqa: BLE001 - dkimpy raises many kinds
+        print("dkimpy: %s" % e)
+        return False
+
+
+def option_domain(table):
+    status, field = sign_raw(request(MSG, b"domain=mosamuseum.comzzzz", b"domain=MosaMuseum.com"))
+    check("a shorter OPTION domain= replaces a longer one", status.startswith("OK ")
+          and verifies(field + MSG, table), status)
+    status, _ = sign_raw(request(MSG, b"domain=venue.example.org", b"domain=a.example"))
+    check("the reply names the second domain alone",
+          status == "PERMFAIL domain a.example is not signed here", status)
+
+
+def log_escapes():
+    forged = b"evil\x1b[31m\rforged.example\x7f"
+    reply = as_peer(request(MSG, b"domain=" + forged))
+    check("an unknown domain with control bytes: PERMFAIL", reply.startswith("PERMFAIL domain evil"), reply)
+    time.sleep(0.3)
+    log = open(os.path.join(T, "daemon.log"), "rb").read()
+    check("the log shows the control bytes escaped",
+          b"domain evil\\x1b[31m\\x0dforged.example\\x7f is not signed here" in log,
+          [ln for ln in log.splitlines() if b"evil" in ln][:2])
+    check("no ESC, CR or DEL reaches the log", not re.search(rb"[\x1b\r\x7f]", log))
+
+
+def main():
+    table, _ = setup()
+    configure()
+    d = Daemon()
+    try:
+        option_domain(table)
+        log_escapes()
+    finally:
+        if d.p.poll() is None:
+            d.stop()
+    sys.exit(summary("security-test"))
+
+
+if __name__ == "__main__":
+    main()
