@@ -3,7 +3,8 @@
 and hostile input, on SoftHSM2 tokens.
 
 Checks: an OPTION domain= that replaces a longer one; text a client chose
-reaches the log escaped, one line.
+reaches the log escaped, one line; a header field name with ';' is never
+put in h= (dkimpy verifies).
 
 Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
 Last line: "security-test: N passed, M failed".
@@ -85,6 +86,18 @@ def log_escapes():
     check("no ESC, CR or DEL reaches the log", not re.search(rb"[\x1b\r\x7f]", log))
 
 
+def semicolon_names(table):
+    msg = MSG.replace(b"Subject: test\r\n", b"Subject: test\r\nList-x;l=0;zz=: foo\r\n"
+                      b"List-Id: <news.mosamuseum.com>\r\n")
+    status, field = sign_raw(request(msg))
+    flat = field.replace(b"\r\n\t", b"").replace(b" ", b"")
+    h = re.search(rb";h=([^;]*);", flat)
+    check("a field name with ';' signs", status.startswith("OK ") and h, status)
+    check("it is left out of h=, List-Id is in", h and b"list-x" not in h.group(1)
+          and b"list-id" in h.group(1), h and h.group(1))
+    check("dkimpy verifies the signature", status.startswith("OK ") and verifies(field + msg, table))
+
+
 def main():
     table, _ = setup()
     configure()
@@ -92,6 +105,7 @@ def main():
     try:
         option_domain(table)
         log_escapes()
+        semicolon_names(table)
     finally:
         if d.p.poll() is None:
             d.stop()
