@@ -4,13 +4,16 @@ and hostile input, on SoftHSM2 tokens.
 
 Checks: an OPTION domain= that replaces a longer one; text a client chose
 reaches the log escaped, one line; a header field name with ';' is never
-put in h= (dkimpy verifies).
+put in h= (dkimpy verifies); p11dkim-keys runs without core dumps while
+it holds PINs.
 
 Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
 Last line: "security-test: N passed, M failed".
 """
 import os
+import platform
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -98,6 +101,45 @@ def semicolon_names(table):
     check("dkimpy verifies the signature", status.startswith("OK ") and verifies(field + msg, table))
 
 
+SYS_READ = {"x86_64": 0, "aarch64": 63, "riscv64": 63, "i686": 3, "armv7l": 3}
+
+
+def keys_core_limit():
+    """p11dkim-keys waiting for a PIN on a pipe: core dumps are off."""
+    rd, wr = os.pipe()
+
+    def limits():
+        resource.setrlimit(resource.RLIMIT_CORE, (1 << 20, resource.RLIM_INFINITY))
+    p = subprocess.Popen([os.path.join(BUILD, "p11dkim-keys"), "-c", CONF, "--operator", "test",
+                          "init-token", "mosa", "--so-pin", "fd:%d" % rd, "--pin", "fd:%d" % rd],
+                         pass_fds=(rd,), preexec_fn=limits, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(rd)
+    want = "%d 0x%x " % (SYS_READ.get(platform.machine(), -1), rd)
+    waiting = False
+    for _ in range(200):
+        try:
+            waiting = open("/proc/%d/syscall" % p.pid).read().startswith(want)
+        except OSError:
+            break
+        if waiting:
+            break
+        time.sleep(0.05)
+    check("p11dkim-keys waits for the SO PIN on fd %d" % rd, waiting)
+    core = ""
+    try:
+        core = [ln for ln in open("/proc/%d/limits" % p.pid) if ln.startswith("Max core file size")][0]
+    except (OSError, IndexError):
+        pass
+    check("p11dkim-keys: core file size 0, soft and hard", core.split()[4:6] == ["0", "0"], core.strip())
+    os.close(wr)
+    try:
+        p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+    check("p11dkim-keys ends on an empty PIN pipe", p.returncode not in (None, 0), p.returncode)
+
+
 def main():
     table, _ = setup()
     configure()
@@ -109,6 +151,7 @@ def main():
     finally:
         if d.p.poll() is None:
             d.stop()
+    keys_core_limit()
     sys.exit(summary("security-test"))
 
 
