@@ -2,10 +2,11 @@
 """security_test.py - p11dkimd and p11dkim-keys against hostile local peers
 and hostile input, on SoftHSM2 tokens.
 
-Checks: an OPTION domain= that replaces a longer one; text a client chose
-reaches the log escaped, one line; a header field name with ';' is never
-put in h= (dkimpy verifies); p11dkim-keys runs without core dumps while
-it holds PINs.
+Checks: the socket files get their mode and owner without a chmod or chown
+that follows a path (strace); an OPTION domain= that replaces a longer
+one; text a client chose reaches the log escaped, one line; a header field
+name with ';' is never put in h= (dkimpy verifies); p11dkim-keys runs
+without core dumps while it holds PINs.
 
 Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
 Last line: "security-test: N passed, M failed".
@@ -14,7 +15,9 @@ import os
 import platform
 import re
 import resource
+import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -25,10 +28,12 @@ from p11env import *  # noqa: E402,F401,F403
 NOBODY = 65534
 MSG = (b"From: Tickets <tickets@mosamuseum.com>\r\nTo: a@example.org\r\n"
        b"Subject: test\r\nMessage-ID: <s1@mosamuseum.com>\r\n\r\nHello.\r\n")
+# Both sockets owned by nobody, mode 0666 (the test's umask is 077).
+OWNED = '\towner = "%d"\n\tgroup = "%d"\n' % (NOBODY, NOBODY)
 
 
 def configure():
-    write_conf()
+    write_conf(milter=OWNED, listen_extra=OWNED)
 
 
 def as_peer(request, uid=NOBODY, gid=NOBODY):
@@ -66,6 +71,49 @@ def verifies(signed, table):
     except Exception as e:  # noqa: BLE001 - dkimpy raises many kinds
         print("dkimpy: %s" % e)
         return False
+
+
+def socket_files(trace):
+    """Under strace: no chmod or chown that follows a path reaches a socket."""
+    r = subprocess.run(["strace", "-V"], capture_output=True)
+    check("strace is installed", r.returncode == 0)
+    st = subprocess.Popen(["strace", "-f", "-qq", "-o", trace, "-e",
+                           "trace=chmod,fchmodat,chown,fchownat,lchown,fchown",
+                           os.path.join(BUILD, "p11dkimd"), "-f", "-c", CONF],
+                          stdout=subprocess.DEVNULL, stderr=open(os.path.join(T, "daemon.log"), "ab"))
+    try:
+        for _ in range(1200):
+            if Daemon.answers() and os.path.exists(MILTER) or st.poll() is not None:
+                break
+            time.sleep(0.05)
+        check("p11dkimd starts under strace", st.poll() is None)
+        for path, what in ((SOCK, "native"), (MILTER, "milter")):
+            try:
+                s = os.lstat(path)
+            except OSError as e:
+                check("%s socket exists" % what, False, e)
+                continue
+            check("%s socket: a socket, mode 0666, owner and group %d" % (what, NOBODY),
+                  stat.S_ISSOCK(s.st_mode) and stat.S_IMODE(s.st_mode) == 0o666
+                  and s.st_uid == NOBODY and s.st_gid == NOBODY,
+                  "mode %o uid %d gid %d" % (s.st_mode, s.st_uid, s.st_gid))
+    finally:
+        kids = subprocess.run(["pgrep", "-P", str(st.pid)], capture_output=True, text=True).stdout.split()
+        for pid in kids:
+            os.kill(int(pid), signal.SIGTERM)
+        try:
+            st.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            st.kill()
+            st.wait()
+    text = open(trace).read()
+    calls = [ln for ln in text.splitlines() if SOCK in ln or MILTER in ln]
+    following = [ln for ln in calls if re.search(r"\b(chmod|chown|fchmodat)\(", ln)
+                 or ("fchownat(" in ln and "AT_SYMLINK_NOFOLLOW" not in ln)]
+    check("no chmod or chown that follows a path names a socket", not following, following[:4])
+    check("the owner is set without following a link",
+          any(re.search(r"\b(lchown|fchownat)\(", ln) for ln in calls if SOCK in ln)
+          and any(re.search(r"\b(lchown|fchownat)\(", ln) for ln in calls if MILTER in ln), calls[:6])
 
 
 def option_domain(table):
@@ -143,7 +191,8 @@ def keys_core_limit():
 def main():
     table, _ = setup()
     configure()
-    d = Daemon()
+    socket_files(os.path.join(T, "strace.txt"))
+    d = Daemon(milter=True)
     try:
         option_domain(table)
         log_escapes()
