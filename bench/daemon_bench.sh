@@ -120,6 +120,8 @@ state-dir = "$tmp/state"
 ceremony-log = "$tmp/state/ceremony.log"
 log = "stderr"
 workers = $WORKERS
+# One uid opens every connection here, the idle ones included.
+max-connections-per-uid = $WORKERS
 listen "$tmp/p11dkimd.sock" {
 	mode = "0600"
 }

@@ -97,7 +97,13 @@ struct conf_daemon {
 	size_t	 max_message_bytes;
 	unsigned idle_timeout;		/* seconds */
 	unsigned io_timeout;
+	unsigned request_timeout;	/* a whole request, first byte to END */
 	unsigned drain_timeout;
+	unsigned max_per_uid;		/* connections of one peer uid at once */
+	uid_t	*stats_uids;		/* may ask STATS (besides root and the */
+	size_t	 nstats_uids;		/* front's own user) */
+	gid_t	*stats_gids;
+	size_t	 nstats_gids;
 	struct conf_milter *milter;	/* NULL: no milter front */
 };
 

@@ -1,7 +1,8 @@
 /*
  * stats.h - the daemon's counters, in the Prometheus text exposition
  * format: requests per institution and result, token errors, connections
- * turned away, and a latency histogram.  Safe from many threads.
+ * turned away (all workers busy, or the peer's uid at its cap), and a
+ * latency histogram.  Safe from many threads.
  */
 #ifndef P11DKIM_STATS_H
 #define P11DKIM_STATS_H
@@ -24,6 +25,9 @@ void	stats_token_error(struct stats *, int inst);
 
 /* stats_busy - a connection turned away because all workers were busy */
 void	stats_busy(struct stats *);
+
+/* stats_uid_limit - a connection turned away: its uid had its share */
+void	stats_uid_limit(struct stats *);
 
 /* stats_render - the exposition text */
 int	stats_render(struct stats *, struct buf *out);

@@ -3,7 +3,10 @@
 and hostile input, on SoftHSM2 tokens.
 
 Checks: the socket files get their mode and owner without a chmod or chown
-that follows a path (strace); an OPTION domain= that replaces a longer
+that follows a path (strace); one peer uid that trickles bytes on more
+connections than it may hold (max-connections-per-uid) leaves workers to
+others, its requests cut at request-timeout; STATS only for the uids and
+gids allowed; an OPTION domain= that replaces a longer
 one; text a client chose reaches the log escaped, one line; a header field
 name with ';' is never put in h= (dkimpy verifies); p11dkim-keys runs
 without core dumps while it holds PINs.
@@ -11,6 +14,7 @@ without core dumps while it holds PINs.
 Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
 Last line: "security-test: N passed, M failed".
 """
+import json
 import os
 import platform
 import re
@@ -32,8 +36,13 @@ MSG = (b"From: Tickets <tickets@mosamuseum.com>\r\nTo: a@example.org\r\n"
 OWNED = '\towner = "%d"\n\tgroup = "%d"\n' % (NOBODY, NOBODY)
 
 
+# Few workers, a short deadline: a peer may hold 2 of the 4 workers.
+LIMITS = ('request-timeout = 4\nstats-allow-uids = { "65532" }\n'
+          'stats-allow-gids = { "65530" }\n')
+
+
 def configure():
-    write_conf(milter=OWNED, listen_extra=OWNED)
+    write_conf(milter=OWNED, listen_extra=OWNED, workers=4, extra=LIMITS)
 
 
 def as_peer(request, uid=NOBODY, gid=NOBODY):
@@ -56,7 +65,10 @@ def sign_raw(req):
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(20)
     s.connect(SOCK)
-    s.sendall(req)
+    try:
+        s.sendall(req)
+    except OSError:
+        pass            # refused at once: the reply is read all the same
     f = s.makefile("rb")
     status = f.readline().decode(errors="replace").rstrip("\n")
     payload = f.read(int(status[3:])) if status.startswith("OK ") else b""
@@ -114,6 +126,98 @@ def socket_files(trace):
     check("the owner is set without following a link",
           any(re.search(r"\b(lchown|fchownat)\(", ln) for ln in calls if SOCK in ln)
           and any(re.search(r"\b(lchown|fchownat)\(", ln) for ln in calls if MILTER in ln), calls[:6])
+
+
+# A slow peer: opens n connections, starts a request on each and sends
+# one more message byte a second on each while it has no reply, for at
+# most `limit` seconds.  Prints "ready" once the prompt replies are in,
+# then per connection [seconds to its reply, the reply, closed after it].
+SLOW_PEER = r"""
+import json, select, socket, sys, time
+path, n, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+t0 = time.time()
+conns = []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    try:
+        s.sendall(b"SIGN\nDATA 1000\n")
+    except OSError:
+        pass                        # refused already: its reply is there
+    conns.append(s)
+out = [None] * n
+
+
+def reply(i):
+    s = conns[i]
+    s.settimeout(2)
+    f = s.makefile("rb")
+    line = f.readline().decode(errors="replace").rstrip("\n")
+    try:
+        closed = f.read(1) == b""
+    except ConnectionResetError:    # closed with our request bytes unread
+        closed = True
+    except OSError:
+        closed = False
+    out[i] = [round(time.time() - t0, 2), line, closed]
+
+
+def wait(until):
+    while None in out and time.time() < until:
+        pending = [s for i, s in enumerate(conns) if out[i] is None]
+        for s in select.select(pending, [], [], until - time.time())[0]:
+            reply(conns.index(s))
+
+
+wait(t0 + 0.5)
+print("ready", flush=True)
+tick = time.time()
+while time.time() - t0 < limit and None in out:
+    for i, s in enumerate(conns):
+        try:
+            if out[i] is None:
+                s.send(b"x")
+        except OSError as e:
+            out[i] = [round(time.time() - t0, 2), "send: %s" % e, True]
+    tick += 1
+    wait(tick)
+print(json.dumps(out), flush=True)
+"""
+
+
+def slow_peer():
+    """One uid trickles on more connections than it may hold."""
+    p = subprocess.Popen(["/usr/bin/python3", "-c", SLOW_PEER, SOCK, "4", "12"], stdout=subprocess.PIPE,
+                         text=True, preexec_fn=lambda: (os.setgroups([]), os.setgid(NOBODY), os.setuid(NOBODY)))
+    check("the slow peer is connected", p.stdout.readline() == "ready\n")
+    status, _ = sign_raw(request(MSG))
+    check("while uid %d trickles on its connections, uid 0 is signed" % NOBODY, status.startswith("OK "), status)
+    out = json.loads(p.stdout.readline() or "[]")
+    p.wait(timeout=30)
+    want = "TEMPFAIL too many connections from uid %d (max-connections-per-uid 2); retry later" % NOBODY
+    refused = [o for o in out if o and o[1] == want]
+    check("2 connections over the cap: a prompt TEMPFAIL saying why, then closed",
+          len(refused) == 2 and all(o[0] < 1 and o[2] for o in refused), out)
+    want = "TEMPFAIL request not complete within request-timeout (4 s); retry later"
+    cut = [o for o in out if o and o[1] == want]
+    check("the trickling requests end at request-timeout, closed",
+          len(cut) == 2 and all(3.5 < o[0] < 7 and o[2] for o in cut), out)
+    status, body = sign_raw(b"STATS\n")
+    check("STATS counts the connections over the cap",
+          b"p11dkim_uid_limit_total 2\n" in body, body[-400:])
+    check("the cut requests are logged", "reason=request not complete within request-timeout" in log_text())
+
+
+def stats_access():
+    status, _ = sign_raw(b"STATS\n")
+    check("STATS for uid 0", status.startswith("OK "), status)
+    reply = as_peer(b"STATS\n")
+    check("STATS refused to a uid not listed",
+          reply == "PERMFAIL not authorized: uid %d may not read STATS" % NOBODY, reply)
+    reply = as_peer(b"STATS\n", uid=65532, gid=65532)
+    check("STATS for a uid in stats-allow-uids", reply.startswith("OK "), reply)
+    reply = as_peer(b"STATS\n", uid=65531, gid=65530)
+    check("STATS for a gid in stats-allow-gids", reply.startswith("OK "), reply)
 
 
 def option_domain(table):
@@ -194,6 +298,8 @@ def main():
     socket_files(os.path.join(T, "strace.txt"))
     d = Daemon(milter=True)
     try:
+        slow_peer()
+        stats_access()
         option_domain(table)
         log_escapes()
         semicolon_names(table)

@@ -169,6 +169,10 @@ test_daemon(void **state)
 	assert_int_equal(c->daemon.workers, 8);
 	assert_int_equal(c->daemon.max_message_bytes, 1000);
 	assert_int_equal(c->daemon.io_timeout, 30);
+	assert_int_equal(c->daemon.request_timeout, 300);
+	assert_int_equal(c->daemon.max_per_uid, 4);	/* half the workers */
+	assert_int_equal(c->daemon.nstats_uids, 0);
+	assert_int_equal(c->daemon.nstats_gids, 0);
 	assert_int_equal(c->daemon.nlisten, 1);
 	assert_string_equal(c->daemon.listen[0].path,
 	    "/run/p11dkim/p11dkimd.sock");
@@ -188,6 +192,45 @@ test_daemon(void **state)
 	conf_free(c);
 }
 
+/* test_connection_limits - request-timeout, the per-uid cap, STATS lists */
+static void
+test_connection_limits(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned per_uid;
+	} cases[] = {
+		{ "workers = 1\n", 1 },		/* at least one */
+		{ "workers = 3\n", 1 },
+		{ "workers = 64\n", 32 },
+		{ "workers = 8\nmax-connections-per-uid = 8\n", 8 },
+		{ "max-connections-per-uid = 5\n", 5 },
+	};
+	char	 text[4096], err[CONF_ERR_MAX];
+	struct conf *c;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		snprintf(text, sizeof(text), "%s%s%s", head, cases[k].text, mosa);
+		if ((c = load_text(text, err, sizeof(err))) == NULL)
+			fail_msg("case %zu: %s", k, err);
+		assert_int_equal(c->daemon.max_per_uid, cases[k].per_uid);
+		conf_free(c);
+	}
+	snprintf(text, sizeof(text), "%s%s%s", head, "request-timeout = 45\n"
+	    "stats-allow-uids = { \"root\", \"4242\" }\n"
+	    "stats-allow-gids = { \"4343\" }\n", mosa);
+	if ((c = load_text(text, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->daemon.request_timeout, 45);
+	assert_int_equal(c->daemon.nstats_uids, 2);
+	assert_int_equal(c->daemon.stats_uids[0], 0);
+	assert_int_equal(c->daemon.stats_uids[1], 4242);
+	assert_int_equal(c->daemon.nstats_gids, 1);
+	assert_int_equal(c->daemon.stats_gids[0], 4343);
+	conf_free(c);
+}
+
 /* test_daemon_refusals - bad daemon values, with their line */
 static void
 test_daemon_refusals(void **state)
@@ -202,6 +245,16 @@ test_daemon_refusals(void **state)
 		{ "listen \"rel.sock\" {\n}\n", ": listen \"rel.sock\": not an "
 		  "absolute path" },
 		{ "max-header-bytes = 2000000\n", ": max-header-bytes: at most" },
+		{ "request-timeout = 0\n", ":7: request-timeout '0': seconds, "
+		  "from 1 to 86400" },
+		{ "max-connections-per-uid = 0\n",
+		  ":7: max-connections-per-uid '0': a whole number" },
+		{ "workers = 4\nmax-connections-per-uid = 5\n",
+		  ": max-connections-per-uid: at most workers (4)" },
+		{ "stats-allow-uids = { \"no-such-user-x\" }\n",
+		  ":7: stats-allow-uids 'no-such-user-x': no such user" },
+		{ "stats-allow-gids = { \"4294967296\" }\n",
+		  ":7: stats-allow-gids '4294967296': a group id must be" },
 	};
 	char	 text[4096], err[CONF_ERR_MAX];
 
@@ -310,6 +363,7 @@ main(void)
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_daemon),
+		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_daemon_refusals),
 		cmocka_unit_test(test_id_range),
 		cmocka_unit_test(test_numeric_id),
