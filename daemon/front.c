@@ -4,10 +4,10 @@
  * once and at most max-connections-per-uid of one peer uid (SO_PEERCRED
  * at accept); a connection beyond either gets a prompt TEMPFAIL that says
  * which (backpressure), never a queue that grows.  So one local user,
- * however slowly it sends, cannot hold every worker.  On SIGTERM: stop accepting, let the
- * connections in flight finish (up to drain-timeout), exit 0.  When the
- * signer is gone, exit the same way (75): the parent starts a new front
- * with a link to the new signer.
+ * however slowly it sends, cannot hold every worker.  On SIGTERM: stop
+ * accepting, let the connections in flight finish (up to drain-timeout),
+ * exit 0.  When the signer is gone, exit the same way (75): the parent
+ * starts a new front with a link to the new signer.
  *
  * Security: runs as the unprivileged user, without the PKCS#11 module
  * and without PINs; it can only ask the signer for signatures by key

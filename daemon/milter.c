@@ -432,7 +432,7 @@ open_socket(const struct conf_milter *m)
 	else if (strncmp(m->conn, "local:", 6) == 0)
 		path = m->conn + 6;
 	snprintf(conn, sizeof(conn), "%s", m->conn);
-	old = umask(path != NULL ? ~m->mode & 0777 : 022);
+	old = umask(path != NULL ? ~m->mode & 0777 : 022);	/* inet: no file */
 	rc = smfi_setconn(conn) == MI_SUCCESS &&
 	    smfi_opensocket(1) == MI_SUCCESS;
 	umask(old);
