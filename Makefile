@@ -79,7 +79,9 @@ CLIENT_SOLIB  := $(BUILD)/$(CLIENT_SONAME).0.0
 CLIENT_MAP    := client/libp11dkimclient.map
 ALL_LIBS  := $(DAEMON_LIB) $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB) \
 	     $(CLIENT_LIB)
-ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv -lmilter
+# libsystemd: sd_notify, the readiness of a Type=notify unit (daemon/parent.c).
+ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv -lmilter \
+	      $(SYSTEMD_LIBS)
 
 # --- tests and benchmarks --------------------------------------------------
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -122,10 +124,8 @@ $(CLIENT_SOLIB): $(CLIENT_OBJ) $(CLIENT_MAP)
 $(KEYS_BIN): $(BUILD)/provisioning/main.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
-# libsystemd: sd_notify, the readiness of a Type=notify unit.
 $(DAEMON_BIN): $(BUILD)/daemon/main.o $(ALL_LIBS)
-	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS) \
-	    $(SYSTEMD_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
 # The client needs libc only; p11dkim-sign carries it (static), mailers
 # link the shared library (pkg-config libp11dkimclient).

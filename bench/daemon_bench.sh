@@ -122,6 +122,8 @@ log = "stderr"
 # one user: a bench, not a deployment
 require-separate-users = false
 workers = $WORKERS
+# One uid opens every connection here, the idle ones included.
+max-connections-per-uid = $WORKERS
 listen "$tmp/p11dkimd.sock" {
 	mode = "0600"
 }

@@ -101,6 +101,10 @@ static cfg_opt_t root_opts[] = {
 	CFG_INT_CB("max-message-bytes", 104857600, CFGF_NONE, cb_count),
 	CFG_INT_CB("idle-timeout", 60, CFGF_NONE, cb_timeout),
 	CFG_INT_CB("io-timeout", 30, CFGF_NONE, cb_timeout),
+	CFG_INT_CB("request-timeout", 300, CFGF_NONE, cb_timeout),
+	CFG_INT_CB("max-connections-per-uid", 0, CFGF_NODEFAULT, cb_count),
+	CFG_STR_LIST_CB("stats-allow-uids", NULL, CFGF_NODEFAULT, cb_user),
+	CFG_STR_LIST_CB("stats-allow-gids", NULL, CFGF_NODEFAULT, cb_group),
 	CFG_INT_CB("drain-timeout", 30, CFGF_NONE, cb_timeout),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
@@ -383,6 +387,11 @@ check_whole(cfg_t *cfg, const struct conf *c, char *err, size_t errlen)
 	if (c->daemon.max_header_bytes > CONF_HEADER_BYTES_MAX) {
 		snprintf(err, errlen, "%s: max-header-bytes: at most %d",
 		    c->path, CONF_HEADER_BYTES_MAX);
+		return -1;
+	}
+	if (c->daemon.max_per_uid > c->daemon.workers) {
+		snprintf(err, errlen, "%s: max-connections-per-uid: at most "
+		    "workers (%u)", c->path, c->daemon.workers);
 		return -1;
 	}
 	for (size_t a = 0; a < c->ninst; a++)

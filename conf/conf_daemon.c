@@ -212,6 +212,8 @@ int
 conf_copy_daemon(cfg_t *root, struct conf *c)
 {
 	struct conf_daemon *d = &c->daemon;
+	void	*u, *g;
+	int	 rc;
 
 	d->workers = (unsigned)cfg_getint(root, "workers");
 	d->signer_threads = (unsigned)cfg_getint(root, "signer-threads");
@@ -223,7 +225,12 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 	d->max_message_bytes = (size_t)cfg_getint(root, "max-message-bytes");
 	d->idle_timeout = (unsigned)cfg_getint(root, "idle-timeout");
 	d->io_timeout = (unsigned)cfg_getint(root, "io-timeout");
+	d->request_timeout = (unsigned)cfg_getint(root, "request-timeout");
 	d->drain_timeout = (unsigned)cfg_getint(root, "drain-timeout");
+	/* By default one peer uid holds at most half the workers. */
+	d->max_per_uid = cfg_size(root, "max-connections-per-uid") > 0 ?
+	    (unsigned)cfg_getint(root, "max-connections-per-uid") :
+	    d->workers > 1 ? d->workers / 2 : 1;
 	d->log_stderr = strcmp(cfg_getstr(root, "log"), "stderr") == 0;
 	d->require_separate_users = cfg_getbool(root,
 	    "require-separate-users") == cfg_true;
@@ -231,6 +238,14 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 	    (d->user = strdup(cfg_getstr(root, "user"))) == NULL) ||
 	    (cfg_size(root, "signer-user") > 0 &&
 	    (d->signer_user = strdup(cfg_getstr(root, "signer-user"))) == NULL))
+		return -1;
+	rc = ids(root, "stats-allow-uids", 0, &u, &d->nstats_uids);
+	d->stats_uids = u;	/* kept even half-built: conf_free frees it */
+	if (rc == 0) {
+		rc = ids(root, "stats-allow-gids", 1, &g, &d->nstats_gids);
+		d->stats_gids = g;
+	}
+	if (rc < 0)
 		return -1;
 	d->nlisten = cfg_size(root, "listen");
 	if (d->nlisten > 0 &&
@@ -294,4 +309,6 @@ conf_free_daemon(struct conf_daemon *d)
 	}
 	free(d->user);
 	free(d->signer_user);
+	free(d->stats_uids);
+	free(d->stats_gids);
 }

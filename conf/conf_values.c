@@ -150,23 +150,31 @@ cb_header_name(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return keep(value, result);
 }
 
-/* cb_user - a user name or number that exists */
+/* cb_user - a user name that exists, or a number in the uid range */
 int
 cb_user(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
+	unsigned long n;
 	uid_t	 uid;
 
+	if (conf_numeric_id(value, &n) < 0)
+		return value_error(cfg, opt, value, "a user id must be from 0 "
+		    "to " CONF_ID_MAX_TEXT);
 	if (conf_resolve_user(value, &uid) < 0)
 		return value_error(cfg, opt, value, "no such user");
 	return keep(value, result);
 }
 
-/* cb_group - a group name or number that exists */
+/* cb_group - a group name that exists, or a number in the gid range */
 int
 cb_group(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
+	unsigned long n;
 	gid_t	 gid;
 
+	if (conf_numeric_id(value, &n) < 0)
+		return value_error(cfg, opt, value, "a group id must be from 0 "
+		    "to " CONF_ID_MAX_TEXT);
 	if (conf_resolve_group(value, &gid) < 0)
 		return value_error(cfg, opt, value, "no such group");
 	return keep(value, result);
@@ -314,17 +322,45 @@ cb_timeout(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
+/*
+ * conf_numeric_id - an id written as a number.  Only digits count (no
+ * sign, no blanks); the value must fit uid_t and gid_t and must not be
+ * (uid_t)-1, which chown(2) and setresuid(2) read as "no change":
+ * without the check, 4294967296 would wrap to uid 0.
+ */
+_Static_assert((uid_t)-1 - 1 == CONF_ID_MAX && (gid_t)-1 - 1 == CONF_ID_MAX,
+    "CONF_ID_MAX is the largest uid_t and gid_t but one");
+
+int
+conf_numeric_id(const char *s, unsigned long *id)
+{
+	unsigned long n = 0;
+
+	if (*s == '\0')
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	for (const char *p = s; *p; p++) {
+		if (n > (CONF_ID_MAX - (unsigned long)(*p - '0')) / 10)
+			return -1;
+		n = n * 10 + (unsigned long)(*p - '0');
+	}
+	*id = n;
+	return 1;
+}
+
 /* conf_resolve_user - a user name or number */
 int
 conf_resolve_user(const char *s, uid_t *uid)
 {
 	struct passwd *pw;
-	char	*end;
-	long	 n = strtol(s, &end, 10);
+	unsigned long n;
+	int	 rc = conf_numeric_id(s, &n);
 
-	if (*s != '\0' && *end == '\0' && n >= 0) {
+	if (rc != 0) {
 		*uid = (uid_t)n;
-		return 0;
+		return rc > 0 ? 0 : -1;
 	}
 	if ((pw = getpwnam(s)) == NULL)
 		return -1;
@@ -337,12 +373,12 @@ int
 conf_resolve_group(const char *s, gid_t *gid)
 {
 	struct group *gr;
-	char	*end;
-	long	 n = strtol(s, &end, 10);
+	unsigned long n;
+	int	 rc = conf_numeric_id(s, &n);
 
-	if (*s != '\0' && *end == '\0' && n >= 0) {
+	if (rc != 0) {
 		*gid = (gid_t)n;
-		return 0;
+		return rc > 0 ? 0 : -1;
 	}
 	if ((gr = getgrnam(s)) == NULL)
 		return -1;

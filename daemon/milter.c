@@ -46,6 +46,7 @@
 #include "p11dkim/log.h"
 #include "p11dkim/signer_ipc.h"
 #include "front.h"
+#include "listen.h"
 #include "parent.h"
 #include "signing.h"
 
@@ -541,30 +542,34 @@ watchdog(void *arg)
 	return NULL;
 }
 
-/* open_socket - bind as root, then give the socket its owner and mode */
+/*
+ * open_socket - bind as root; a Unix socket is created with its mode (the
+ * umask at bind) and given its owner without following a link, as the
+ * native sockets are (listen.c).  No thread of ours runs yet.
+ */
 static int
 open_socket(const struct conf_milter *m)
 {
 	char	 conn[512];
 	const char *path = NULL;
+	mode_t	 old;
+	int	 rc;
 
-	snprintf(conn, sizeof(conn), "%s", m->conn);
-	if (smfi_setconn(conn) != MI_SUCCESS ||
-	    smfi_opensocket(1) != MI_SUCCESS) {
-		log_err("milter %s: cannot open the socket", m->conn);
-		return -1;
-	}
 	if (strncmp(m->conn, "unix:", 5) == 0)
 		path = m->conn + 5;
 	else if (strncmp(m->conn, "local:", 6) == 0)
 		path = m->conn + 6;
-	if (path != NULL && (chmod(path, m->mode) < 0 ||
-	    ((m->owner != (uid_t)-1 || m->group != (gid_t)-1) &&
-	    chown(path, m->owner, m->group) < 0))) {
-		log_err("milter %s: cannot set owner and mode", m->conn);
+	snprintf(conn, sizeof(conn), "%s", m->conn);
+	old = umask(path != NULL ? ~m->mode & 0777 : 022);	/* inet: no file */
+	rc = smfi_setconn(conn) == MI_SUCCESS &&
+	    smfi_opensocket(1) == MI_SUCCESS;
+	umask(old);
+	if (!rc) {
+		log_err("milter %s: cannot open the socket", m->conn);
 		return -1;
 	}
-	return 0;
+	return path != NULL ? listen_socket_owner(path, m->owner, m->group,
+	    m->mode) : 0;
 }
 
 /* warn_unlisted - institutions the milter will not sign for, at start */

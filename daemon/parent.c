@@ -83,13 +83,15 @@ int
 drop_privileges(const char *user)
 {
 	struct passwd *pw;
-	char	*end;
-	long	 uid = strtol(user ? user : "", &end, 10);
+	unsigned long uid;
+	int	 numeric;
 
 	if (user == NULL || getuid() != 0)
 		return 0;
-	pw = *user != '\0' && *end == '\0' ? getpwuid((uid_t)uid) :
-	    getpwnam(user);
+	/* A number out of the uid range is no user (it would wrap). */
+	numeric = conf_numeric_id(user, &uid);
+	pw = numeric > 0 ? getpwuid((uid_t)uid) : numeric == 0 ?
+	    getpwnam(user) : NULL;
 	if (pw == NULL) {
 		log_err("no user %s", user);
 		return -1;

@@ -19,6 +19,7 @@ struct stats {
 	unsigned long (*per_inst)[3];	/* [institution + 1][result] */
 	unsigned long *token_errors;	/* [institution + 1] */
 	unsigned long busy;
+	unsigned long uid_limit;
 	unsigned long buckets[NBOUNDS + 1];
 	double	 sum_ms;
 	unsigned long count;
@@ -72,6 +73,15 @@ stats_busy(struct stats *s)
 {
 	pthread_mutex_lock(&s->mu);
 	s->busy++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* stats_uid_limit - a connection turned away: its uid had its share */
+void
+stats_uid_limit(struct stats *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->uid_limit++;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -244,6 +254,11 @@ stats_render(struct stats *s, const struct keytab *keys,
 		rc = buf_printf(out, "# HELP p11dkim_busy_total Connections "
 		    "turned away: all workers busy.\n# TYPE p11dkim_busy_total "
 		    "counter\np11dkim_busy_total %lu\n", s->busy);
+	if (rc == 0)
+		rc = buf_printf(out, "# HELP p11dkim_uid_limit_total Connections "
+		    "turned away: their uid had max-connections-per-uid open.\n"
+		    "# TYPE p11dkim_uid_limit_total counter\n"
+		    "p11dkim_uid_limit_total %lu\n", s->uid_limit);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }

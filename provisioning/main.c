@@ -10,12 +10,15 @@
  *
  * Security: PINs are never taken from argv (only file:, fd: or a prompt);
  * the private keys never leave the token, and nothing here asks for them.
+ * Before anything is read, core dumps are turned off (no_core_dumps).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "keys.h"
@@ -46,6 +49,23 @@ static const struct keys_cmd commands[] = {
 	  "log verify [--head HASH] | log show [--from N]", cmd_log },
 	{ NULL, NULL, NULL, NULL }
 };
+
+/*
+ * no_core_dumps - SO and user PINs pass through this process's memory: no
+ * core file (RLIMIT_CORE 0, the hard limit too, so that nothing lifts it
+ * again) and no ptrace by our own user (not dumpable).  The exit status.
+ */
+static int
+no_core_dumps(void)
+{
+	const struct rlimit none = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &none) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0) < 0)
+		return keys_fail(EX_OSERR, "cannot turn core dumps off: %s",
+		    strerror(errno));
+	return EX_OK;
+}
 
 /* usage - the command list, on out */
 static int
@@ -125,7 +145,8 @@ main(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.conf_path = DEFAULT_CONF;
-	(void)prctl(PR_SET_DUMPABLE, 0);	/* PINs pass through memory */
+	if ((status = no_core_dumps()) != EX_OK)
+		return status;
 	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': r.conf_path = optarg; break;

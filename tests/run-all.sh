@@ -73,6 +73,7 @@ run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/daemon_te
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/children_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/tenants_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/startup_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/security_test.py
 P11DKIM_SIGN=$BUILD/p11dkim-sign
 export P11DKIM_SIGN
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/milter/milter_test.py

@@ -113,7 +113,13 @@ struct conf_daemon {
 	size_t	 max_message_bytes;
 	unsigned idle_timeout;		/* seconds */
 	unsigned io_timeout;
+	unsigned request_timeout;	/* a whole request, first byte to END */
 	unsigned drain_timeout;
+	unsigned max_per_uid;		/* connections of one peer uid at once */
+	uid_t	*stats_uids;		/* may ask STATS (besides root and the */
+	size_t	 nstats_uids;		/* front's own user) */
+	gid_t	*stats_gids;
+	size_t	 nstats_gids;
 	struct conf_milter *milter;	/* NULL: no milter front */
 };
 
@@ -130,6 +136,20 @@ struct conf {
 	struct conf_institution *inst;
 	size_t	 ninst;
 };
+
+/*
+ * The largest user or group id: uid_t and gid_t are 32 bits on Linux, and
+ * (uid_t)-1 is not an id (chown(2) and setresuid(2) read it as "no change").
+ */
+#define CONF_ID_MAX		4294967294UL
+#define CONF_ID_MAX_TEXT	"4294967294"
+
+/*
+ * conf_numeric_id - a user or group id written in digits: 1 with the
+ * number in *id; 0 when s is not all digits (a name); -1 when it is a
+ * number above CONF_ID_MAX.
+ */
+int	conf_numeric_id(const char *s, unsigned long *id);
 
 /* conf_load - read and check a file; NULL with "file:line: why" in err */
 struct conf *conf_load(const char *path, char *err, size_t errlen);

@@ -1,10 +1,11 @@
 /*
  * stats.h - the daemon's counters, in the Prometheus text exposition
  * format: requests per institution and result, token errors, connections
- * turned away, a latency histogram, and what the signer says of each
- * institution's keys (up or not, bad signatures).  Safe from many
- * threads.  The series per institution make the text grow with them:
- * about 600 bytes an institution (stats_bound).
+ * turned away (all workers busy, or the peer's uid at its cap), a
+ * latency histogram, and what the signer says of each institution's keys
+ * (up or not, bad signatures).  Safe from many threads.  The series per
+ * institution make the text grow with them: about 600 bytes an
+ * institution (stats_bound).
  */
 #ifndef P11DKIM_STATS_H
 #define P11DKIM_STATS_H
@@ -29,6 +30,9 @@ void	stats_token_error(struct stats *, int inst);
 
 /* stats_busy - a connection turned away because all workers were busy */
 void	stats_busy(struct stats *);
+
+/* stats_uid_limit - a connection turned away: its uid had its share */
+void	stats_uid_limit(struct stats *);
 
 /*
  * stats_render - the exposition text: the counters, and (when keys and

@@ -166,9 +166,11 @@ def big_message(d, table):
             time.sleep(0.05)
     th = threading.Thread(target=sample)
     th.start()
-    status, field = sign(msg)
-    done.set()
-    th.join()
+    try:
+        status, field = sign(msg)
+    finally:                    # a client error must not leave it running
+        done.set()
+        th.join()
     check("100 MiB message signed", status.startswith("OK"), status)
     if not SANITIZED:
         check("daemon peak RSS under 32 MiB while signing 100 MiB (%d KiB)" % peak[0], 0 < peak[0] < 32 * 1024)

@@ -49,8 +49,10 @@ MILTER = os.path.join(T, "milter.sock")
 ONE_USER = "require-separate-users = false"
 
 
-def write_conf(extra=None, active_mosa="stxsel1", broken=False, milter="", users=ONE_USER):
-    """extra: lines to add to an institution's section, by its code."""
+def write_conf(extra=None, active_mosa="stxsel1", broken=False, milter="", users=ONE_USER, workers=16,
+               top="", listen_extra=""):
+    """extra: lines to add to an institution's section, by its code; top:
+    more top-level options; listen_extra: more in the listen section."""
     extra = extra or {}
     uid = os.getuid()
     text = """pkcs11-module = "%(mod)s"
@@ -63,15 +65,15 @@ state-dir = "%(t)s/state"
 ceremony-log = "%(t)s/state/ceremony.log"
 log = "stderr"
 %(users)s
-workers = 16
-io-timeout = 3
+workers = %(workers)d
+%(top)sio-timeout = 3
 idle-timeout = 5
 drain-timeout = 10
 max-header-bytes = 65536
 max-message-bytes = 120000000
 listen "%(sock)s" {
 	mode = "0666"
-}
+%(listen_extra)s}
 institution mosa {
 	domains = { "mosamuseum.com" }
 	pin = "file:%(t)s/mosa.pin"
@@ -97,7 +99,8 @@ institution gala {
 %(extra_gala)s}
 """ % {"mod": MOD, "t": T, "sock": SOCK, "uid": uid, "gid": os.getgid(), "act": active_mosa,
        "extra_mosa": extra.get("mosa", ""), "extra_venue": extra.get("venue", ""),
-       "extra_gala": extra.get("gala", ""), "users": users}
+       "extra_gala": extra.get("gala", ""), "users": users, "workers": workers, "top": top,
+       "listen_extra": listen_extra}
     if milter:
         text += 'milter "unix:%s" {\n\tmode = "0666"\n%s}\n' % (MILTER, milter)
     if broken:
