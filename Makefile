@@ -96,6 +96,15 @@ SIGN_BIN   := $(BUILD)/p11dkim-sign
 PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN) $(SIGN_BIN)
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
+# The fault-injection PKCS#11 module and its test driver
+# (tests/p11fault/README.md).  Built with the build's flags: under SAN=1
+# the module is sanitized and only sanitized programs load it as is.
+P11FAULT_SRC := $(filter-out tests/p11fault/p11fault_drv.c,\
+		$(wildcard tests/p11fault/*.c))
+P11FAULT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(P11FAULT_SRC)) \
+		$(BUILD)/pkcs11/p11_err.o $(BUILD)/util/clock.o
+P11FAULT_SO  := $(BUILD)/tests/libp11fault.so
+P11FAULT_DRV := $(BUILD)/tests/p11fault_drv
 
 .PHONY: all check check-package run bench fuzz install clean deps tests
 all: $(ALL_LIBS) $(CLIENT_SOLIB) $(PROGRAMS)
@@ -142,6 +151,16 @@ $(BUILD)/tests/%: tests/integration/%.c $(ALL_LIBS)
 	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< $(ALL_LIBS) \
 	    $(LDFLAGS) $(CMOCKA_LIBS) $(ALL_LDLIBS)
 
+$(P11FAULT_SO): $(P11FAULT_OBJ) tests/p11fault/p11fault.map
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=tests/p11fault/p11fault.map \
+	    -o $@ $(P11FAULT_OBJ) $(LDFLAGS) -ldl -pthread
+
+$(P11FAULT_DRV): tests/p11fault/p11fault_drv.c $(BUILD)/pkcs11/p11_err.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) -o $@ $< \
+	    $(BUILD)/pkcs11/p11_err.o $(LDFLAGS) $(CRYPTO_LIBS) -ldl -pthread
+
 $(XSIGN_BIN): tests/xverify/xsign.c $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDFLAGS) \
@@ -152,7 +171,7 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(ALL_LIBS)
 	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< bench/bench_util.c \
 	    $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
-tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN)
+tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN) $(P11FAULT_SO) $(P11FAULT_DRV)
 
 deps:
 	@scripts/install-deps
@@ -233,4 +252,5 @@ clean:
 
 -include $(CORE_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d) $(CONF_OBJ:.o=.d) \
 	$(PROV_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(BUILD)/provisioning/main.d \
-	$(BUILD)/daemon/main.d $(CLIENT_OBJ:.o=.d) $(BUILD)/client/p11dkim_sign.d
+	$(BUILD)/daemon/main.d $(CLIENT_OBJ:.o=.d) $(BUILD)/client/p11dkim_sign.d \
+	$(P11FAULT_OBJ:.o=.d)

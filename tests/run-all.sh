@@ -1,8 +1,10 @@
 #!/bin/sh
 # run-all.sh - every test of p11dkim, with one summary at the end.
 #
-# Runs the cmocka unit tests, the source layering check and the
-# cross-verification against independent verifiers (dkimpy, Mail::DKIM).
+# Runs the cmocka unit tests, the integration tests on SoftHSM2 (the
+# fault-injection module's among them), the daemon, milter and client
+# tests, the source layering check and the cross-verification against
+# independent verifiers (dkimpy, Mail::DKIM).
 # Each suite's counts are added up; the last line is the summary:
 #   tests: N passed, M failed
 # The exit status is non-zero when anything failed or did not run.
@@ -69,6 +71,7 @@ for t in "$BUILD"/tests/itest_*; do
 	run_suite cmocka tests/integration/run.sh "$t"
 done
 run_suite plain tests/integration/run.sh tests/integration/keys_test.sh
+run_suite plain tests/integration/run.sh tests/p11fault/p11fault_test.sh
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/daemon_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/children_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/tenants_test.py
