@@ -16,6 +16,7 @@
 #include "token_int.h"
 
 #define SIGN_ATTEMPTS	4
+#define BAD_SIGNATURES_MAX	3	/* a request gives up at the third */
 
 /* RFC 8017 9.2 note 1: DER of DigestInfo for SHA-256, before the hash. */
 static const unsigned char sha256_digestinfo[19] = {
@@ -415,7 +416,7 @@ on_session(struct p11_key *k, const unsigned char digest[32],
  * tries another; a handle error or a second device error logs in again;
  * a third, or a module that is not initialized, re-initializes the module
  * if it is broken (p11_module_broken), then gives up: the next request
- * finds it working.  A bad signature is tried once more.
+ * finds it working.  A bad signature is tried again on another session (a third gives up).
  */
 static int
 recover(struct p11_key *k, struct try *tr, unsigned long epoch, int rc,
@@ -425,8 +426,8 @@ recover(struct p11_key *k, struct try *tr, unsigned long epoch, int rc,
 	enum p11_class cls = p11_rv_class(err->rv);
 	struct p11_err ignored;
 
-	if (rc == -2)			/* once more, on another session */
-		return tr->rep->bad_signatures < 2;
+	if (rc == -2)			/* again, on another session */
+		return tr->rep->bad_signatures < BAD_SIGNATURES_MAX;
 	if (!err->temporary && cls != P11_CLASS_DEVICE)
 		return 0;
 	if (err->rv == CKR_SESSION_COUNT || (err->rv == CKR_FUNCTION_FAILED &&

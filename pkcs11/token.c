@@ -98,14 +98,22 @@ forget_one(struct token *t)
 	p11_module_session_give(t->mod);
 }
 
-/* down_locked - forget every session; close them unless the module did */
+/*
+ * down_locked - before a new login: close the anchor and the idle
+ * sessions, one by one, unless the module did already.  Sessions in use
+ * are left to finish their call (C_CloseAllSessions would pull them
+ * from under it, which not every module survives) and are closed when
+ * they come back, being of an older login.
+ */
 static void
 down_locked(struct token *t, int close)
 {
 	if (close && t->up)
-		(void)t->fn->C_CloseAllSessions(t->info.slot);
+		(void)t->fn->C_CloseSession(t->anchor);
 	while (t->nidle > 0) {
 		t->nidle--;
+		if (close)
+			(void)t->fn->C_CloseSession(t->idle[t->nidle].h);
 		forget_one(t);
 	}
 	t->up = 0;
@@ -156,34 +164,32 @@ hung_ms(const struct token *t, long long now)
 	long long worst = 0;
 
 	for (size_t i = 0; t->hang_ms > 0 && i < t->cap; i++)
-		if (t->calls[i] != 0 && now - t->calls[i] > worst)
-			worst = now - t->calls[i];
+		if (t->calls[i].since != 0 && now - t->calls[i].since > worst)
+			worst = now - t->calls[i].since;
 	return worst > (long long)t->hang_ms ? worst : 0;
 }
 
-/* call_start - the session's call starts now: the first free place */
+/* call_start - session h is in use from now on, under the current login */
 static void
-call_start(struct token *t, long long now)
+call_start(struct token *t, CK_SESSION_HANDLE h, long long now)
 {
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->calls[i] == 0) {
-			t->calls[i] = now;
+		if (t->calls[i].since == 0) {
+			t->calls[i] = (struct busy_session){ h, now, t->epoch };
 			return;
 		}
 }
 
-/* call_stop - a call ended: forget the oldest start (they are alike) */
-static void
-call_stop(struct token *t)
+/* call_stop - session h is back: the login it was handed out under */
+static unsigned long
+call_stop(struct token *t, CK_SESSION_HANDLE h)
 {
-	size_t	 oldest = t->cap;
-
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->calls[i] != 0 && (oldest == t->cap ||
-		    t->calls[i] < t->calls[oldest]))
-			oldest = i;
-	if (oldest < t->cap)
-		t->calls[oldest] = 0;
+		if (t->calls[i].since != 0 && t->calls[i].h == h) {
+			t->calls[i].since = 0;
+			return t->calls[i].epoch;
+		}
+	return 0;
 }
 
 /*
@@ -253,7 +259,7 @@ token_session_get(struct token *t, CK_SESSION_HANDLE *h,
 	}
 	if (rc == 0) {
 		t->busy++;
-		call_start(t, now_ms());
+		call_start(t, *h, now_ms());
 		*epoch = t->epoch;
 	}
 	pthread_mutex_unlock(&t->mu);
@@ -264,13 +270,15 @@ token_session_get(struct token *t, CK_SESSION_HANDLE *h,
 void
 token_session_put(struct token *t, CK_SESSION_HANDLE h, int ok)
 {
+	unsigned long epoch;
 	int	 same_gen;
 
 	pthread_mutex_lock(&t->mu);
 	same_gen = t->gen == p11_module_generation(t->mod);
 	t->busy--;
-	call_stop(t);
-	if (ok && t->up && same_gen && t->nidle < t->cap) {
+	epoch = call_stop(t, h);
+	if (ok && t->up && same_gen && epoch == t->epoch &&
+	    t->nidle < t->cap) {
 		t->idle[t->nidle].h = h;
 		t->idle[t->nidle++].since = now_ms();
 	} else {
@@ -309,18 +317,21 @@ token_reap_idle(struct token *t, unsigned idle_ms)
 void
 token_mark_down(struct token *t, unsigned long epoch)
 {
+	p11_module_enter(t->mod);
 	pthread_mutex_lock(&t->mu);
 	if (t->epoch == epoch && t->up) {
 		down_locked(t, t->gen == p11_module_generation(t->mod));
 		t->stats.recoveries++;
 	}
 	pthread_mutex_unlock(&t->mu);
+	p11_module_leave(t->mod);
 }
 
 /*
  * token_check_anchor - after a session error: is the login still there?
  * When the anchor session is gone or no longer logged in, every session
  * went with it (a token reset, C_CloseAllSessions): log in again.
+ * Call outside the module: it holds the module itself.
  */
 void
 token_check_anchor(struct token *t, unsigned long epoch)
@@ -329,16 +340,19 @@ token_check_anchor(struct token *t, unsigned long epoch)
 	CK_RV	 rv;
 	int	 dead;
 
+	p11_module_enter(t->mod);
 	pthread_mutex_lock(&t->mu);
 	if (!t->up || t->epoch != epoch ||
 	    t->gen != p11_module_generation(t->mod)) {
 		pthread_mutex_unlock(&t->mu);
+		p11_module_leave(t->mod);
 		return;
 	}
 	rv = t->fn->C_GetSessionInfo(t->anchor, &info);
 	dead = rv != CKR_OK || (info.state != CKS_RO_USER_FUNCTIONS &&
 	    info.state != CKS_RW_USER_FUNCTIONS);
 	pthread_mutex_unlock(&t->mu);
+	p11_module_leave(t->mod);
 	if (dead)
 		token_mark_down(t, epoch);
 }

@@ -29,6 +29,13 @@ struct idle_session {
 	long long since;		/* ms, monotonic */
 };
 
+/* A session of the pool in use for a call. */
+struct busy_session {
+	CK_SESSION_HANDLE h;
+	long long since;		/* ms, monotonic; 0: the place is free */
+	unsigned long epoch;		/* the login it was handed out under */
+};
+
 struct token {
 	struct p11_module *mod;
 	CK_FUNCTION_LIST *fn;
@@ -50,7 +57,7 @@ struct token {
 	size_t	 cap;			/* as configured: the arrays' size */
 	unsigned wait_ms;
 	unsigned hang_ms;		/* a call running longer: not answering */
-	long long *calls;		/* start (ms) of each call in flight; 0 */
+	struct busy_session *calls;	/* the sessions in use, [cap] */
 	struct p11_key *keys;
 	struct token_stats stats;
 };
@@ -76,7 +83,7 @@ void	token_call_end(struct token *, int slot);
 /* token_recover_module - after a device error: re-init a broken module */
 void	token_recover_module(struct token *, const struct p11_err *);
 
-/* token_mark_down - log in again (and find keys again) before next use */
+/* token_mark_down - log in again before next use (call outside the module) */
 void	token_mark_down(struct token *, unsigned long epoch);
 
 /* token_check_anchor - after a session error: log in again if needed */

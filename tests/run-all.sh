@@ -75,6 +75,7 @@ run_suite plain tests/integration/run.sh tests/p11fault/p11fault_test.sh
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/daemon_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/children_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/tenants_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/faults_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/startup_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/security_test.py
 P11DKIM_SIGN=$BUILD/p11dkim-sign

@@ -18,8 +18,9 @@
  *
  * Every signature is verified with the key's public half before it is
  * returned: a faulty signature (which for RSA-CRT can leak the key)
- * never leaves this layer; it is counted and tried once more on another
- * session, then answered as a temporary failure.
+ * never leaves this layer; it is counted and the signature is made again
+ * on another session (within the attempts of the request; the third bad
+ * one gives up), then answered as a temporary failure.
  *
  * A call that runs longer than the token's hang time (token_set_hang)
  * makes the token "not answering": further calls fail at once until it
