@@ -84,6 +84,9 @@ SIGN_BIN   := $(BUILD)/p11dkim-sign
 PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN) $(SIGN_BIN)
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
+# p11dkim-keys with its fault-injection points live (P11DKIM_TEST_FAULT):
+# for the ceremony atomicity tests only, never installed.
+KEYS_FAULT_BIN := $(BUILD)/tests/p11dkim-keys-faults
 
 .PHONY: all check run bench fuzz install clean deps tests
 all: $(ALL_LIBS) $(PROGRAMS)
@@ -123,6 +126,11 @@ $(BUILD)/tests/%: tests/integration/%.c $(ALL_LIBS)
 	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< $(ALL_LIBS) \
 	    $(LDFLAGS) $(CMOCKA_LIBS) $(ALL_LDLIBS)
 
+$(KEYS_FAULT_BIN): provisioning/main.c provisioning/keys.h $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DP11DKIM_TEST_FAULTS $(P11_CFLAGS) $(CFLAGS) -o $@ \
+	    $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
+
 $(XSIGN_BIN): tests/xverify/xsign.c $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDFLAGS) \
@@ -133,7 +141,7 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(ALL_LIBS)
 	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< bench/bench_util.c \
 	    $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
-tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN)
+tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN) $(KEYS_FAULT_BIN)
 
 deps:
 	@scripts/install-deps

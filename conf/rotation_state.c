@@ -122,6 +122,44 @@ rotation_state_load(const struct conf *c, const struct conf_institution *i,
 	return 0;
 }
 
+/* temp_path - the file a save writes before renaming it over the state */
+static int
+temp_path(const struct conf *c, const struct conf_institution *i,
+    char *path, size_t plen, char *tmp, size_t tlen)
+{
+	int	 n;
+
+	if (state_path(c, i, path, plen) < 0)
+		return -1;
+	n = snprintf(tmp, tlen, "%s.new", path);
+	return n < 0 || (size_t)n >= tlen ? -1 : 0;
+}
+
+/*
+ * rotation_state_check_save - would a save work now?  The temporary file
+ * is created and removed again, as a save creates it and renames it: the
+ * state directory must let us do both.
+ */
+int
+rotation_state_check_save(const struct conf *c,
+    const struct conf_institution *i, char *err, size_t errlen)
+{
+	char	 path[1024], tmp[1100];
+	int	 fd;
+
+	if (temp_path(c, i, path, sizeof(path), tmp, sizeof(tmp)) < 0)
+		return snprintf(err, errlen, "state path too long"), -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+	    0)
+		return snprintf(err, errlen, "rotation state of %s cannot be "
+		    "written: %s: %s", i->code, tmp, strerror(errno)), -1;
+	close(fd);
+	if (unlink(tmp) < 0)
+		return snprintf(err, errlen, "rotation state of %s: %s: %s",
+		    i->code, tmp, strerror(errno)), -1;
+	return 0;
+}
+
 /* rotation_state_save - write the state atomically */
 int
 rotation_state_save(const struct conf *c, const struct conf_institution *i,
@@ -130,14 +168,13 @@ rotation_state_save(const struct conf *c, const struct conf_institution *i,
 	char	 path[1024], tmp[1100], text[STATE_FILE_MAX];
 	int	 fd, n;
 
-	if (state_path(c, i, path, sizeof(path)) < 0)
+	if (temp_path(c, i, path, sizeof(path), tmp, sizeof(tmp)) < 0)
 		return snprintf(err, errlen, "state path too long"), -1;
 	n = snprintf(text, sizeof(text), "# rotation state of %s, written by "
 	    "p11dkim-keys\nactive=%s\nstep=%s\ntarget=%s\nretiring=%s\n"
 	    "activated-at=%lld\n", i->code, st->active,
 	    rotation_step_name(st->step), st->target, st->retiring,
 	    st->activated_at);
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
 	    0) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));

@@ -69,6 +69,7 @@ for t in "$BUILD"/tests/itest_*; do
 	run_suite cmocka tests/integration/run.sh "$t"
 done
 run_suite plain tests/integration/run.sh tests/integration/keys_test.sh
+run_suite plain tests/integration/run.sh tests/integration/ceremony_test.sh
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/daemon_test.py
 P11DKIM_SIGN=$BUILD/p11dkim-sign
 export P11DKIM_SIGN
