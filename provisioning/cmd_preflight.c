@@ -22,6 +22,7 @@
 #include "p11dkim/dns_record.h"
 #include "p11dkim/preflight.h"
 #include "p11dkim/rotation_state.h"
+#include "p11dkim/token_store.h"
 #include "keys.h"
 
 struct pf_out {
@@ -188,6 +189,32 @@ target_of(struct keys_run *r, struct preflight_target *t,
 	return 0;
 }
 
+/*
+ * as_signer - the checks run as signer-user (we became it, or are it)?
+ * Otherwise they see what this user sees, which may differ: a warning.
+ */
+static void
+as_signer(struct pf_out *o)
+{
+	const char *u = o->r->conf->daemon.signer_user;
+	struct token_store_who w, self;
+	struct p11_err err;
+
+	token_store_who_self(&self);
+	if (u == NULL)
+		say(o, "user", PREFLIGHT_OK, "no signer-user: the signer runs "
+		    "as the daemon's user; checking as %s", self.name);
+	else if (token_store_who_user(u, &w, &err) < 0)
+		say(o, "user", PREFLIGHT_FAIL, "signer-user: %s", err.msg);
+	else if (w.uid != self.uid)
+		say(o, "user", PREFLIGHT_WARN, "checking as %s, not as "
+		    "signer-user %s: run as root (or as %s) to see what the "
+		    "signer sees", self.name, w.name, w.name);
+	else
+		say(o, "user", PREFLIGHT_OK, "checking as signer-user %s",
+		    w.name);
+}
+
 /* one_institution - every check of r->inst */
 static void
 one_institution(struct pf_out *o, struct preflight *pf,
@@ -201,6 +228,7 @@ one_institution(struct pf_out *o, struct preflight *pf,
 		say(o, "state", PREFLIGHT_FAIL, "%s", err);
 		return;
 	}
+	as_signer(o);
 	(void)preflight_check(pf, o->r->conf->module, &t);
 	for (size_t k = 0; k < t.nkeys; k++) {
 		record_checks(o, pf->key[k], sel, k, zone);

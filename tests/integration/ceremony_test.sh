@@ -143,6 +143,9 @@ expect "-n made a test signature with each key" "$T/out" "hall: sign ok: 'hall-s
 K dns hall >"$T/hall.zone"
 check "preflight passes" 0 K preflight hall --zone "$T/hall.zone"
 expect "a token signature verifies with the published key" "$T/out" "verify *ok .*'hall-stxsel1' verifies with the published key"
+expect "as the signer user" "$T/out" "user *ok *checking as signer-user nobody"
+check "preflight by another user" 1 runuser -u daemon -- "$KEYS" -c "$T/p11dkim.conf" preflight hall --zone "$T/hall.zone"
+expect "warns it does not see what the signer sees" "$T/out" "user *warn *checking as daemon, not as signer-user nobody"
 check "preflight --json passes" 0 K --json preflight hall --zone "$T/hall.zone"
 json "JSON: every check ok" "$T/out" 'j["failed"] == 0 and j["unreachable"] == 0 and all(c["status"] == "ok" for c in j["checks"]) and {c["check"] for c in j["checks"]} >= {"module", "pin", "token", "store", "key", "sign", "dns", "verify", "cname"}'
 start_daemon
