@@ -52,7 +52,7 @@ DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 
 PKCS11_SRC := pkcs11/p11_err.c pkcs11/p11_module.c pkcs11/slot_index.c pkcs11/pin.c \
 	    pkcs11/token.c pkcs11/p11_key.c pkcs11/keygen.c pkcs11/key_audit.c \
-	    pkcs11/token_admin.c
+	    pkcs11/token_admin.c pkcs11/token_store.c pkcs11/preflight.c
 CONF_SRC := conf/conf.c conf/conf_include.c conf/conf_values.c conf/conf_daemon.c conf/rotation_state.c \
 	    conf/hosts.c
 PROV_SRC := $(filter-out provisioning/main.c,$(wildcard provisioning/*.c))
@@ -105,6 +105,10 @@ P11FAULT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(P11FAULT_SRC)) \
 		$(BUILD)/pkcs11/p11_err.o $(BUILD)/util/clock.o
 P11FAULT_SO  := $(BUILD)/tests/libp11fault.so
 P11FAULT_DRV := $(BUILD)/tests/p11fault_drv
+
+# p11dkim-keys with its fault-injection points live (P11DKIM_TEST_FAULT):
+# for the ceremony atomicity tests only, never installed.
+KEYS_FAULT_BIN := $(BUILD)/tests/p11dkim-keys-faults
 
 .PHONY: all check check-package run bench fuzz install clean deps tests
 all: $(ALL_LIBS) $(CLIENT_SOLIB) $(PROGRAMS)
@@ -161,6 +165,11 @@ $(P11FAULT_DRV): tests/p11fault/p11fault_drv.c $(BUILD)/pkcs11/p11_err.o
 	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) -o $@ $< \
 	    $(BUILD)/pkcs11/p11_err.o $(LDFLAGS) $(CRYPTO_LIBS) -ldl -pthread
 
+$(KEYS_FAULT_BIN): provisioning/main.c provisioning/keys.h $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DP11DKIM_TEST_FAULTS $(P11_CFLAGS) $(CFLAGS) -o $@ \
+	    $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
+
 $(XSIGN_BIN): tests/xverify/xsign.c $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDFLAGS) \
@@ -171,7 +180,8 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(ALL_LIBS)
 	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< bench/bench_util.c \
 	    $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
-tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN) $(P11FAULT_SO) $(P11FAULT_DRV)
+tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN) $(P11FAULT_SO) $(P11FAULT_DRV) \
+	$(KEYS_FAULT_BIN)
 
 deps:
 	@scripts/install-deps

@@ -10,9 +10,11 @@
  * the institution's.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "p11dkim/atomic_file.h"
 #include "p11dkim/rotation_state.h"
@@ -122,15 +124,53 @@ rotation_state_load(const struct conf *c, const struct conf_institution *i,
 	return 0;
 }
 
+/* temp_path - the file a save writes before renaming it over the state */
+static int
+temp_path(const struct conf *c, const struct conf_institution *i,
+    char *path, size_t plen, char *tmp, size_t tlen)
+{
+	int	 n;
+
+	if (state_path(c, i, path, plen) < 0)
+		return -1;
+	n = snprintf(tmp, tlen, "%s.new", path);
+	return n < 0 || (size_t)n >= tlen ? -1 : 0;
+}
+
+/*
+ * rotation_state_check_save - would a save work now?  The temporary file
+ * is created and removed again, as a save creates it and renames it: the
+ * state directory must let us do both.
+ */
+int
+rotation_state_check_save(const struct conf *c,
+    const struct conf_institution *i, char *err, size_t errlen)
+{
+	char	 path[1024], tmp[1100];
+	int	 fd;
+
+	if (temp_path(c, i, path, sizeof(path), tmp, sizeof(tmp)) < 0)
+		return snprintf(err, errlen, "state path too long"), -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+	    0)
+		return snprintf(err, errlen, "rotation state of %s cannot be "
+		    "written: %s: %s", i->code, tmp, strerror(errno)), -1;
+	close(fd);
+	if (unlink(tmp) < 0)
+		return snprintf(err, errlen, "rotation state of %s: %s: %s",
+		    i->code, tmp, strerror(errno)), -1;
+	return 0;
+}
+
 /* rotation_state_save - write the state atomically */
 int
 rotation_state_save(const struct conf *c, const struct conf_institution *i,
     const struct rotation_state *st, char *err, size_t errlen)
 {
-	char	 path[1024], text[STATE_FILE_MAX];
+	char	 path[1024], tmp[1100], text[STATE_FILE_MAX];
 	int	 n;
 
-	if (state_path(c, i, path, sizeof(path)) < 0)
+	if (temp_path(c, i, path, sizeof(path), tmp, sizeof(tmp)) < 0)
 		return snprintf(err, errlen, "state path too long"), -1;
 	n = snprintf(text, sizeof(text), "# rotation state of %s, written by "
 	    "p11dkim-keys\nactive=%s\nstep=%s\ntarget=%s\nretiring=%s\n"

@@ -21,6 +21,7 @@
 
 #include "p11dkim/clock.h"
 #include "p11dkim/log.h"
+#include "p11dkim/token_store.h"
 #include "signer_int.h"
 
 #define BUCKETS		65536
@@ -218,6 +219,22 @@ pin_still_refused(struct tok_entry *te)
 	return 0;
 }
 
+/*
+ * store_hint - after "no token" or "no key": what of the token store this
+ * process cannot read, when the module's store can say (SoftHSM2)
+ */
+static void
+store_hint(struct registry *r, const struct keyspec *s, char *why,
+    size_t len)
+{
+	char	 hint[512];
+	size_t	 n = strlen(why);
+
+	if (token_store_hint(r->mod, s->token_serial[0] ? s->token_serial :
+	    NULL, hint, sizeof(hint)) == 1 && n + 3 < len)
+		snprintf(why + n, len - n, ": %.*s", (int)(len - n - 3), hint);
+}
+
 /* login - the token logged in, for an entry nobody logs in now */
 static struct token *
 login(struct registry *r, struct tok_entry *te, char *why, size_t len)
@@ -236,6 +253,8 @@ login(struct registry *r, struct tok_entry *te, char *why, size_t len)
 		token_set_hang(tok, r->hang_ms);
 	if (tok == NULL) {
 		snprintf(why, len, "%s", err.msg);
+		if (err.rv == CKR_TOKEN_NOT_PRESENT)
+			store_hint(r, s, why, len);
 		if (err.rv == CKR_PIN_INCORRECT || err.rv == CKR_PIN_LOCKED ||
 		    err.rv == CKR_PIN_INVALID || err.rv == CKR_PIN_LEN_RANGE) {
 			pthread_mutex_lock(&r->mu);
@@ -296,7 +315,8 @@ token_of(struct registry *r, struct tok_entry *te, int wait, char *why,
 
 /* check_key - find the key, check its type, sign the self-test; NULL+why */
 static struct p11_key *
-check_key(struct token *tok, const struct keyspec *s, char *why, size_t len)
+check_key(struct registry *r, struct token *tok, const struct keyspec *s,
+    char *why, size_t len)
 {
 	unsigned char sig[P11_SIG_MAX];
 	size_t	 siglen = sizeof(sig);
@@ -305,6 +325,7 @@ check_key(struct token *tok, const struct keyspec *s, char *why, size_t len)
 
 	if ((k = token_key(tok, s->key_label, &err)) == NULL) {
 		snprintf(why, len, "%s", err.msg);
+		store_hint(r, s, why, len);
 		return NULL;
 	}
 	if ((p11_key_type(k) == P11_KEY_ED25519) !=
@@ -332,7 +353,7 @@ open_key(struct registry *r, struct key_entry *ke, int wait)
 	struct token *tok;
 
 	if ((tok = token_of(r, ke->te, wait, why, sizeof(why))) != NULL)
-		k = check_key(tok, &ke->spec, why, sizeof(why));
+		k = check_key(r, tok, &ke->spec, why, sizeof(why));
 	pthread_mutex_lock(&r->mu);
 	ke->key = k;
 	if (k != NULL) {

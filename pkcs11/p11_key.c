@@ -15,7 +15,7 @@
 
 #include "token_int.h"
 
-#define SIGN_ATTEMPTS	4
+#define SIGN_ATTEMPTS	5
 #define BAD_SIGNATURES_MAX	3	/* a request gives up at the third */
 
 /* RFC 8017 9.2 note 1: DER of DigestInfo for SHA-256, before the hash. */
@@ -415,8 +415,9 @@ on_session(struct p11_key *k, const unsigned char digest[32],
  * up.  A session error or a device error drops that session (done) and
  * tries another; a handle error or a second device error logs in again;
  * a third, or a module that is not initialized, re-initializes the module
- * if it is broken (p11_module_broken), then gives up: the next request
- * finds it working.  A bad signature is tried again on another session (a third gives up).
+ * if it is broken (p11_module_broken) and gives up (the next request finds
+ * it working), else goes on while the attempts last.  A bad signature
+ * is made again on another session (a third gives up).
  */
 static int
 recover(struct p11_key *k, struct try *tr, unsigned long epoch, int rc,
@@ -447,8 +448,9 @@ recover(struct p11_key *k, struct try *tr, unsigned long epoch, int rc,
 		token_mark_down(t, epoch);
 	if (tr->device < 3 && err->rv != CKR_CRYPTOKI_NOT_INITIALIZED)
 		return 1;
-	if (p11_module_broken(t->mod, t->info.slot) &&
-	    p11_module_reinit(t->mod, tr->gen, &ignored) == 0) {
+	if (!p11_module_broken(t->mod, t->info.slot))
+		return 1;	/* the token's trouble: on, while attempts last */
+	if (p11_module_reinit(t->mod, tr->gen, &ignored) == 0) {
 		tr->rep->module_reinit = 1;
 		pthread_mutex_lock(&t->mu);
 		t->stats.recoveries++;

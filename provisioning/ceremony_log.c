@@ -400,6 +400,23 @@ appender_close(struct appender *a, char *err, size_t errlen)
 	return rc;
 }
 
+/* dir_of - the directory part of path: "." or "/" when it has none */
+static int
+dir_of(const char *path, char *dir, size_t len, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	int	 n;
+
+	if (slash == NULL || slash == path)
+		n = snprintf(dir, len, "%s", slash ? "/" : ".");
+	else
+		n = snprintf(dir, len, "%.*s", (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= len)
+		return ceremony_fail(err, errlen, "'%s': directory name too "
+		    "long", path);
+	return 0;
+}
+
 /*
  * line_write - the line and its LF in one write(), then fsync.  A short
  * write is cut back off (we hold the lock, so the old size is the end
@@ -497,5 +514,31 @@ ceremony_log_append(const char *path, const char *anchor_path,
 		rc = 0;
 	if (appender_close(&a, rc == 0 ? err : NULL, errlen) < 0)
 		rc = -1;
+	return rc;
+}
+
+/* ceremony_log_check_append - would an append work now? (no write) */
+int
+ceremony_log_check_append(const char *path, char *err, size_t errlen)
+{
+	struct ceremony_record rec;
+	struct appender a;
+	char	 dir[PATH_MAX];
+	int	 rc = -1;
+
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		if (dir_of(path, dir, sizeof(dir), err, errlen) < 0)
+			return -1;
+		if (access(dir, W_OK | X_OK) < 0)
+			return ceremony_fail(err, errlen, "ceremony log '%s': "
+			    "cannot be created in '%s': %s", path, dir,
+			    strerror(errno));
+		return 0;
+	}
+	memset(&rec, 0, sizeof(rec));
+	if (appender_open(&a, path, err, errlen) == 0 &&
+	    chain_to_last(&a, &rec, err, errlen) == 0)
+		rc = 0;
+	(void)appender_close(&a, NULL, 0);
 	return rc;
 }

@@ -33,6 +33,23 @@ parse_type(const char *s, enum p11_key_type *type, unsigned *bits)
 	return 0;
 }
 
+/*
+ * undo_generate - the log would not take the record of a key just made:
+ * destroy the key again, so that the token is as it was.
+ */
+static int
+undo_generate(struct keys_run *r, const char *label, const char *why)
+{
+	struct p11_err err;
+
+	if (keygen_destroy(r->tok, label, &err) < 0)
+		return keys_fail(EX_IOERR, "%s; the new key '%s' could not be "
+		    "destroyed again (%s): it is on the token, unlogged", why,
+		    label, err.msg);
+	return keys_fail(EX_IOERR, "%s; the new key '%s' was destroyed "
+	    "again: nothing changed on the token", why, label);
+}
+
 /* generate_one - one key of selector i (of a kind), logged and reported */
 static int
 generate_one(struct keys_run *r, size_t i, size_t kind,
@@ -43,8 +60,10 @@ generate_one(struct keys_run *r, size_t i, size_t kind,
 	struct p11_err err;
 	struct p11_key *k;
 	char	 label[128], fpr[KEY_AUDIT_FPR_LEN + 1], result[400];
+	char	 why[KEYS_WHY_MAX];
 
 	conf_key_label(r->inst, i, kind, label, sizeof(label));
+	keys_fault(r, "token");
 	if (keygen_generate(r->tok, type, bits, label, &res, &err) < 0) {
 		snprintf(result, sizeof(result), "failed: %s", err.msg);
 		(void)keys_log(r, "generate", sel, "", result);
@@ -52,13 +71,14 @@ generate_one(struct keys_run *r, size_t i, size_t kind,
 	}
 	if ((k = token_key(r->tok, label, &err)) == NULL ||
 	    key_audit_fingerprint(p11_key_public(k), fpr) < 0) {
-		(void)keys_log(r, "generate", sel, "",
-		    "failed: the new key cannot be read back");
-		return keys_fail(EX_UNAVAILABLE, "the new key cannot be read "
-		    "back: %s", err.msg);
+		snprintf(why, sizeof(why), "the new key cannot be read back: "
+		    "%s", k == NULL ? err.msg : "no fingerprint");
+		(void)keys_log(r, "generate", sel, "", "failed: the new key "
+		    "cannot be read back");
+		return undo_generate(r, label, why);
 	}
-	if (keys_log(r, "generate", sel, fpr, "ok") != EX_OK)
-		return EX_IOERR;
+	if (keys_log_err(r, "generate", sel, fpr, "ok", why, sizeof(why)) < 0)
+		return undo_generate(r, label, why);
 	printf("generated %s key '%s' on token '%s' for selector %s\n"
 	    "fingerprint (SHA-256 of the SubjectPublicKeyInfo): %s\n",
 	    type_name, label, token_info(r->tok)->label, sel, fpr);
@@ -67,9 +87,9 @@ generate_one(struct keys_run *r, size_t i, size_t kind,
 	return EX_OK;
 }
 
-/* have_key - 1 when selector i already has its key of this kind */
-static int
-have_key(struct keys_run *r, size_t i, size_t kind)
+/* keys_have_key - 1 when selector i already has its key of this kind */
+int
+keys_have_key(struct keys_run *r, size_t i, size_t kind)
 {
 	struct p11_err err;
 	char	 label[128];
@@ -78,11 +98,45 @@ have_key(struct keys_run *r, size_t i, size_t kind)
 	return keygen_label_exists(r->tok, label, &err) == 1;
 }
 
+/* check_type - a key type that fits the institution's algorithm */
+static int
+check_type(struct keys_run *r, const char *type_name,
+    enum p11_key_type *type, unsigned *bits)
+{
+	if (parse_type(type_name, type, bits) < 0)
+		return keys_fail(EX_USAGE, "key type '%s': rsa2048, rsa3072, "
+		    "rsa4096 or ed25519", type_name);
+	if ((*type == P11_KEY_ED25519) != (r->inst->alg ==
+	    DKIM_ALG_ED25519_SHA256))
+		return keys_fail(EX_CONFIG, "%s signs with %s: a %s key would "
+		    "not do", r->inst->code, dkim_alg_name(r->inst->alg),
+		    type_name);
+	return EX_OK;
+}
+
+/* keys_generate_kind - generate selector i's key of one kind */
+int
+keys_generate_kind(struct keys_run *r, size_t i, size_t kind,
+    const char *type_name)
+{
+	enum p11_key_type type;
+	unsigned bits;
+	int	 st;
+
+	if ((st = check_type(r, type_name, &type, &bits)) != EX_OK)
+		return st;
+	if (kind == CONF_KIND_DUAL)
+		return generate_one(r, i, kind, P11_KEY_ED25519, 0, "ed25519");
+	return generate_one(r, i, kind, type, bits, type_name);
+}
+
 /*
  * keys_generate_for - generate selector i's keys, log, report.  With
  * dual signing, a selector that has its RSA key but not yet its Ed25519
- * key (dual-sign turned on later) gets the missing one; a selector with
- * every key is refused: keys are never overwritten.
+ * key (dual-sign turned on later, or a generate cut short) gets the
+ * missing one; a selector with every key is refused: keys are never
+ * overwritten.  A generate cut short between the two keys leaves the
+ * first, logged: running it again makes the second.
  */
 int
 keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
@@ -91,23 +145,20 @@ keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
 	unsigned bits;
 	int	 st;
 
-	if (parse_type(type_name, &type, &bits) < 0)
-		return keys_fail(EX_USAGE, "key type '%s': rsa2048, rsa3072, "
-		    "rsa4096 or ed25519", type_name);
-	if ((type == P11_KEY_ED25519) != (r->inst->alg ==
-	    DKIM_ALG_ED25519_SHA256))
-		return keys_fail(EX_CONFIG, "%s signs with %s: a %s key would "
-		    "not do", r->inst->code, dkim_alg_name(r->inst->alg),
-		    type_name);
-	if (r->inst->dual_sign && have_key(r, i, CONF_KIND_MAIN) &&
-	    !have_key(r, i, CONF_KIND_DUAL))
-		return generate_one(r, i, CONF_KIND_DUAL, P11_KEY_ED25519, 0,
-		    "ed25519");
-	if ((st = generate_one(r, i, CONF_KIND_MAIN, type, bits, type_name)) !=
+	if ((st = check_type(r, type_name, &type, &bits)) != EX_OK)
+		return st;
+	if (r->inst->dual_sign && keys_have_key(r, i, CONF_KIND_MAIN) &&
+	    !keys_have_key(r, i, CONF_KIND_DUAL))
+		return keys_generate_kind(r, i, CONF_KIND_DUAL, type_name);
+	if ((st = keys_generate_kind(r, i, CONF_KIND_MAIN, type_name)) !=
 	    EX_OK || !r->inst->dual_sign)
 		return st;
-	return generate_one(r, i, CONF_KIND_DUAL, P11_KEY_ED25519, 0,
-	    "ed25519");
+	if ((st = keys_generate_kind(r, i, CONF_KIND_DUAL, type_name)) !=
+	    EX_OK)
+		fprintf(stderr, "p11dkim-keys: the RSA key of %s stays (it is "
+		    "logged); run the command again to make the Ed25519 "
+		    "key\n", r->inst->selectors[i]);
+	return st;
 }
 
 /* cmd_generate - p11dkim-keys generate INST [SELECTOR] [--type T] */
@@ -139,7 +190,7 @@ cmd_generate(struct keys_run *r, int argc, char **argv)
 	i = keys_selector(r, argc - optind == 2 ? argv[optind + 1] : rs.active);
 	if (i < 0)
 		return EX_USAGE;
-	if ((st = keys_token(r)) != EX_OK)
+	if ((st = keys_ready(r, 0)) != EX_OK || (st = keys_token(r)) != EX_OK)
 		return st;
 	st = keys_generate_for(r, (size_t)i, type ? type : r->inst->key_type);
 	if (st == EX_OK)
@@ -147,13 +198,54 @@ cmd_generate(struct keys_run *r, int argc, char **argv)
 	return st;
 }
 
+/* keys_destroy_selector - destroy selector i's keys, logging each */
+int
+keys_destroy_selector(struct keys_run *r, size_t i, const char *how)
+{
+	struct p11_err err;
+	char	 label[128], result[400], why[KEYS_WHY_MAX];
+
+	for (size_t k = 0; k < conf_kinds(r->inst); k++) {
+		const char *sel = conf_selector_name(r->inst, i, k);
+
+		conf_key_label(r->inst, i, k, label, sizeof(label));
+		if (!keys_have_key(r, i, k)) {
+			printf("key '%s' is gone already (an earlier run was "
+			    "cut short)\n", label);
+			continue;
+		}
+		keys_fault(r, "token");
+		if (keygen_destroy(r->tok, label, &err) < 0) {
+			snprintf(result, sizeof(result), "failed: %s", err.msg);
+			(void)keys_log(r, "destroy", sel, "", result);
+			return keys_fail(keys_status_of(&err), "%s", err.msg);
+		}
+		printf("destroyed %skey '%s'\n", how, label);
+		if (keys_log_err(r, "destroy", sel, "", "ok", why,
+		    sizeof(why)) < 0)
+			return keys_fail(EX_IOERR, "%s; the key '%s' was "
+			    "destroyed, and this is not in the log: record it "
+			    "by hand", why, label);
+	}
+	return EX_OK;
+}
+
+/* any_key - 1 when selector i has a key of any kind */
+static int
+any_key(struct keys_run *r, size_t i)
+{
+	for (size_t k = 0; k < conf_kinds(r->inst); k++)
+		if (keys_have_key(r, i, k))
+			return 1;
+	return 0;
+}
+
 /* cmd_destroy - p11dkim-keys destroy INST SELECTOR */
 int
 cmd_destroy(struct keys_run *r, int argc, char **argv)
 {
 	struct rotation_state rs;
-	struct p11_err perr;
-	char	 err[512], label[128], question[256], result[400];
+	char	 err[512], question[256];
 	int	 st, i;
 
 	if (argc != 3)
@@ -172,27 +264,18 @@ cmd_destroy(struct keys_run *r, int argc, char **argv)
 		return keys_fail(EX_USAGE, "%s is being rotated to (step %s): "
 		    "finish or undo the rotation first", argv[2],
 		    rotation_step_name(rs.step));
-	if ((st = keys_token(r)) != EX_OK)
+	if ((st = keys_ready(r, 0)) != EX_OK || (st = keys_token(r)) != EX_OK)
 		return st;
+	if (!any_key(r, (size_t)i))
+		return keys_fail(EX_UNAVAILABLE, "token '%s' has no key for "
+		    "selector %s: nothing to destroy",
+		    token_info(r->tok)->label, argv[2]);
 	snprintf(question, sizeof(question), "Destroy the key(s) of selector "
 	    "%s on token '%s'? This cannot be undone.", argv[2],
 	    token_info(r->tok)->label);
-	if (!keys_confirm(r, question, argv[2]))
-		return keys_fail(EX_USAGE, "not confirmed: nothing destroyed");
-	for (size_t k = 0; k < conf_kinds(r->inst); k++) {
-		const char *sel = conf_selector_name(r->inst, (size_t)i, k);
-
-		conf_key_label(r->inst, (size_t)i, k, label, sizeof(label));
-		if (keygen_destroy(r->tok, label, &perr) < 0) {
-			snprintf(result, sizeof(result), "failed: %s", perr.msg);
-			(void)keys_log(r, "destroy", sel, "", result);
-			return keys_fail(keys_status_of(&perr), "%s", perr.msg);
-		}
-		printf("destroyed key '%s'\n", label);
-		if ((st = keys_log(r, "destroy", sel, "", "ok")) != EX_OK)
-			return st;
-	}
-	return EX_OK;
+	if ((st = keys_confirm(r, question, argv[2])) != EX_OK)
+		return st;
+	return keys_destroy_selector(r, (size_t)i, "");
 }
 
 /* selector_of - the selector a key label belongs to, or "-" */
@@ -320,11 +403,13 @@ each_institution(struct keys_run *r, int argc, char **argv, int audit)
 		if (argc == 2 && strcmp(argv[1], r->conf->inst[i].code) != 0)
 			continue;
 		r->inst = &r->conf->inst[i];
-		r->tok = token_close(r->tok);
 		if ((n = walk(r, audit, &first, &one)) < 0)
 			st = one;	/* reported; the others still count */
 		else
 			bad += n;
+		if ((one = keys_store_settle(r)) != EX_OK)
+			st = one;
+		r->tok = token_close(r->tok);
 	}
 	if (r->json)
 		printf("]\n");

@@ -104,6 +104,25 @@ int	ceremony_log_append(const char *path, const char *anchor_path,
 	    struct ceremony_record *rec, char *err, size_t errlen);
 
 /*
+ * ceremony_log_check_append - would an append work now?  The log opens
+ * to append (or, when it does not exist yet, its directory lets us
+ * create it), takes the lock, and ends in a valid record; nothing is
+ * written.  A ceremony asks this before it touches a token, so that a log
+ * it cannot write stops it while nothing has changed.
+ */
+int	ceremony_log_check_append(const char *path, char *err, size_t errlen);
+
+/*
+ * ceremony_log_last - the last record of an intact log for which
+ * match(ctx, rec) returns 1.  Returns 1 with the record in *out, 0 when
+ * none matches (or there is no log), -1 when the log is broken or cannot
+ * be read (err says where).
+ */
+int	ceremony_log_last(const char *path, int (*match)(void *,
+	    const struct ceremony_record *), void *ctx,
+	    struct ceremony_record *out, char *err, size_t errlen);
+
+/*
  * ceremony_log_verify - check every line of the log and its chain.
  * Returns 0 when it is intact: an absent or empty log is intact with
  * count 0 (out->absent tells which).  Returns -1 when it is not, with

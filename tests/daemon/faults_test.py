@@ -43,6 +43,7 @@ def control(text):
     with open(tmp, "w") as f:
         f.write(text)
     os.rename(tmp, CONTROL)
+    time.sleep(0.3)         # the module looks at the file every few ms
 
 
 def run_clients(n, clients, make):

@@ -50,10 +50,14 @@ ONE_USER = "require-separate-users = false"
 
 
 def write_conf(extra=None, active_mosa="stxsel1", broken=False, milter="", users=ONE_USER, workers=16,
-               top="", listen_extra=""):
+               top="", listen_extra="", per_uid=True):
     """extra: lines to add to an institution's section, by its code; top:
-    more top-level options; listen_extra: more in the listen section."""
+    more top-level options; listen_extra: more in the listen section;
+    per_uid: every worker for one uid (the tests' clients all run as one
+    uid), or False for the default cap."""
     extra = extra or {}
+    if per_uid:
+        top = "max-connections-per-uid = %d\n%s" % (workers, top)
     uid = os.getuid()
     text = """pkcs11-module = "%(mod)s"
 provider-zone = "dkim.example.net"

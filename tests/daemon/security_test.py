@@ -42,7 +42,7 @@ LIMITS = ('request-timeout = 4\nstats-allow-uids = { "65532" }\n'
 
 
 def configure():
-    write_conf(milter=OWNED, listen_extra=OWNED, workers=4, top=LIMITS)
+    write_conf(milter=OWNED, listen_extra=OWNED, workers=4, top=LIMITS, per_uid=False)
 
 
 def as_peer(request, uid=NOBODY, gid=NOBODY):

@@ -14,34 +14,7 @@ TSIGN="$PWD/$BUILD/tests/tsign"
 MOD=${P11DKIM_TEST_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 T=${P11DKIM_TEST_DIR:?run through tests/integration/run.sh}
 PY=/usr/bin/python3
-passed=0
-failed=0
-
-# check DESC STATUS CMD... - run CMD, expect exit STATUS; output in $T/out
-check() {
-	desc=$1 want=$2
-	shift 2
-	"$@" >"$T/out" 2>"$T/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL $desc: exit $got, wanted $want"
-		sed 's/^/  | /' "$T/out" "$T/err" | head -20
-	fi
-}
-
-# expect DESC FILE TEXT - FILE contains TEXT
-expect() {
-	if grep -q -- "$3" "$2"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1: '$3' not in output"
-		sed 's/^/  | /' "$2" | head -20
-	fi
-}
+. "$(dirname "$0")/check.sh"
 
 umask 077
 printf 'so-pin-12345678\n' >"$T/so.pin"
@@ -159,6 +132,8 @@ check "audit passes again" 0 K audit mosa
 check "rotate verify before start is refused" 64 K rotate mosa verify --zone "$T/mosa.zone"
 expect "says what comes first" "$T/err" "'rotate publish' first"
 check "rotate activate before start is refused" 64 K rotate mosa activate
+check "rotate status before a rotation" 0 K rotate mosa status
+expect "status names the next command as it is typed" "$T/out" "next: *p11dkim-keys rotate mosa start$"
 check "rotate start" 0 K rotate mosa start
 check "rotate start twice is refused" 64 K rotate mosa start
 check "rotate activate before verify is refused" 64 K rotate mosa activate
@@ -167,14 +142,26 @@ check "rotate publish" 0 K rotate mosa publish
 cp "$T/out" "$T/new.zone"
 expect "publishes sel2" "$T/new.zone" "sel2-mosa._domainkey.dkim.example.net. IN TXT"
 check "rotate verify: DNS without the new key fails" 1 K rotate mosa verify --zone "$T/mosa.zone"
+check "rotate verify: the institution's CNAME missing fails" 1 K rotate mosa verify --zone "$T/new.zone"
+expect "the missing CNAME is named" "$T/err" "CNAME stxsel2._domainkey.mosamuseum.com: missing"
 cat "$T/mosa.zone" "$T/new.zone" >"$T/both.zone"
+sed 's/^\(stxsel2\._domainkey\.mosamuseum\.com\. IN CNAME\) .*/\1 elsewhere.example./' "$T/both.zone" >"$T/wrongcname.zone"
+check "rotate verify: a CNAME to elsewhere fails" 1 K rotate mosa verify --zone "$T/wrongcname.zone"
+expect "the wrong CNAME is named" "$T/err" "stxsel2._domainkey.mosamuseum.com: wrong target"
+expect "the state stays published" "$T/state/mosa.state" "step=published"
+check "check-dns sees the wrong CNAME too" 1 K check-dns mosa stxsel2 --zone "$T/wrongcname.zone"
+expect "check-dns names it" "$T/out" "stxsel2._domainkey.mosamuseum.com *CNAME wrong target"
 check "rotate verify" 0 K rotate mosa verify --zone "$T/both.zone"
+expect "verify shows the CNAME" "$T/out" "CNAME stxsel2._domainkey.mosamuseum.com -> sel2-mosa._domainkey.dkim.example.net: ok"
 check "destroy during rotation is refused" 64 K --yes destroy mosa stxsel2
 check "rotate activate" 0 K rotate mosa activate
 expect "state: active stxsel2" "$T/state/mosa.state" "active=stxsel2"
 check "destroy the active selector is refused" 64 K --yes destroy mosa stxsel2
 check "rotate revoke inside the grace period is refused" 64 K rotate mosa revoke
-expect "says to wait" "$T/err" "wait"
+expect "says how long to wait, in days, hours and minutes" "$T/err" "wait [67] days* [0-9]* h [0-9]* min more (grace period 7 days 0 h 0 min"
+check "rotate status during the grace period" 0 K rotate mosa status
+expect "status says when revoke may run" "$T/out" "next: *p11dkim-keys rotate mosa revoke"
+expect "and in how long" "$T/out" "grace period is over: in [67] days* "
 check "rotate revoke" 0 K rotate mosa revoke --grace 0
 cp "$T/out" "$T/revoke.zone"
 expect "revocation record" "$T/revoke.zone" 'p=" )'
@@ -182,16 +169,16 @@ check "rotate finish before DNS shows it is refused" 1 K rotate mosa finish --zo
 grep -v '^sel1-mosa\|^[[:space:]]*"' "$T/both.zone" >"$T/final.zone"
 cat "$T/new.zone" "$T/revoke.zone" >"$T/final.zone"
 check "check-dns shows sel1 revoked" 1 K check-dns mosa stxsel1 --zone "$T/final.zone"
-check "rotate finish" 0 K rotate mosa finish --zone "$T/final.zone"
+check "rotate finish without --yes and no terminal is refused" 64 K rotate mosa finish --zone "$T/final.zone" </dev/null
+expect "says to add --yes" "$T/err" "add --yes"
+check "the retired key is still there" 0 K list mosa
+expect "stxsel1 still listed" "$T/out" "mosa *stxsel1"
+check "rotate finish" 0 K --yes rotate mosa finish --zone "$T/final.zone"
 check "rotate status" 0 K rotate mosa status
 expect "idle again" "$T/out" "rotation step:   idle"
 check "list after rotation" 0 K list mosa
 expect "new key active" "$T/out" "stxsel2 .*active"
-if grep -q "mosa *stxsel1" "$T/out"; then
-	failed=$((failed + 1)); echo "FAIL the retired key is still on the token"
-else
-	passed=$((passed + 1))
-fi
+refute "the retired key is gone from the token" "$T/out" "mosa *stxsel1"
 
 # --- bad input changes nothing ----------------------------------------------
 K list >"$T/before" 2>&1
