@@ -195,7 +195,8 @@ signer_local_new(const struct conf *c, const struct keytab *t, char *err,
 	s->conf = c;
 	s->n = t->n;
 	pthread_mutex_init(&s->mu, NULL);
-	if ((s->mod = p11_module_load(c->module, &perr)) == NULL) {
+	if ((s->mod = p11_module_load_args(c->module, c->module_init_args,
+	    &perr)) == NULL) {
 		snprintf(err, errlen, "%s", perr.msg);
 		local_free(&s->base);
 		return NULL;
