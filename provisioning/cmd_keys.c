@@ -12,9 +12,9 @@
 #include "p11dkim/rotation_state.h"
 #include "keys.h"
 
-/* parse_type - rsa2048 ... ed25519 into a type and size */
-static int
-parse_type(const char *s, enum p11_key_type *type, unsigned *bits)
+/* keys_parse_type - rsa2048 ... ed25519 into a type and size */
+int
+keys_parse_type(const char *s, enum p11_key_type *type, unsigned *bits)
 {
 	if (strcmp(s, "ed25519") == 0) {
 		*type = P11_KEY_ED25519;
@@ -91,7 +91,7 @@ keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
 	unsigned bits;
 	int	 st;
 
-	if (parse_type(type_name, &type, &bits) < 0)
+	if (keys_parse_type(type_name, &type, &bits) < 0)
 		return keys_fail(EX_USAGE, "key type '%s': rsa2048, rsa3072, "
 		    "rsa4096 or ed25519", type_name);
 	if ((type == P11_KEY_ED25519) != (r->inst->alg ==

@@ -85,6 +85,9 @@ int	keys_check_selector(struct keys_run *, size_t i, size_t kind,
 /* keys_load_zone - a zone file or dig output ("-": stdin) */
 int	keys_load_zone(const char *path, struct dns_zone *);
 
+/* keys_parse_type - "rsa2048" ... "ed25519" into a type and size; -1 */
+int	keys_parse_type(const char *, enum p11_key_type *, unsigned *bits);
+
 /* keys_getopt_reset - before a command parses its own options */
 void	keys_getopt_reset(void);
 
@@ -98,6 +101,7 @@ void	json_string(FILE *, const char *);
 int	keys_generate_for(struct keys_run *, size_t i, const char *type);
 
 int	cmd_init_token(struct keys_run *, int, char **);
+int	cmd_token_info(struct keys_run *, int, char **);
 int	cmd_generate(struct keys_run *, int, char **);
 int	cmd_destroy(struct keys_run *, int, char **);
 int	cmd_list(struct keys_run *, int, char **);

@@ -26,6 +26,8 @@ static const struct keys_cmd commands[] = {
 	{ "init-token", "initialize an institution's token and set its PINs",
 	  "init-token INST [--slot N] [--so-pin SRC] [--pin SRC] "
 	  "[--min-pin N]", cmd_init_token },
+	{ "token-info", "what the token is and can do: flags, sessions, PIN "
+	  "rules, mechanisms", "token-info INST", cmd_token_info },
 	{ "generate", "generate a key pair on the token for a selector",
 	  "generate INST [SELECTOR] [--type rsa2048|rsa3072|rsa4096|ed25519]",
 	  cmd_generate },
