@@ -48,7 +48,8 @@ DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 
 PKCS11_SRC := pkcs11/p11_err.c pkcs11/p11_module.c pkcs11/pin.c \
 	    pkcs11/token.c pkcs11/p11_key.c pkcs11/keygen.c pkcs11/key_audit.c \
-	    pkcs11/token_admin.c pkcs11/token_caps.c
+	    pkcs11/token_admin.c pkcs11/token_caps.c \
+	    pkcs11/keygen_search.c
 CONF_SRC := conf/conf.c conf/conf_values.c conf/conf_daemon.c conf/rotation_state.c \
 	    conf/hosts.c
 PROV_SRC := $(filter-out provisioning/main.c,$(wildcard provisioning/*.c))

@@ -10,6 +10,7 @@
 #include "p11dkim/key_audit.h"
 #include "p11dkim/keygen.h"
 #include "p11dkim/rotation_state.h"
+#include "p11dkim/token_caps.h"
 #include "keys.h"
 
 /* keys_parse_type - rsa2048 ... ed25519 into a type and size */
@@ -33,10 +34,85 @@ keys_parse_type(const char *s, enum p11_key_type *type, unsigned *bits)
 	return 0;
 }
 
+/*
+ * drops_text - the hardening attributes dropped and the token's answers,
+ * for the ceremony log: "dropped CKA_COPYABLE (CKR_ATTRIBUTE_TYPE_INVALID),
+ * ..."; answers as hex codes when the names would not fit in len.
+ */
+static int
+drops_text(const struct keygen_result *res, int hex, char *out, size_t len)
+{
+	char	 name[32];
+	size_t	 n = 0;
+	int	 w;
+
+	out[0] = '\0';
+	for (int a = 0; a < KEYGEN_ATTRS; a++) {
+		if (!(res->dropped & (1u << a)))
+			continue;
+		if (hex)
+			snprintf(name, sizeof(name), "0x%lx",
+			    (unsigned long)res->why[a]);
+		w = snprintf(out + n, len - n, "%s%s (%s)", n ? ", " :
+		    "dropped ", keygen_attr_name((enum keygen_attr)a), hex ?
+		    name : p11_rv_name(res->why[a], name, sizeof(name)));
+		if (w < 0 || (size_t)w >= len - n)
+			return hex ? -1 : drops_text(res, 1, out, len);
+		n += (size_t)w;
+	}
+	return 0;
+}
+
+/* print_drops - what the token refused, for the officer */
+static void
+print_drops(const struct keygen_result *res, enum p11_key_type type)
+{
+	char	 name[32];
+
+	if (res->ec_params_printable)
+		printf("the token took the curve only as \"edwards25519\", not "
+		    "as its OID (%s)\n", p11_rv_name(res->ec_params_why, name,
+		    sizeof(name)));
+	if (res->dropped == 0) {
+		printf("the token took the full template: every essential "
+		    "and hardening attribute\n");
+		return;
+	}
+	printf("hardening attributes the token refused, dropped from the "
+	    "template:\n");
+	for (int a = 0; a < KEYGEN_ATTRS; a++)
+		if (res->dropped & (1u << a))
+			printf("  %s = %s: %s\n",
+			    keygen_attr_name((enum keygen_attr)a),
+			    keygen_attr_wanted((enum keygen_attr)a, type),
+			    p11_rv_name(res->why[a], name, sizeof(name)));
+	printf("essential protections kept: CKA_TOKEN, CKA_PRIVATE, "
+	    "CKA_SENSITIVE true, CKA_EXTRACTABLE false, CKA_SIGN true; %u "
+	    "template(s) tried, %u key(s) made and destroyed again while "
+	    "searching\n", res->attempts, res->probes);
+}
+
+/* unreadable - a new key that cannot be read back is destroyed again */
+static int
+unreadable(struct keys_run *r, const char *sel, const char *label,
+    const struct p11_err *why)
+{
+	struct p11_err err;
+	int	 gone = keygen_destroy(r->tok, label, &err) == 0;
+
+	(void)keys_log(r, "generate", sel, "", gone ? "failed: the new key "
+	    "cannot be read back; destroyed again" : "failed: the new key "
+	    "cannot be read back, nor destroyed");
+	return keys_fail(EX_UNAVAILABLE, "the new key '%s' cannot be read "
+	    "back (%s); %s%s", label, why->msg, gone ? "it was destroyed "
+	    "again" : "destroying it failed too: ", gone ? "" : err.msg);
+}
+
 /* generate_one - one key of selector i (of a kind), logged and reported */
 static int
 generate_one(struct keys_run *r, size_t i, size_t kind,
-    enum p11_key_type type, unsigned bits, const char *type_name)
+    enum p11_key_type type, unsigned bits, const char *type_name,
+    unsigned flags)
 {
 	const char *sel = conf_selector_name(r->inst, i, kind);
 	struct keygen_result res;
@@ -45,26 +121,62 @@ generate_one(struct keys_run *r, size_t i, size_t kind,
 	char	 label[128], fpr[KEY_AUDIT_FPR_LEN + 1], result[400];
 
 	conf_key_label(r->inst, i, kind, label, sizeof(label));
-	if (keygen_generate(r->tok, type, bits, label, &res, &err) < 0) {
+	if (keygen_generate(r->tok, type, bits, label, flags, &res, &err) < 0) {
 		snprintf(result, sizeof(result), "failed: %s", err.msg);
 		(void)keys_log(r, "generate", sel, "", result);
 		return keys_fail(keys_status_of(&err), "%s", err.msg);
 	}
 	if ((k = token_key(r->tok, label, &err)) == NULL ||
-	    key_audit_fingerprint(p11_key_public(k), fpr) < 0) {
-		(void)keys_log(r, "generate", sel, "",
-		    "failed: the new key cannot be read back");
-		return keys_fail(EX_UNAVAILABLE, "the new key cannot be read "
-		    "back: %s", err.msg);
-	}
-	if (keys_log(r, "generate", sel, fpr, "ok") != EX_OK)
+	    key_audit_fingerprint(p11_key_public(k), fpr) < 0)
+		return unreadable(r, sel, label, &err);
+	snprintf(result, sizeof(result), "ok");
+	if (res.dropped != 0 && drops_text(&res, 0, result + 4,
+	    sizeof(result) - 4) == 0)
+		memcpy(result, "ok: ", 4);
+	if (keys_log(r, "generate", sel, fpr, result) != EX_OK)
 		return EX_IOERR;
 	printf("generated %s key '%s' on token '%s' for selector %s\n"
 	    "fingerprint (SHA-256 of the SubjectPublicKeyInfo): %s\n",
 	    type_name, label, token_info(r->tok)->label, sel, fpr);
-	if (res.modifiable_refused)
-		printf("note: the token would not make the key unmodifiable\n");
+	print_drops(&res, type);
 	return EX_OK;
+}
+
+/*
+ * token_can - refuse, before the token is touched (no login, nothing
+ * written to it), a key it cannot generate or sign with: no such
+ * mechanism, or not that size.
+ */
+static int
+token_can(struct keys_run *r, size_t i, size_t kind, enum p11_key_type type,
+    unsigned bits, const char *type_name)
+{
+	struct p11_token_info ti;
+	struct p11_err err;
+	char	 result[400];
+	int	 st, can;
+
+	if ((st = keys_module(r)) != EX_OK)
+		return st;
+	if (r->tok != NULL)
+		ti = *token_info(r->tok);
+	else if (p11_module_find_token(r->mod, r->inst->token_label,
+	    r->inst->token_serial, &ti, &err) < 0)
+		return keys_fail(keys_status_of(&err), "%s", err.msg);
+	can = p11_token_can(r->mod, ti.slot, type, bits, P11_CAN_GENERATE |
+	    P11_CAN_SIGN, &err);
+	if (can < 0)
+		return keys_fail(keys_status_of(&err), "%s", err.msg);
+	if (can)
+		return EX_OK;
+	snprintf(result, sizeof(result), "failed: token '%s' cannot make or "
+	    "use a %s key: %s", ti.label, type_name, err.msg);
+	(void)keys_log(r, "generate", conf_selector_name(r->inst, i, kind), "",
+	    result);
+	return keys_fail(EX_CONFIG, "%s needs a %s key, but token '%s' (slot "
+	    "%lu) cannot have one: %s.  Nothing was done; see p11dkim-keys "
+	    "token-info %s", r->inst->code, type_name, ti.label,
+	    (unsigned long)ti.slot, err.msg, r->inst->code);
 }
 
 /* have_key - 1 when selector i already has its key of this kind */
@@ -82,10 +194,12 @@ have_key(struct keys_run *r, size_t i, size_t kind)
  * keys_generate_for - generate selector i's keys, log, report.  With
  * dual signing, a selector that has its RSA key but not yet its Ed25519
  * key (dual-sign turned on later) gets the missing one; a selector with
- * every key is refused: keys are never overwritten.
+ * every key is refused: keys are never overwritten.  What the token
+ * cannot do is refused before it is touched.
  */
 int
-keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
+keys_generate_for(struct keys_run *r, size_t i, const char *type_name,
+    unsigned flags)
 {
 	enum p11_key_type type;
 	unsigned bits;
@@ -99,39 +213,50 @@ keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
 		return keys_fail(EX_CONFIG, "%s signs with %s: a %s key would "
 		    "not do", r->inst->code, dkim_alg_name(r->inst->alg),
 		    type_name);
+	if ((st = token_can(r, i, CONF_KIND_MAIN, type, bits, type_name)) !=
+	    EX_OK || (r->inst->dual_sign && (st = token_can(r, i,
+	    CONF_KIND_DUAL, P11_KEY_ED25519, 0, "ed25519")) != EX_OK))
+		return st;
+	if ((st = keys_token(r)) != EX_OK)
+		return st;
 	if (r->inst->dual_sign && have_key(r, i, CONF_KIND_MAIN) &&
 	    !have_key(r, i, CONF_KIND_DUAL))
 		return generate_one(r, i, CONF_KIND_DUAL, P11_KEY_ED25519, 0,
-		    "ed25519");
-	if ((st = generate_one(r, i, CONF_KIND_MAIN, type, bits, type_name)) !=
-	    EX_OK || !r->inst->dual_sign)
+		    "ed25519", flags);
+	if ((st = generate_one(r, i, CONF_KIND_MAIN, type, bits, type_name,
+	    flags)) != EX_OK || !r->inst->dual_sign)
 		return st;
 	return generate_one(r, i, CONF_KIND_DUAL, P11_KEY_ED25519, 0,
-	    "ed25519");
+	    "ed25519", flags);
 }
 
-/* cmd_generate - p11dkim-keys generate INST [SELECTOR] [--type T] */
+/* cmd_generate - p11dkim-keys generate INST [SELECTOR] [--type T] [--strict] */
 int
 cmd_generate(struct keys_run *r, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "type", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 }
+		{ "type", required_argument, NULL, 't' },
+		{ "strict", no_argument, NULL, 's' }, { NULL, 0, NULL, 0 }
 	};
 	struct rotation_state rs;
 	const char *type = NULL;
+	unsigned flags = 0;
 	char	 err[512];
 	int	 c, st, i;
 
 	keys_getopt_reset();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 't')
+		if (c == 't')
+			type = optarg;
+		else if (c == 's')
+			flags |= KEYGEN_STRICT;
+		else
 			return keys_fail(EX_USAGE, "usage: generate INST "
-			    "[SELECTOR] [--type TYPE]");
-		type = optarg;
+			    "[SELECTOR] [--type TYPE] [--strict]");
 	}
 	if (optind >= argc || argc - optind > 2)
 		return keys_fail(EX_USAGE, "usage: generate INST [SELECTOR] "
-		    "[--type TYPE]");
+		    "[--type TYPE] [--strict]");
 	if ((st = keys_institution(r, argv[optind])) != EX_OK)
 		return st;
 	if (rotation_state_load(r->conf, r->inst, &rs, err, sizeof(err)) < 0)
@@ -139,9 +264,8 @@ cmd_generate(struct keys_run *r, int argc, char **argv)
 	i = keys_selector(r, argc - optind == 2 ? argv[optind + 1] : rs.active);
 	if (i < 0)
 		return EX_USAGE;
-	if ((st = keys_token(r)) != EX_OK)
-		return st;
-	st = keys_generate_for(r, (size_t)i, type ? type : r->inst->key_type);
+	st = keys_generate_for(r, (size_t)i, type ? type : r->inst->key_type,
+	    flags);
 	if (st == EX_OK)
 		printf("next: p11dkim-keys dns %s\n", r->inst->code);
 	return st;

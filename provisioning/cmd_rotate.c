@@ -28,6 +28,7 @@
 struct rotate_opts {
 	const char *zone;
 	long long grace;
+	unsigned keygen_flags;		/* start: KEYGEN_STRICT or 0 */
 };
 
 /* step_error - a step run out of order: say what comes first */
@@ -60,7 +61,8 @@ standby(struct keys_run *r, const struct rotation_state *rs)
 
 /* step_start - a key on the standby selector */
 static int
-step_start(struct keys_run *r, struct rotation_state *rs)
+step_start(struct keys_run *r, struct rotation_state *rs,
+    const struct rotate_opts *o)
 {
 	size_t	 sb = standby(r, rs);
 	char	 label[128];
@@ -79,7 +81,8 @@ step_start(struct keys_run *r, struct rotation_state *rs)
 			    conf_selector_name(r->inst, sb, k), r->inst->code,
 			    r->inst->selectors[sb]);
 	}
-	if ((st = keys_generate_for(r, sb, r->inst->key_type)) != EX_OK)
+	if ((st = keys_generate_for(r, sb, r->inst->key_type,
+	    o->keygen_flags)) != EX_OK)
 		return st;
 	rs->step = ROT_GENERATED;
 	snprintf(rs->target, sizeof(rs->target), "%s", r->inst->selectors[sb]);
@@ -304,16 +307,20 @@ step_status(struct keys_run *r, const struct rotation_state *rs)
 	return EX_OK;
 }
 
-/* cmd_rotate - p11dkim-keys rotate INST STEP [--zone FILE] [--grace S] */
+/*
+ * cmd_rotate - p11dkim-keys rotate INST STEP [--zone FILE] [--grace S]
+ * [--strict]
+ */
 int
 cmd_rotate(struct keys_run *r, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "zone", required_argument, NULL, 'z' },
 		{ "grace", required_argument, NULL, 'g' },
+		{ "strict", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct rotate_opts o = { NULL, GRACE_DEFAULT };
+	struct rotate_opts o = { NULL, GRACE_DEFAULT, 0 };
 	struct rotation_state rs;
 	const char *step;
 	char	 err[512], *end;
@@ -323,12 +330,14 @@ cmd_rotate(struct keys_run *r, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'z')
 			o.zone = optarg;
+		else if (c == 's')
+			o.keygen_flags |= KEYGEN_STRICT;
 		else if (c == 'g' && (o.grace = strtoll(optarg, &end, 10)) >= 0
 		    && *end == '\0')
 			continue;
 		else
 			return keys_fail(EX_USAGE, "usage: rotate INST STEP "
-			    "[--zone FILE] [--grace SECONDS]");
+			    "[--zone FILE] [--grace SECONDS] [--strict]");
 	}
 	if (argc - optind != 2)
 		return keys_fail(EX_USAGE, "usage: rotate INST status|start|"
@@ -343,7 +352,7 @@ cmd_rotate(struct keys_run *r, int argc, char **argv)
 	if ((st = keys_token(r)) != EX_OK)
 		return st;
 	if (strcmp(step, "start") == 0)
-		return step_start(r, &rs);
+		return step_start(r, &rs, &o);
 	if (strcmp(step, "publish") == 0)
 		return step_publish(r, &rs);
 	if (strcmp(step, "verify") == 0)

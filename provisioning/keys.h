@@ -96,9 +96,12 @@ void	json_string(FILE *, const char *);
 
 /*
  * keys_generate_for - generate selector i's keys (every kind: the dual
- * Ed25519 key too when the institution dual-signs), log, report
+ * Ed25519 key too when the institution dual-signs), log, report.  A key
+ * the token cannot make or use is refused before the token is touched;
+ * flags: KEYGEN_STRICT or 0.
  */
-int	keys_generate_for(struct keys_run *, size_t i, const char *type);
+int	keys_generate_for(struct keys_run *, size_t i, const char *type,
+	    unsigned flags);
 
 int	cmd_init_token(struct keys_run *, int, char **);
 int	cmd_token_info(struct keys_run *, int, char **);

@@ -111,10 +111,10 @@ setup(void **state)
 	init("gamma");		/* never opened: for the wrong PIN */
 	tok_a = open_token("alpha");
 	tok_b = open_token("beta");
-	if (keygen_generate(tok_a, P11_KEY_RSA, 2048, "alpha-rsa", &res,
+	if (keygen_generate(tok_a, P11_KEY_RSA, 2048, "alpha-rsa", 0, &res,
 	    &err) < 0 || keygen_generate(tok_b, P11_KEY_ED25519, 0,
-	    "beta-ed", &res, &err) < 0 || keygen_generate(tok_b, P11_KEY_RSA,
-	    3072, "beta-rsa", &res, &err) < 0)
+	    "beta-ed", 0, &res, &err) < 0 || keygen_generate(tok_b,
+	    P11_KEY_RSA, 3072, "beta-rsa", 0, &res, &err) < 0)
 		fail_msg("keygen: %s", err.msg);
 	return 0;
 }
@@ -209,10 +209,10 @@ test_keygen_refusals(void **state)
 
 	(void)state;
 	assert_int_equal(keygen_generate(tok_a, P11_KEY_RSA, 2048, "alpha-rsa",
-	    &res, &err), -1);
+	    0, &res, &err), -1);
 	assert_non_null(strstr(err.msg, "refusing to overwrite"));
 	assert_int_equal(keygen_generate(tok_a, P11_KEY_RSA, 1024, "weak",
-	    &res, &err), -1);
+	    0, &res, &err), -1);
 	assert_int_equal(keygen_label_exists(tok_a, "weak", &err), 0);
 	assert_int_equal(keygen_label_exists(tok_a, "alpha-rsa", &err), 1);
 }
@@ -395,7 +395,7 @@ test_destroy(void **state)
 
 	(void)state;
 	assert_int_equal(keygen_generate(tok_a, P11_KEY_ED25519, 0, "tmp-ed",
-	    &res, &err), 0);
+	    0, &res, &err), 0);
 	assert_non_null(token_key(tok_a, "tmp-ed", &err));
 	assert_int_equal(keygen_destroy(tok_a, "tmp-ed", &err), 0);
 	assert_null(token_key(tok_a, "tmp-ed", &err));
