@@ -38,8 +38,9 @@ static const struct keys_cmd commands[] = {
 	  "check-dns INST [SELECTOR] [--zone FILE|-]", cmd_check_dns },
 	{ "list", "every key on the institutions' tokens",
 	  "list [INST]", cmd_list },
-	{ "audit", "fail when any key could have left its token",
-	  "audit [INST]", cmd_audit },
+	{ "audit", "each key's protections as its token enforces them; fail "
+	  "when any key could have left its token", "audit [INST] [--strict]",
+	  cmd_audit },
 	{ "rotate", "move to the standby selector, step by step",
 	  "rotate INST status|start|publish|verify|activate|revoke|finish "
 	  "[--zone FILE|-] [--grace SECONDS] [--strict]", cmd_rotate },

@@ -231,16 +231,29 @@ test_audit(void **state)
 	assert_int_equal(n, 2);
 	for (size_t i = 0; i < n; i++) {
 		buf_init(&why, 4096);
-		if (key_audit_problems(&list[i], &why) != 0)
+		if (key_audit_problems(&list[i], KEY_AUDIT_STRICT, &why) != 0)
 			fail_msg("%s: %s", list[i].label, buf_str(&why));
 		buf_release(&why);
 		assert_int_equal(list[i].secret_readable, 0);
 		/* CKA_PRIVATE_EXPONENT (RSA) or CKA_VALUE (Ed25519) */
 		assert_int_equal(list[i].secret_rv, CKR_ATTRIBUTE_SENSITIVE);
-		assert_int_equal(list[i].local, 1);
-		assert_int_equal(list[i].extractable, 0);
-		assert_int_equal(list[i].never_extractable, 1);
-		assert_int_equal(list[i].decrypt, 0);
+		assert_int_equal(list[i].attr[KA_LOCAL].state, KA_TRUE);
+		assert_int_equal(list[i].attr[KA_EXTRACTABLE].state, KA_FALSE);
+		assert_int_equal(list[i].attr[KA_NEVER_EXTRACTABLE].state,
+		    KA_TRUE);
+		assert_int_equal(list[i].attr[KA_DECRYPT].state, KA_FALSE);
+		assert_int_equal(list[i].attr[KA_COPYABLE].state, KA_FALSE);
+		assert_int_equal(list[i].attr[KA_PUB_ENCRYPT].state, KA_FALSE);
+		/* not asked for: a rotation destroys retired keys */
+		assert_int_equal(list[i].attr[KA_DESTROYABLE].state, KA_TRUE);
+		assert_int_equal(list[i].attr[KA_ALLOWED_MECHANISMS].state,
+		    KA_LISTED);
+		assert_int_equal(list[i].nallowed, 1);
+		assert_int_equal(list[i].allowed[0], list[i].type ==
+		    P11_KEY_RSA ? CKM_RSA_PKCS : CKM_EDDSA);
+		for (int a = 0; a < KA_ATTRS; a++)
+			assert_int_not_equal(key_audit_verdict(&list[i],
+			    (enum key_audit_attr)a, 0), KA_FAIL);
 		assert_int_equal(strlen(list[i].fingerprint), 64);
 	}
 	key_audit_free(list, n);
