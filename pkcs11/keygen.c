@@ -67,6 +67,8 @@ struct hardening {
 static const struct hardening hardening[KEYGEN_ATTRS] = {
 	{ KEYGEN_PUB_ENCRYPT, 1, CKA_ENCRYPT, "public CKA_ENCRYPT" },
 	{ KEYGEN_DECRYPT, 0, CKA_DECRYPT, "CKA_DECRYPT" },
+	{ KEYGEN_ALLOWED_ALONE, 0, CKA_ALLOWED_MECHANISMS,
+	  "CKA_ALLOWED_MECHANISMS (CKM_RSA_PKCS alone)" },
 	{ KEYGEN_COPYABLE, 0, CKA_COPYABLE, "CKA_COPYABLE" },
 	{ KEYGEN_ALLOWED_MECHANISMS, 0, CKA_ALLOWED_MECHANISMS,
 	  "CKA_ALLOWED_MECHANISMS" },
@@ -82,6 +84,17 @@ static const struct hardening hardening[KEYGEN_ATTRS] = {
 #define ITEM_EC_OID	KEYGEN_ATTRS	/* in: OID; out: "edwards25519" */
 #define ITEM(i)		(1u << (i))
 #define HARDENING_ALL	(ITEM(KEYGEN_ATTRS) - 1)
+
+/* The signing mechanism, with raw RSA where a token builds on it. */
+static const CK_MECHANISM_TYPE rsa_and_raw[] = { CKM_RSA_PKCS, CKM_RSA_X_509 };
+
+/*
+ * A DigestInfo (SHA-256) of zeros, signed to check that a new key can
+ * sign; Ed25519 signs its last 32 bytes.
+ */
+static const CK_BYTE check_data[51] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09,
+	0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+	0x20 };
 
 /*
  * What is generated, whatever the template.  Each attempt gets its own
@@ -115,9 +128,12 @@ keygen_attr_name(enum keygen_attr a)
 const char *
 keygen_attr_wanted(enum keygen_attr a, enum p11_key_type type)
 {
+	if (a == KEYGEN_ALLOWED_ALONE)
+		return "{CKM_RSA_PKCS}";
 	if (a != KEYGEN_ALLOWED_MECHANISMS)
 		return "false";
-	return type == P11_KEY_RSA ? "{CKM_RSA_PKCS}" : "{CKM_EDDSA}";
+	return type == P11_KEY_RSA ? "{CKM_RSA_PKCS,CKM_RSA_X_509}" :
+	    "{CKM_EDDSA}";
 }
 
 /* add - one attribute at the end of a template */
@@ -162,6 +178,21 @@ build_essential(struct tmpl *t, const struct keyspec *k, unsigned set)
 	add(t->priv, &t->npriv, CKA_LABEL, k->label, ll);
 }
 
+/*
+ * add_allowed - CKA_ALLOWED_MECHANISMS: the signing mechanism alone, or
+ * for RSA without KEYGEN_ALLOWED_ALONE, raw RSA too
+ */
+static void
+add_allowed(struct tmpl *t, const struct keyspec *k, unsigned set)
+{
+	if (k->type == P11_KEY_RSA && !(set & ITEM(KEYGEN_ALLOWED_ALONE)))
+		add(t->priv, &t->npriv, CKA_ALLOWED_MECHANISMS, rsa_and_raw,
+		    sizeof(rsa_and_raw));
+	else
+		add(t->priv, &t->npriv, CKA_ALLOWED_MECHANISMS, &k->allowed,
+		    sizeof(k->allowed));
+}
+
 /* build - the templates with the essentials and the items of set */
 static void
 build(struct tmpl *t, const struct keyspec *k, unsigned set)
@@ -170,11 +201,10 @@ build(struct tmpl *t, const struct keyspec *k, unsigned set)
 	for (size_t i = 0; i < KEYGEN_ATTRS; i++) {
 		const struct hardening *h = &hardening[i];
 
-		if ((set & ITEM(h->item)) == 0)
+		if ((set & ITEM(h->item)) == 0 || h->item == KEYGEN_ALLOWED_ALONE)
 			continue;
 		if (h->item == KEYGEN_ALLOWED_MECHANISMS)
-			add(t->priv, &t->npriv, h->type, &k->allowed,
-			    sizeof(k->allowed));
+			add_allowed(t, k, set);
 		else if (h->public)
 			add(t->pub, &t->npub, h->type, &no, sizeof(no));
 		else
@@ -206,6 +236,14 @@ template_refused(CK_RV rv)
 	}
 }
 
+/*
+ * Keys that failed the sign check and that the module would not destroy:
+ * tpm2-pkcs11 1.9 marks a key busy when C_SignInit refuses it, and keeps
+ * it so until C_Finalize.  They are destroyed after the search, once the
+ * module is initialized again.
+ */
+#define HELD_MAX	8
+
 /* The state of one generation: the session, and the key kept so far. */
 struct gen {
 	struct token *t;
@@ -215,6 +253,9 @@ struct gen {
 	CK_OBJECT_HANDLE pub, priv;
 	unsigned probes;		/* keys made, then destroyed again */
 	CK_RV	 destroy_rv;		/* a probe key that would not go */
+	unsigned char kept_id[KEY_ID_LEN];	/* the CKA_ID of the kept key */
+	unsigned char held[HELD_MAX][KEY_ID_LEN];	/* keys the module holds */
+	size_t	 nheld;
 };
 
 /* destroy_pair - the private, then the public half of a key made */
@@ -225,6 +266,51 @@ destroy_pair(struct gen *g, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv)
 	CK_RV	 rv2 = g->t->fn->C_DestroyObject(g->s, pub);
 
 	return rv != CKR_OK ? rv : rv2;
+}
+
+/*
+ * sign_refused - a new key's signature refused for what the key is: the
+ * template made a key that cannot do its one job
+ */
+static int
+sign_refused(CK_RV rv)
+{
+	return rv == CKR_MECHANISM_INVALID || rv == CKR_KEY_FUNCTION_NOT_PERMITTED ||
+	    rv == CKR_KEY_TYPE_INCONSISTENT || rv == CKR_MECHANISM_PARAM_INVALID;
+}
+
+/* sign_check - can the new key sign with our mechanism?  Its answer */
+static CK_RV
+sign_check(struct gen *g, CK_OBJECT_HANDLE priv)
+{
+	CK_MECHANISM mech = { g->k->allowed, NULL, 0 };
+	CK_BYTE	 sig[P11_SIG_MAX];
+	CK_ULONG siglen = sizeof(sig);
+	size_t	 off = g->k->type == P11_KEY_RSA ? 0 : sizeof(check_data) - 32;
+	CK_RV	 rv;
+
+	if ((rv = g->t->fn->C_SignInit(g->s, &mech, priv)) != CKR_OK)
+		return rv;
+	return g->t->fn->C_Sign(g->s, (CK_BYTE *)(uintptr_t)check_data + off,
+	    sizeof(check_data) - off, sig, &siglen);
+}
+
+/* unsigning - a key made that will not sign goes again; the answer */
+static enum keygen_answer
+unsigning(struct gen *g, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
+    CK_RV *rv)
+{
+	CK_RV	 drv;
+
+	g->probes++;
+	if ((drv = destroy_pair(g, pub, priv)) != CKR_OK) {
+		if (g->nheld == HELD_MAX) {
+			g->destroy_rv = *rv = drv;
+			return KEYGEN_FAILED;
+		}
+		memcpy(g->held[g->nheld++], g->k->id, KEY_ID_LEN);
+	}
+	return sign_refused(*rv) ? KEYGEN_REFUSED : KEYGEN_FAILED;
 }
 
 /* attempt - C_GenerateKeyPair with a set; keygen_search's callback */
@@ -244,6 +330,8 @@ attempt(void *ctx, unsigned set, CK_RV *rv)
 	    t.npriv, &pub, &priv);
 	if (*rv != CKR_OK)
 		return template_refused(*rv) ? KEYGEN_REFUSED : KEYGEN_FAILED;
+	if ((*rv = sign_check(g, priv)) != CKR_OK)
+		return unsigning(g, pub, priv, rv);
 	if (g->have) {
 		g->probes++;
 		if ((g->destroy_rv = destroy_pair(g, g->pub, g->priv)) !=
@@ -257,6 +345,7 @@ attempt(void *ctx, unsigned set, CK_RV *rv)
 	g->have = 1;
 	g->pub = pub;
 	g->priv = priv;
+	memcpy(g->kept_id, g->k->id, KEY_ID_LEN);
 	return KEYGEN_MADE;
 }
 
@@ -268,11 +357,12 @@ search(struct gen *g, unsigned flags, struct keygen_search_result *sr)
 	size_t	 n = 0;
 
 	if (g->k->type == P11_KEY_ED25519) {
-		all |= ITEM(ITEM_EC_OID);
+		all = (all & ~ITEM(KEYGEN_ALLOWED_ALONE)) | ITEM(ITEM_EC_OID);
 		order[n++] = ITEM_EC_OID;
 	}
 	for (unsigned i = 0; !(flags & KEYGEN_STRICT) && i < KEYGEN_ATTRS; i++)
-		order[n++] = i;
+		if (all & ITEM(i))
+			order[n++] = i;
 	return keygen_search(all, order, n, attempt, g, sr);
 }
 
@@ -319,13 +409,67 @@ generate(struct gen *g, unsigned flags, struct keygen_result *res,
 		return search_failed(g, rc, flags, &sr, err);
 	}
 	res->dropped = sr.dropped & HARDENING_ALL;
-	for (size_t i = 0; i < KEYGEN_ATTRS; i++)
+	for (size_t i = 0; i < KEYGEN_ATTRS; i++) {
 		res->why[i] = sr.why[i];
+		if ((res->dropped & ITEM(i)) && !template_refused(sr.why[i]))
+			res->unsigned_keys |= ITEM(i);
+	}
 	if (g->k->type == P11_KEY_ED25519 && !(sr.kept & ITEM(ITEM_EC_OID))) {
 		res->ec_params_printable = 1;
 		res->ec_params_why = sr.why[ITEM_EC_OID];
 	}
 	return 0;
+}
+
+/* destroy_by_id - every object with this CKA_ID (and our label) */
+static int
+destroy_by_id(struct gen *g, const unsigned char *id, struct p11_err *err)
+{
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_ID, (void *)(uintptr_t)id, KEY_ID_LEN },
+		{ CKA_LABEL, (void *)(uintptr_t)g->k->label,
+		    strlen(g->k->label) },
+	};
+	CK_OBJECT_HANDLE found[4];
+	CK_ULONG n;
+	CK_RV	 rv;
+
+	if (p11_find_objects(g->t, g->s, tmpl, 2, found, 4, &n, err) < 0)
+		return -1;
+	for (CK_ULONG i = 0; i < n; i++)
+		if ((rv = g->t->fn->C_DestroyObject(g->s, found[i])) != CKR_OK)
+			return p11_err_rv(err, rv, "C_DestroyObject of a key "
+			    "made while searching, after re-initializing the "
+			    "module, on token '%s' (a key labelled '%s' is "
+			    "left on it)", g->t->info.label, g->k->label);
+	return 0;
+}
+
+/*
+ * release_held - initialize the module again (which closes every session
+ * of this process), then destroy the keys it held; with made, the key
+ * made too when that fails: nothing is left half-done.
+ */
+static int
+release_held(struct gen *g, int made, struct keygen_result *res,
+    struct p11_err *err)
+{
+	struct p11_module *m = g->t->mod;
+	int	 rc;
+
+	if (p11_module_reinit(m, p11_module_generation(m), err) < 0)
+		return -1;
+	res->module_reinit = 1;
+	p11_module_enter(m);
+	if ((rc = rw_session(g->t, &g->s, err)) == 0) {
+		for (size_t i = 0; rc == 0 && i < g->nheld; i++)
+			rc = destroy_by_id(g, g->held[i], err);
+		if (rc < 0 && made)
+			(void)destroy_by_id(g, g->kept_id, NULL);
+		(void)g->t->fn->C_CloseSession(g->s);
+	}
+	p11_module_leave(m);
+	return rc;
 }
 
 /* keygen_generate - a new key pair labelled label, born on the token */
@@ -367,6 +511,8 @@ out:
 	(void)t->fn->C_CloseSession(g.s);
 out_module:
 	p11_module_leave(t->mod);
+	if (g.nheld > 0 && release_held(&g, rc == 0, res, err) < 0)
+		rc = -1;
 	return rc;
 }
 

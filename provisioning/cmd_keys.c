@@ -82,10 +82,15 @@ print_drops(const struct keygen_result *res, enum p11_key_type type)
 	    "template:\n");
 	for (int a = 0; a < KEYGEN_ATTRS; a++)
 		if (res->dropped & (1u << a))
-			printf("  %s = %s: %s\n",
+			printf("  %s = %s: %s%s\n",
 			    keygen_attr_name((enum keygen_attr)a),
 			    keygen_attr_wanted((enum keygen_attr)a, type),
-			    p11_rv_name(res->why[a], name, sizeof(name)));
+			    p11_rv_name(res->why[a], name, sizeof(name)),
+			    res->unsigned_keys & (1u << a) ? " (the key the "
+			    "token made with it could not sign)" : "");
+	if (res->module_reinit)
+		printf("(the module held keys made while searching, which could "
+		    "not sign: it was initialized again to destroy them)\n");
 	printf("essential protections kept: CKA_TOKEN, CKA_PRIVATE, "
 	    "CKA_SENSITIVE true, CKA_EXTRACTABLE false, CKA_SIGN true; %u "
 	    "template(s) tried, %u key(s) made and destroyed again while "

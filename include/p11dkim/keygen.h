@@ -20,9 +20,16 @@
  * but with CKR_GENERAL_ERROR or CKR_FUNCTION_FAILED by some: those count
  * as refusals too.  Errors that cannot be about the template (PIN,
  * session, login, device, memory, mechanism, key size) never drop
- * anything.  The search (keygen_search.h) drops only refused attributes,
- * one at a time, each with the token's answer; a key made while
- * searching is destroyed again when a better one replaces it.
+ * anything.  A key the token makes but then will not sign with (its
+ * C_SignInit or C_Sign answers CKR_MECHANISM_INVALID or
+ * CKR_KEY_FUNCTION_NOT_PERMITTED) is destroyed, and its template counts
+ * as refused.  The search (keygen_search.h) drops only refused
+ * attributes, one at a time, each with the token's answer; a key made
+ * while searching is destroyed again when a better one replaces it.  A
+ * module that will not destroy such a key (tpm2-pkcs11 holds a key whose
+ * C_SignInit it refused until C_Finalize) is initialized again after the
+ * search, which closes every session of this process, and the key is
+ * destroyed then.
  *
  * CKA_DESTROYABLE is not requested false: a retired key must be
  * destroyed at the end of a rotation (p11dkim-keys rotate finish), and a
@@ -42,10 +49,16 @@
  * CKA_DECRYPT; openCryptoki and NSS: CKA_COPYABLE and
  * CKA_ALLOWED_MECHANISMS), so that the search is short.  A token refuses
  * each on its own, so the order changes what it costs, not what is kept.
+ *
+ * CKA_ALLOWED_MECHANISMS for RSA is two steps: {CKM_RSA_PKCS} alone,
+ * else {CKM_RSA_PKCS, CKM_RSA_X_509} (tpm2-pkcs11 signs CKM_RSA_PKCS by
+ * padding in software and raw RSA on the TPM, and will not sign unless
+ * the key allows CKM_RSA_X_509 too), else none at all.
  */
 enum keygen_attr {
 	KEYGEN_PUB_ENCRYPT,		/* public: CKA_ENCRYPT false */
 	KEYGEN_DECRYPT,			/* private: CKA_DECRYPT false */
+	KEYGEN_ALLOWED_ALONE,		/* RSA: CKM_RSA_PKCS alone allowed */
 	KEYGEN_COPYABLE,		/* private: CKA_COPYABLE false */
 	KEYGEN_ALLOWED_MECHANISMS,	/* private: only the signing mechanism */
 	KEYGEN_PUB_MODIFIABLE,		/* public: CKA_MODIFIABLE false */
@@ -63,10 +76,13 @@ enum keygen_attr {
 struct keygen_result {
 	unsigned dropped;		/* 1 << enum keygen_attr, each dropped */
 	CK_RV	 why[KEYGEN_ATTRS];	/* the token's answer for each */
+	unsigned unsigned_keys;		/* 1 << attr: the answer was C_Sign's */
 	int	 ec_params_printable;	/* it wanted "edwards25519", not the OID */
 	CK_RV	 ec_params_why;		/* its answer to the OID */
 	unsigned attempts;		/* C_GenerateKeyPair calls */
 	unsigned probes;		/* keys made while searching, destroyed */
+	int	 module_reinit;		/* the module was initialized again to
+					   destroy keys it held busy */
 };
 
 /*
