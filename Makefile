@@ -3,6 +3,8 @@
 #   make            build everything
 #   make check      install missing Debian packages, build, run all tests
 #   make check SAN=1   the same with AddressSanitizer + UBSan
+#   make check-tokens  only the token matrix (SoftHSM2, openCryptoki,
+#                   a software TPM, NSS softoken; tests/tokens/)
 #   make run        build and run the demo (see README.md)
 #   make bench      build and run the benchmarks in bench/
 #   make install PREFIX=/usr/local DESTDIR=
@@ -86,7 +88,7 @@ PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN) $(SIGN_BIN)
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 
-.PHONY: all check run bench fuzz install clean deps tests
+.PHONY: all check check-tokens run bench fuzz install clean deps tests
 all: $(ALL_LIBS) $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -142,6 +144,10 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) tests/run-all.sh
+
+check-tokens: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tests/tokens/run.sh
 
 run: deps all
 	@BUILD=$(BUILD) scripts/demo

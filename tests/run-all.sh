@@ -1,8 +1,11 @@
 #!/bin/sh
 # run-all.sh - every test of p11dkim, with one summary at the end.
 #
-# Runs the cmocka unit tests, the source layering check and the
-# cross-verification against independent verifiers (dkimpy, Mail::DKIM).
+# Runs the cmocka unit tests, the integration tests on SoftHSM2, the
+# daemon and milter tests, the token matrix (tests/tokens/: the ceremony
+# and signing path on SoftHSM2, openCryptoki, a software TPM and NSS),
+# the source layering check and the cross-verification against
+# independent verifiers (dkimpy, Mail::DKIM).
 # Each suite's counts are added up; the last line is the summary:
 #   tests: N passed, M failed
 # The exit status is non-zero when anything failed or did not run.
@@ -74,6 +77,7 @@ P11DKIM_SIGN=$BUILD/p11dkim-sign
 export P11DKIM_SIGN
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/milter/milter_test.py
 run_suite plain tests/integration/run.sh tests/milter/postfix_test.sh
+run_suite plain tests/tokens/run.sh
 run_suite plain tests/client/sign_test.sh
 run_suite plain tests/check-layers.sh
 run_suite plain tests/xverify/selftest_verifiers.sh

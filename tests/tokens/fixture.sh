@@ -20,7 +20,8 @@
 #         P11DKIM_TOKEN_PIN_MAX   the longest PIN the token takes
 #         P11DKIM_TOKEN_EDDSA     1 when the token signs with Ed25519
 #         P11DKIM_TOKEN_DROPS     the hardening attributes the token
-#                                 refuses in an RSA key template
+#                                 refuses in an RSA key template, as
+#                                 p11dkim-keys names them, comma-separated
 #   tests/tokens/NAME.sh setup-token LABEL SO_PIN_FILE USER_PIN_FILE
 #       (from inside PROGRAM) set a token up with the vendor's tool, as a
 #       security officer would where `p11dkim-keys init-token` cannot.
