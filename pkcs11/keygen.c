@@ -275,8 +275,9 @@ destroy_pair(struct gen *g, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv)
 static int
 sign_refused(CK_RV rv)
 {
-	return rv == CKR_MECHANISM_INVALID || rv == CKR_KEY_FUNCTION_NOT_PERMITTED ||
-	    rv == CKR_KEY_TYPE_INCONSISTENT || rv == CKR_MECHANISM_PARAM_INVALID;
+	return rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
+	    rv == CKR_KEY_FUNCTION_NOT_PERMITTED ||
+	    rv == CKR_KEY_TYPE_INCONSISTENT;
 }
 
 /* sign_check - can the new key sign with our mechanism?  Its answer */
@@ -319,12 +320,11 @@ attempt(void *ctx, unsigned set, CK_RV *rv)
 {
 	struct gen *g = ctx;
 	struct tmpl t;
-
-	g->k->id[KEY_ID_LEN - 1]++;	/* never the kept key's CKA_ID */
 	CK_MECHANISM mech = { g->k->type == P11_KEY_RSA ?
 	    CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0 };
 	CK_OBJECT_HANDLE pub, priv;
 
+	g->k->id[KEY_ID_LEN - 1]++;	/* never the kept key's CKA_ID */
 	build(&t, g->k, set);
 	*rv = g->t->fn->C_GenerateKeyPair(g->s, &mech, t.pub, t.npub, t.priv,
 	    t.npriv, &pub, &priv);
@@ -378,7 +378,11 @@ search_failed(struct gen *g, int rc, unsigned flags,
 		return p11_err_rv(err, sr->rv, "C_DestroyObject of a key made "
 		    "while searching for the template token '%s' takes (a key "
 		    "labelled '%s' may be left on it)", label, g->k->label);
-	if (rc == 1 && (flags & KEYGEN_STRICT))
+	if (rc == 1 && !template_refused(sr->rv))
+		p11_err_rv(err, sr->rv, "C_SignInit/C_Sign (%s) on token '%s' "
+		    "with a key made from the %s template", kind, label,
+		    (flags & KEYGEN_STRICT) ? "full (--strict)" : "essential");
+	else if (rc == 1 && (flags & KEYGEN_STRICT))
 		p11_err_rv(err, sr->rv, "C_GenerateKeyPair (%s) on token '%s' "
 		    "refused the full template, and --strict drops no "
 		    "hardening attribute", kind, label);
