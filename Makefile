@@ -146,7 +146,7 @@ check: deps
 	@BUILD=$(BUILD) tests/run-all.sh
 
 check-tokens: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) tests/tokens/run.sh
 
 run: deps all

@@ -12,7 +12,9 @@ the hardening attributes this token refuses dropped, printed and logged;
 is touched where the token has no EdDSA (and signing with one where it
 has); a key size the token cannot do refused; audit, attribute by
 attribute (and, where the token says CKA_LOCAL false, the ceremony log's
-word and what happens without it); DNS records; p11dkimd signing the
+word and what happens without it); signing after the module is
+initialized again, as after a device error (with NSS's init args); DNS
+records; p11dkimd signing the
 corpus through its socket, every signature verified by dkimpy and
 Mail::DKIM with the keys `p11dkim-keys dns` prints; a rotation (start,
 publish, verify --zone, activate, reload, revoke, finish) with signing
@@ -205,6 +207,14 @@ def local_from_log(key):
     shutil.move(LOG + ".away", LOG)
 
 
+def reinit():
+    """The module initialized again, as the signer does after a device error."""
+    r = subprocess.run([os.path.join(BUILD, "tests", "treinit"), MOD, MOSA_LABEL, os.path.join(T, "mosa.pin"),
+                        "mosa-stxsel1", INIT_ARGS], capture_output=True, text=True)
+    check("signing works after the module is initialized again%s" % (" (with its init args)" if INIT_ARGS else ""),
+          r.returncode == 0, r.stdout + r.stderr)
+
+
 def keytable():
     table = {}
     for inst, domain in (("mosa", "mosamuseum.com"), ("venue", "venue.example.org")):
@@ -322,6 +332,7 @@ def main():
     generate()
     refusals(mechs)
     audit()
+    reinit()
     zone = dns()
     daemon_part(zone)
     r = keys("audit", "mosa")
