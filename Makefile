@@ -3,6 +3,8 @@
 #   make            build everything
 #   make check      install missing Debian packages, build, run all tests
 #   make check SAN=1   the same with AddressSanitizer + UBSan
+#   make check-tokens  only the token matrix (SoftHSM2, openCryptoki,
+#                   a software TPM, NSS softoken; tests/tokens/)
 #   make run        build and run the demo (see README.md)
 #   make bench      build and run the benchmarks in bench/
 #   make install PREFIX=/usr/local DESTDIR=
@@ -52,7 +54,8 @@ DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 
 PKCS11_SRC := pkcs11/p11_err.c pkcs11/p11_module.c pkcs11/slot_index.c pkcs11/pin.c \
 	    pkcs11/token.c pkcs11/p11_key.c pkcs11/keygen.c pkcs11/key_audit.c \
-	    pkcs11/token_admin.c pkcs11/token_store.c pkcs11/preflight.c
+	    pkcs11/token_admin.c pkcs11/token_store.c pkcs11/preflight.c \
+	    pkcs11/token_caps.c pkcs11/keygen_search.c
 CONF_SRC := conf/conf.c conf/conf_include.c conf/conf_values.c conf/conf_daemon.c conf/rotation_state.c \
 	    conf/hosts.c
 PROV_SRC := $(filter-out provisioning/main.c,$(wildcard provisioning/*.c))
@@ -110,7 +113,7 @@ P11FAULT_DRV := $(BUILD)/tests/p11fault_drv
 # for the ceremony atomicity tests only, never installed.
 KEYS_FAULT_BIN := $(BUILD)/tests/p11dkim-keys-faults
 
-.PHONY: all check check-package run bench fuzz install clean deps tests
+.PHONY: all check check-package check-tokens run bench fuzz install clean deps tests
 all: $(ALL_LIBS) $(CLIENT_SOLIB) $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -189,6 +192,10 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) tests/run-all.sh
+
+check-tokens: deps
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) tests/tokens/run.sh
 
 run: deps all
 	@BUILD=$(BUILD) scripts/demo

@@ -79,6 +79,7 @@ static cfg_opt_t milter_opts[] = {
 static cfg_opt_t root_opts[] = {
 	CFG_STR_LIST("include", NULL, CFGF_NODEFAULT),
 	CFG_STR_CB("pkcs11-module", NULL, CFGF_NODEFAULT, cb_path),
+	CFG_STR_CB("pkcs11-init-args", NULL, CFGF_NODEFAULT, cb_init_args),
 	CFG_STR_CB("provider-zone", NULL, CFGF_NODEFAULT, cb_domain),
 	CFG_STR_CB("record-name", NULL, CFGF_NODEFAULT, cb_record_name),
 	CFG_STR_LIST_CB("selectors", NULL, CFGF_NODEFAULT, cb_selector),
@@ -294,6 +295,7 @@ static int
 copy_root(cfg_t *cfg, struct conf *c)
 {
 	return dup_or_null(cfg, "pkcs11-module", &c->module) < 0 ||
+	    dup_or_null(cfg, "pkcs11-init-args", &c->module_init_args) < 0 ||
 	    dup_or_null(cfg, "provider-zone", &c->provider_zone) < 0 ||
 	    dup_or_null(cfg, "record-name", &c->record_name) < 0 ||
 	    dup_or_null(cfg, "dual-record-name", &c->dual_record_name) < 0 ||
@@ -661,6 +663,7 @@ conf_free(struct conf *c)
 	conf_free_daemon(&c->daemon);
 	free(c->path);
 	free(c->module);
+	free(c->module_init_args);
 	free(c->provider_zone);
 	free(c->record_name);
 	free(c->dual_record_name);

@@ -15,6 +15,7 @@ int	cb_domain(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_selector(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_path(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_pin(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_init_args(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_alg(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_key_type(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_record_name(cfg_t *, cfg_opt_t *, const char *, void *);

@@ -71,6 +71,24 @@ cb_pin(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return keep(value, result);
 }
 
+/*
+ * cb_init_args - the module's initialization string: one line of text,
+ * bounded (it is handed to the module's C_Initialize as it is).
+ */
+int
+cb_init_args(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	size_t	 len = strlen(value);
+
+	if (len == 0 || len > CONF_INIT_ARGS_MAX)
+		return value_error(cfg, opt, value, "1 to 1024 bytes");
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+			return value_error(cfg, opt, value, "a control "
+			    "character");
+	return keep(value, result);
+}
+
 /* cb_alg - a signing algorithm (rsa-sha1 refused, RFC 8301) */
 int
 cb_alg(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)

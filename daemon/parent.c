@@ -252,9 +252,9 @@ gen_release(struct gen *g)
 
 /*
  * gen_signer - a signer for the new generation, its key table loaded: the
- * running one when it fits.  A module shows only the tokens there were
- * when it was initialized (SoftHSM2): when the table brings new tokens
- * the running signer does not see, a new signer is started and warmed
+ * running one when it fits.  A module may show only the tokens (SoftHSM2)
+ * or the keys (tpm2-pkcs11) there were when it was initialized: when the
+ * table brings new ones the running signer does not see, a new signer is started and warmed
  * (every key tried) before the generation serves, while the running one
  * goes on serving the old fronts.  0 or -1 (logged).
  */
@@ -273,8 +273,8 @@ gen_signer(struct parent *p, struct gen *g, int fresh)
 	if (unseen == 0 || started)
 		return 0;
 	log_info("reload: the running signer's module does not show %u new "
-	    "token(s); starting a new signer, the running one serves until it "
-	    "is ready", unseen);
+	    "token(s) or key(s); starting a new signer, the running one "
+	    "serves until it is ready", unseen);
 	sproc_retire(g->sp, g->table);
 	if (--g->sp->users == 0)
 		sproc_quit(g->sp);

@@ -52,6 +52,8 @@ struct key_entry {
 	unsigned fails;			/* openings, or signatures, in a row */
 	unsigned long bad_signatures;	/* the token's, caught */
 	int	 queued;		/* waits for an opener thread */
+	int	 fresh;			/* new in the last table loaded */
+	int	 absent;		/* DOWN: the token has no such key */
 	unsigned refs;			/* tables, and threads at work on it */
 	struct key_entry *hnext, *qnext;
 };
@@ -89,7 +91,11 @@ struct key_entry *registry_get(struct registry *, const struct keyspec *);
 
 /*
  * registry_unseen - how many tokens that the entries brought in new the
- * module does not show, after one more scan of its slots (never locked)
+ * module does not show, after one more scan of its slots, and how many
+ * keys they brought in new on tokens already logged in the token does
+ * not show (a module may read its objects only when initialized, as
+ * tpm2-pkcs11 does): both are made since the module was initialized, or
+ * missing (never locked)
  */
 unsigned registry_unseen(struct registry *, struct key_entry **, size_t n);
 

@@ -21,6 +21,7 @@
 
 #include "p11dkim/clock.h"
 #include "p11dkim/log.h"
+#include "p11dkim/token_caps.h"
 #include "p11dkim/token_store.h"
 #include "signer_int.h"
 
@@ -130,6 +131,7 @@ registry_get(struct registry *r, const struct keyspec *spec)
 		return NULL;
 	ke->spec = *spec;
 	ke->refs = 1;
+	ke->fresh = 1;
 	ke->state = KEY_NEW;
 	if ((ke->te = token_entry(r, spec)) == NULL) {
 		free(ke);
@@ -153,36 +155,84 @@ shown(struct registry *r, const struct keyspec *s)
 	    err.rv != CKR_TOKEN_NOT_PRESENT;
 }
 
+/* unseen_tokens - how many of the specs' tokens the module does not show */
+static unsigned
+unseen_tokens(struct registry *r, const struct keyspec *v, size_t n)
+{
+	unsigned missing = 0;
+
+	for (size_t i = 0; i < n && missing == 0; i++)
+		missing += !shown(r, &v[i]);
+	if (missing == 0)
+		return 0;
+	p11_module_rescan(r->mod);	/* made since the last scan? */
+	missing = 0;
+	for (size_t i = 0; i < n; i++)
+		missing += !shown(r, &v[i]);
+	return missing;
+}
+
 /*
- * registry_unseen - the new tokens of the entries the module does not
- * show.  Only tokens new in this table count: a token missing for long
- * is a token missing, not one made since the module was initialized.
+ * unseen_keys - how many of the new keys on tokens already logged in
+ * their token does not show, once the openers have tried them (v: the
+ * entries, referenced).  Only the openers look for a key: two lookups at
+ * once of an object another process made can make openCryptoki list it
+ * twice.
+ */
+static unsigned
+unseen_keys(struct registry *r, struct key_entry **v, size_t n)
+{
+	unsigned missing = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < n; i++) {
+		while (v[i]->state == KEY_NEW || v[i]->state == KEY_OPENING)
+			pthread_cond_wait(&r->changed, &r->mu);
+		missing += v[i]->state == KEY_DOWN && v[i]->absent;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return missing;
+}
+
+/*
+ * registry_unseen - the new tokens and new keys of the entries that the
+ * module does not show.  Only what is new in this table counts: a token
+ * or key missing for long is missing, not made since the module was
+ * initialized.
  */
 unsigned
 registry_unseen(struct registry *r, struct key_entry **v, size_t n)
 {
 	struct keyspec *fresh = calloc(n + 1, sizeof(*fresh));
+	struct key_entry **keys = calloc(n + 1, sizeof(*keys));
 	unsigned missing = 0;
-	size_t	 nfresh = 0;
+	size_t	 nfresh = 0, nkeys = 0;
 
-	if (fresh == NULL)
+	if (fresh == NULL || keys == NULL) {
+		free(fresh);
+		free(keys);
 		return 0;
+	}
 	pthread_mutex_lock(&r->mu);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->fresh && !v[i]->te->fresh && v[i]->te->tok != NULL) {
+			v[i]->refs++;
+			keys[nkeys++] = v[i];
+		}
+		v[i]->fresh = 0;
 		if (v[i]->te->fresh) {
 			v[i]->te->fresh = 0;
 			fresh[nfresh++] = v[i]->te->spec;
 		}
-	pthread_mutex_unlock(&r->mu);
-	for (size_t i = 0; i < nfresh && missing == 0; i++)
-		missing += !shown(r, &fresh[i]);
-	if (missing > 0) {
-		p11_module_rescan(r->mod);	/* made since the last scan? */
-		missing = 0;
-		for (size_t i = 0; i < nfresh; i++)
-			missing += !shown(r, &fresh[i]);
 	}
+	pthread_mutex_unlock(&r->mu);
+	missing = unseen_tokens(r, fresh, nfresh) + unseen_keys(r, keys, nkeys);
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < nkeys; i++)
+		registry_put(r, keys[i]);
+	pthread_mutex_unlock(&r->mu);
 	free(fresh);
+	free(keys);
 	return missing;
 }
 
@@ -313,10 +363,35 @@ token_of(struct registry *r, struct tok_entry *te, int wait, char *why,
 	return tok;
 }
 
+/*
+ * token_can_sign - can the token sign with the institution's algorithm
+ * (and, bits not 0, a key of that size)?  0 with why when the token says
+ * it cannot: a configuration error, which no retry mends.  A token that
+ * cannot be asked is given the benefit of the doubt (the self-test
+ * decides).
+ */
+static int
+token_can_sign(struct token *tok, const struct keyspec *s, unsigned bits,
+    char *why, size_t len)
+{
+	enum p11_key_type type = s->alg == DKIM_ALG_ED25519_SHA256 ?
+	    P11_KEY_ED25519 : P11_KEY_RSA;
+	struct p11_err err;
+
+	if (p11_token_can(token_module(tok), token_info(tok)->slot, type, bits,
+	    P11_CAN_SIGN, &err) != 0)
+		return 1;
+	snprintf(why, len, "token '%s' cannot sign with %s: %.*s (a "
+	    "configuration error; see p11dkim-keys token-info %s)",
+	    token_info(tok)->label, dkim_alg_name((enum dkim_alg)s->alg),
+	    200, err.msg, s->code);
+	return 0;
+}
+
 /* check_key - find the key, check its type, sign the self-test; NULL+why */
 static struct p11_key *
 check_key(struct registry *r, struct token *tok, const struct keyspec *s,
-    char *why, size_t len)
+    int *absent, char *why, size_t len)
 {
 	unsigned char sig[P11_SIG_MAX];
 	size_t	 siglen = sizeof(sig);
@@ -325,6 +400,9 @@ check_key(struct registry *r, struct token *tok, const struct keyspec *s,
 
 	if ((k = token_key(tok, s->key_label, &err)) == NULL) {
 		snprintf(why, len, "%s", err.msg);
+		*absent = err.absent;
+		if (!token_can_sign(tok, s, 0, why, len))
+			return NULL;
 		store_hint(r, s, why, len);
 		return NULL;
 	}
@@ -334,6 +412,8 @@ check_key(struct registry *r, struct token *tok, const struct keyspec *s,
 		    dkim_alg_name((enum dkim_alg)s->alg));
 		return NULL;
 	}
+	if (!token_can_sign(tok, s, (unsigned)p11_key_bits(k), why, len))
+		return NULL;
 	if (p11_key_sign(k, self_test_digest, sig, &siglen, &err) < 0) {
 		snprintf(why, len, "self-test: %.300s", err.msg);
 		return NULL;
@@ -351,11 +431,13 @@ open_key(struct registry *r, struct key_entry *ke, int wait)
 	char	 why[SIGNER_WHY_MAX] = "";
 	struct p11_key *k = NULL;
 	struct token *tok;
+	int	 absent = 0;
 
 	if ((tok = token_of(r, ke->te, wait, why, sizeof(why))) != NULL)
-		k = check_key(r, tok, &ke->spec, why, sizeof(why));
+		k = check_key(r, tok, &ke->spec, &absent, why, sizeof(why));
 	pthread_mutex_lock(&r->mu);
 	ke->key = k;
+	ke->absent = absent;
 	if (k != NULL) {
 		ke->state = KEY_READY;
 		ke->fails = 0;
@@ -597,7 +679,8 @@ registry_init(struct registry *r, const struct conf *c, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((r->mod = p11_module_load(c->module, &perr)) == NULL) {
+	if ((r->mod = p11_module_load_args(c->module, c->module_init_args,
+	    &perr)) == NULL) {
 		snprintf(err, errlen, "%s", perr.msg);
 		return -1;
 	}

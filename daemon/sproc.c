@@ -177,6 +177,9 @@ keep_settings(struct sproc *sp, const struct conf *c)
 
 	free(sp->module);
 	free(sp->signer_user);
+	free(sp->init_args);
+	sp->init_args = c->module_init_args ? strdup(c->module_init_args) :
+	    NULL;
 	sp->module = strdup(c->module);
 	sp->signer_user = d->signer_user ? strdup(d->signer_user) : NULL;
 	sp->sessions = d->sessions;
@@ -184,8 +187,8 @@ keep_settings(struct sproc *sp, const struct conf *c)
 	sp->signer_threads = d->signer_threads;
 	sp->io_timeout = d->io_timeout;
 	sp->strict_start = d->strict_start;
-	return sp->module == NULL || (d->signer_user && !sp->signer_user) ?
-	    -1 : 0;
+	return sp->module == NULL || (d->signer_user && !sp->signer_user) ||
+	    (c->module_init_args && !sp->init_args) ? -1 : 0;
 }
 
 /* sproc_start - fork the signer and wait until its module is loaded */
@@ -236,6 +239,7 @@ sproc_fits(const struct sproc *sp, const struct conf *c)
 	const struct conf_daemon *d = &c->daemon;
 
 	return sp->pid > 0 && same_str(sp->module, c->module) &&
+	    same_str(sp->init_args, c->module_init_args) &&
 	    same_str(sp->signer_user, d->signer_user) &&
 	    sp->sessions == d->sessions && sp->open_threads == d->open_threads &&
 	    sp->signer_threads == d->signer_threads &&
@@ -325,5 +329,6 @@ sproc_release(struct sproc *sp)
 {
 	free(sp->module);
 	free(sp->signer_user);
-	sp->module = sp->signer_user = NULL;
+	free(sp->init_args);
+	sp->module = sp->signer_user = sp->init_args = NULL;
 }

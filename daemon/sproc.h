@@ -26,6 +26,7 @@ struct sproc {
 	time_t	 next_try;		/* a failed restart waits until then */
 	/* Its settings, compared at reload (sproc_fits). */
 	char	*module;
+	char	*init_args;		/* pkcs11-init-args, or NULL */
 	char	*signer_user;
 	unsigned sessions, open_threads, signer_threads, io_timeout;
 	int	 strict_start;

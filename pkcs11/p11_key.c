@@ -158,10 +158,13 @@ find_private(struct token *t, CK_SESSION_HANDLE s, const char *label,
 
 	if (p11_find_objects(t, s, tmpl, 2, found, 2, &n, err) < 0)
 		return -1;
-	if (n != 1)
-		return p11_err_set(err, 0, CKR_OK, "token '%s': %s private "
-		    "key labelled '%s'", t->info.label, n ? "more than one" :
-		    "no", label);
+	if (n != 1) {
+		p11_err_set(err, 0, CKR_OK, "token '%s': %s private key "
+		    "labelled '%s'", t->info.label, n ? "more than one" : "no",
+		    label);
+		err->absent = n == 0;
+		return -1;
+	}
 	*o = found[0];
 	return 0;
 }

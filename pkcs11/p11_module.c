@@ -25,6 +25,7 @@
 
 struct p11_module {
 	char	*path;
+	char	*init_args;		/* C_Initialize's pReserved, or NULL */
 	PKCS11_CTX *ctx;		/* libp11 */
 	PKCS11_SLOT *slots;		/* libp11's slot list */
 	unsigned int nslots;
@@ -79,10 +80,21 @@ function_list(struct p11_module *m, struct p11_err *err)
 struct p11_module *
 p11_module_load(const char *path, struct p11_err *err)
 {
+	return p11_module_load_args(path, NULL, err);
+}
+
+/* p11_module_load_args - the same, with C_Initialize's pReserved */
+struct p11_module *
+p11_module_load_args(const char *path, const char *init_args,
+    struct p11_err *err)
+{
 	struct p11_module *m;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
-	    (m->path = strdup(path)) == NULL) {
+	    (m->path = strdup(path)) == NULL ||
+	    (init_args != NULL && (m->init_args = strdup(init_args)) == NULL)) {
+		if (m != NULL)
+			free(m->path);
 		free(m);
 		p11_err_set(err, 1, CKR_HOST_MEMORY, "out of memory");
 		return NULL;
@@ -99,10 +111,13 @@ p11_module_load(const char *path, struct p11_err *err)
 		p11_err_set(err, 1, CKR_HOST_MEMORY, "libp11: out of memory");
 		return p11_module_free(m);
 	}
+	if (m->init_args != NULL)
+		PKCS11_CTX_init_args(m->ctx, m->init_args);
 	if (PKCS11_CTX_load(m->ctx, path) != 0) {
 		p11_err_set(err, 0, CKR_OK, "cannot load PKCS#11 module %s "
-		    "(missing, not a PKCS#11 module, or C_Initialize failed)",
-		    path);
+		    "(missing, not a PKCS#11 module, or C_Initialize failed%s)",
+		    path, m->init_args == NULL ? "; some modules need "
+		    "pkcs11-init-args" : " with the pkcs11-init-args given");
 		PKCS11_CTX_free(m->ctx);
 		m->ctx = NULL;
 		return p11_module_free(m);
@@ -424,6 +439,15 @@ p11_module_generation(struct p11_module *m)
 	return g;
 }
 
+/* init_args - C_Initialize's arguments, as libp11 passes them */
+static void
+init_args(const struct p11_module *m, CK_C_INITIALIZE_ARGS *args)
+{
+	memset(args, 0, sizeof(*args));
+	args->flags = CKF_OS_LOCKING_OK;
+	args->pReserved = m->init_args;
+}
+
 /* reinit_locked - finalize and initialize; under both locks */
 static int
 reinit_locked(struct p11_module *m, struct p11_err *err)
@@ -435,8 +459,7 @@ reinit_locked(struct p11_module *m, struct p11_err *err)
 		(void)m->fn->C_Finalize(NULL);
 	m->initialized = 0;
 	m->generation++;		/* every handle is gone now */
-	memset(&args, 0, sizeof(args));
-	args.flags = CKF_OS_LOCKING_OK;
+	init_args(m, &args);
 	rv = m->fn->C_Initialize(&args);
 	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		return p11_err_rv(err, rv, "module %s: C_Initialize after a "
@@ -491,10 +514,13 @@ p11_module_free(struct p11_module *m)
 	if (m == NULL)
 		return NULL;
 	if (m->ctx != NULL) {
+		CK_C_INITIALIZE_ARGS args;
+
 		if (m->slots != NULL)
 			PKCS11_release_all_slots(m->ctx, m->slots, m->nslots);
+		init_args(m, &args);
 		if (!m->initialized && m->fn != NULL &&
-		    m->fn->C_Initialize(NULL) == CKR_OK)
+		    m->fn->C_Initialize(&args) == CKR_OK)
 			m->initialized = 1;	/* libp11 will finalize */
 		PKCS11_CTX_unload(m->ctx);
 		PKCS11_CTX_free(m->ctx);
@@ -504,6 +530,7 @@ p11_module_free(struct p11_module *m)
 	slot_index_free(m->index);
 	pthread_rwlock_destroy(&m->lock);
 	pthread_mutex_destroy(&m->reinit_mu);
+	free(m->init_args);
 	pthread_mutex_destroy(&m->index_mu);
 	free(m->path);
 	free(m);

@@ -154,11 +154,12 @@ valid_action(const char *v)
 	return 1;
 }
 
-/* valid_result - "ok", or "failed: " and a reason */
+/* valid_result - "ok", "ok: " and a note, or "failed: " and a reason */
 static int
 valid_result(const char *v)
 {
 	return strcmp(v, "ok") == 0 ||
+	    (strncmp(v, "ok: ", 4) == 0 && v[4] != '\0') ||
 	    (strncmp(v, "failed: ", 8) == 0 && v[8] != '\0');
 }
 
@@ -222,7 +223,7 @@ static const struct field fields[] = {
 	STRING_FIELD("fpr", fpr, valid_fpr,
 	    "64 lower-case hex digits, or nothing"),
 	STRING_FIELD("result", result, valid_result,
-	    "\"ok\" or \"failed: <reason>\""),
+	    "\"ok\", \"ok: <note>\" or \"failed: <reason>\""),
 	STRING_FIELD("prev", prev, valid_hash, "64 lower-case hex digits"),
 };
 

@@ -34,6 +34,7 @@ struct rotate {
 	const struct dns_zone *zone;	/* --zone, or NULL: live DNS */
 	long long grace;
 	struct rotation_state old;	/* as it was when the step began */
+	unsigned keygen_flags;		/* start: KEYGEN_STRICT or 0 */
 };
 
 /* out_of_order - a step run out of order: say what comes first */
@@ -123,6 +124,8 @@ step_start(struct keys_run *r, struct rotation_state *rs,
 	if (rs->step != ROT_IDLE)
 		return out_of_order(r, rs, "start", "finish the rotation under "
 		    "way");
+	if ((st = keys_generate_check(r, sb, r->inst->key_type)) != EX_OK)
+		return st;
 	for (size_t k = 0; k < conf_kinds(r->inst); k++)
 		if ((keep[k] = keep_or_make(r, sb, k)) < 0)
 			return -keep[k];
@@ -130,7 +133,7 @@ step_start(struct keys_run *r, struct rotation_state *rs,
 		return st;
 	for (size_t k = 0; k < conf_kinds(r->inst); k++)
 		if (!keep[k] && (st = keys_generate_kind(r, sb, k,
-		    r->inst->key_type)) != EX_OK) {
+		    r->inst->key_type, o->keygen_flags)) != EX_OK) {
 			if (k > 0)
 				keys_fail(0, "the key made first stays, "
 				    "logged: 'rotate %s start' again makes "
@@ -440,16 +443,21 @@ run_step(struct keys_run *r, const char *step, struct rotation_state *rs,
 	return keys_fail(EX_USAGE, "rotate: unknown step '%s'", step);
 }
 
-/* cmd_rotate - p11dkim-keys rotate INST STEP [--zone FILE] [--grace S] */
+/*
+ * cmd_rotate - p11dkim-keys rotate INST STEP [--zone FILE] [--grace S]
+ * [--strict]
+ */
 int
 cmd_rotate(struct keys_run *r, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "zone", required_argument, NULL, 'z' },
 		{ "grace", required_argument, NULL, 'g' },
+		{ "strict", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct rotate o = { .zone = NULL, .grace = GRACE_DEFAULT };
+	struct rotate o = { .zone = NULL, .grace = GRACE_DEFAULT,
+	    .keygen_flags = 0 };
 	struct rotation_state rs;
 	struct dns_zone zone;
 	const char *step, *zpath = NULL;
@@ -460,12 +468,14 @@ cmd_rotate(struct keys_run *r, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'z')
 			zpath = optarg;
+		else if (c == 's')
+			o.keygen_flags |= KEYGEN_STRICT;
 		else if (c == 'g' && (o.grace = strtoll(optarg, &end, 10)) >= 0
 		    && *end == '\0')
 			continue;
 		else
 			return keys_fail(EX_USAGE, "usage: rotate INST STEP "
-			    "[--zone FILE] [--grace SECONDS]");
+			    "[--zone FILE] [--grace SECONDS] [--strict]");
 	}
 	if (argc - optind != 2)
 		return keys_fail(EX_USAGE, "usage: rotate INST status|start|"

@@ -175,6 +175,9 @@ const char *keys_cnames_ok(struct keys_run *, size_t i, size_t kind,
 /* keys_load_zone - a zone file or dig output ("-": stdin) */
 int	keys_load_zone(const char *path, struct dns_zone *);
 
+/* keys_parse_type - "rsa2048" ... "ed25519" into a type and size; -1 */
+int	keys_parse_type(const char *, enum p11_key_type *, unsigned *bits);
+
 /* keys_getopt_reset - before a command parses its own options */
 void	keys_getopt_reset(void);
 
@@ -183,13 +186,22 @@ void	json_string(FILE *, const char *);
 
 /*
  * keys_generate_for - generate selector i's keys (every kind: the dual
- * Ed25519 key too when the institution dual-signs), log, report
+ * Ed25519 key too when the institution dual-signs), log, report.  A key
+ * the token cannot make or use is refused before the token is touched;
+ * flags: KEYGEN_STRICT or 0.
  */
-int	keys_generate_for(struct keys_run *, size_t i, const char *type);
+int	keys_generate_for(struct keys_run *, size_t i, const char *type,
+	    unsigned flags);
 
-/* keys_generate_kind - generate selector i's key of one kind */
+/*
+ * keys_generate_check - the key type fits the institution, and its token
+ * can make and use such keys (every kind); EX_OK or printed status
+ */
+int	keys_generate_check(struct keys_run *, size_t i, const char *type);
+
+/* keys_generate_kind - generate selector i's key of one kind (flags) */
 int	keys_generate_kind(struct keys_run *, size_t i, size_t kind,
-	    const char *type);
+	    const char *type, unsigned flags);
 
 /*
  * keys_destroy_selector - destroy selector i's keys, logging each; a
@@ -202,6 +214,7 @@ int	keys_destroy_selector(struct keys_run *, size_t i, const char *how);
 int	keys_have_key(struct keys_run *, size_t i, size_t kind);
 
 int	cmd_init_token(struct keys_run *, int, char **);
+int	cmd_token_info(struct keys_run *, int, char **);
 int	cmd_generate(struct keys_run *, int, char **);
 int	cmd_destroy(struct keys_run *, int, char **);
 int	cmd_list(struct keys_run *, int, char **);

@@ -32,8 +32,11 @@ static const struct keys_cmd commands[] = {
 	{ "init-token", "initialize an institution's token and set its PINs",
 	  "init-token INST [--slot N] [--so-pin SRC] [--pin SRC] "
 	  "[--min-pin N]", cmd_init_token },
+	{ "token-info", "what the token is and can do: flags, sessions, PIN "
+	  "rules, mechanisms", "token-info INST", cmd_token_info },
 	{ "generate", "generate a key pair on the token for a selector",
-	  "generate INST [SELECTOR] [--type rsa2048|rsa3072|rsa4096|ed25519]",
+	  "generate INST [SELECTOR] [--type rsa2048|rsa3072|rsa4096|ed25519] "
+	  "[--strict]",
 	  cmd_generate },
 	{ "dns", "print the DNS records: key TXT, the institution's CNAMEs, "
 	  "SPF hint", "dns INST [--revoke SELECTOR]", cmd_dns },
@@ -41,11 +44,12 @@ static const struct keys_cmd commands[] = {
 	  "check-dns INST [SELECTOR] [--zone FILE|-]", cmd_check_dns },
 	{ "list", "every key on the institutions' tokens",
 	  "list [INST]", cmd_list },
-	{ "audit", "fail when any key could have left its token",
-	  "audit [INST]", cmd_audit },
+	{ "audit", "each key's protections as its token enforces them; fail "
+	  "when any key could have left its token", "audit [INST] [--strict]",
+	  cmd_audit },
 	{ "rotate", "move to the standby selector, step by step",
 	  "rotate INST status|start|publish|verify|activate|revoke|finish "
-	  "[--zone FILE|-] [--grace SECONDS]", cmd_rotate },
+	  "[--zone FILE|-] [--grace SECONDS] [--strict]", cmd_rotate },
 	{ "destroy", "destroy a selector's key pair (not the active one)",
 	  "destroy INST SELECTOR", cmd_destroy },
 	{ "log", "check the ceremony log's hash chain, or print it",

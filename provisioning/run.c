@@ -60,7 +60,8 @@ keys_module(struct keys_run *r)
 
 	if (r->mod != NULL)
 		return EX_OK;
-	if ((r->mod = p11_module_load(r->conf->module, &err)) == NULL)
+	if ((r->mod = p11_module_load_args(r->conf->module,
+	    r->conf->module_init_args, &err)) == NULL)
 		return keys_fail(EX_UNAVAILABLE, "%s", err.msg);
 	return EX_OK;
 }

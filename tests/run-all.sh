@@ -3,7 +3,9 @@
 #
 # Runs the cmocka unit tests, the integration tests on SoftHSM2 (the
 # fault-injection module's among them), the daemon, milter and client
-# tests, the source layering check and the cross-verification against
+# tests, the token matrix (tests/tokens/: the ceremony and signing path on
+# SoftHSM2, openCryptoki, a software TPM and NSS), the source layering
+# check and the cross-verification against
 # independent verifiers (dkimpy, Mail::DKIM).
 # Each suite's counts are added up; the last line is the summary:
 #   tests: N passed, M failed
@@ -83,6 +85,7 @@ P11DKIM_SIGN=$BUILD/p11dkim-sign
 export P11DKIM_SIGN
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/milter/milter_test.py
 run_suite plain tests/integration/run.sh tests/milter/postfix_test.sh
+run_suite plain tests/tokens/run.sh
 run_suite plain tests/client/sign_test.sh
 run_suite plain tests/install/install_test.sh
 run_suite plain tests/check-layers.sh

@@ -178,6 +178,18 @@ int	ceremony_log_transcript(const char *path, unsigned long from_seq,
 	    FILE *out, char *err, size_t errlen);
 
 /*
+ * ceremony_log_find_generated - the last record of the generation of the
+ * key with fingerprint fpr on the token (label and serial): action
+ * "generate", result "ok" or "ok: ...".  The whole log is verified in the
+ * same pass: a log that does not verify vouches for nothing.  Returns 1
+ * with the record in out, 0 when there is none (or no log), -1 when the
+ * log cannot be read or does not verify (err says why).
+ */
+int	ceremony_log_find_generated(const char *path, const char *token_label,
+	    const char *token_serial, const char *fpr,
+	    struct ceremony_record *out, char *err, size_t errlen);
+
+/*
  * ceremony_log_format - check rec and append its line (without LF) to
  * out.  On failure out keeps its previous contents.
  */

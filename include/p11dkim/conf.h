@@ -20,6 +20,7 @@
 #define CONF_NAMES_MAX		256	/* header names in a list (sign_params) */
 #define CONF_ERR_MAX		512
 #define CONF_PIN_SPEC_MAX	255	/* a pin source: file:/PATH ... */
+#define CONF_INIT_ARGS_MAX	1024	/* pkcs11-init-args, in bytes */
 #define CONF_HEADER_BYTES_MAX	(1024 * 1024)	/* = DKIM_HEADER_BYTES_MAX */
 #define CONF_LOGIN_MAX		256	/* a SASL login in milter-logins */
 
@@ -126,6 +127,7 @@ struct conf_daemon {
 struct conf {
 	char	*path;
 	char	*module;		/* the PKCS#11 module */
+	char	*module_init_args;	/* its C_Initialize pReserved; NULL */
 	char	*provider_zone;		/* "dkim.example.net" */
 	char	*record_name;		/* "sel%n-%c": %n, %s, %c expanded */
 	char	*dual_record_name;	/* the same for dual-sign keys */

@@ -43,6 +43,16 @@ struct p11_token_info {
 /* p11_module_load - load the module at path; NULL and why on failure */
 struct p11_module *p11_module_load(const char *path, struct p11_err *);
 
+/*
+ * p11_module_load_args - the same, handing init_args (NULL: none) to
+ * every C_Initialize of the module as CK_C_INITIALIZE_ARGS.pReserved,
+ * with CKF_OS_LOCKING_OK.  Some modules need it: NSS softoken wants its
+ * database there ("configdir='sql:/DIR' certPrefix='' keyPrefix=''
+ * secmod='secmod.db'").  The string is copied.
+ */
+struct p11_module *p11_module_load_args(const char *path,
+	    const char *init_args, struct p11_err *);
+
 /* p11_module_path - the path it was loaded from */
 const char *p11_module_path(const struct p11_module *);
 

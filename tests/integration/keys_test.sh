@@ -56,8 +56,12 @@ expect "init mosa says next" "$T/out" "next: p11dkim-keys generate mosa"
 check "init venue" 0 K init-token venue --so-pin "file:$T/so.pin" --pin "file:$T/venue.pin"
 check "init mosa again is refused" 69 K init-token mosa --so-pin "file:$T/so.pin" --pin "file:$T/mosa.pin"
 expect "refusal says why" "$T/err" "already exists"
+check "audit of a token without keys fails" 1 K audit mosa
+expect "and says there are none" "$T/err" "audit: no keys"
+expect "naming the token" "$T/out" "token 'mosa' holds no keys"
 check "generate mosa (active selector)" 0 K generate mosa
 expect "generated for stxsel1" "$T/out" "for selector stxsel1"
+expect "SoftHSM2 takes every hardening attribute" "$T/out" "the token took the full template"
 check "generate mosa again is refused" 69 K generate mosa
 expect "no overwrite" "$T/err" "refusing to overwrite"
 check "generate venue ed25519" 0 K generate venue
@@ -116,6 +120,10 @@ done
 # --- audit -----------------------------------------------------------------
 check "audit mosa passes" 0 K audit mosa
 expect "audit says why it passes" "$T/out" "never left it"
+expect "audit shows each attribute" "$T/out" "hardening  CKA_ALLOWED_MECHANISMS  {CKM_RSA_PKCS}"
+expect "and the secret refused" "$T/out" "CKA_PRIVATE_EXPONENT    not revealed     CKR_ATTRIBUTE_SENSITIVE"
+check "audit --strict passes on SoftHSM2" 0 K audit mosa --strict
+check "audit --json" 0 sh -c "\"$KEYS\" -c \"$T/p11dkim.conf\" --json audit venue | $PY -m json.tool"
 check "audit venue passes" 0 K audit venue
 check "audit of all fails: ghost has no token" 69 K audit
 expect "the missing token is named" "$T/err" "no token labelled 'ghost'"

@@ -364,6 +364,30 @@ test_encoding(void **state)
 	assert_int_equal(sum.count, 1);
 }
 
+/* test_ok_note - "ok: " and a note (what generate dropped) round-trips */
+static void
+test_ok_note(void **state)
+{
+	struct fixture *fx = *state;
+	struct ceremony_record r, back;
+	struct buf line;
+
+	record_fill(&r, "generate", "ok: dropped CKA_ALLOWED_MECHANISMS "
+	    "(CKR_ATTRIBUTE_TYPE_INVALID), CKA_COPYABLE (CKR_ATTRIBUTE_TYPE_"
+	    "INVALID)");
+	r.seq = 3;
+	memcpy(r.prev, ZEROS, sizeof(r.prev));
+	buf_init(&line, CEREMONY_LOG_LINE_MAX);
+	assert_int_equal(ceremony_log_format(&r, &line, fx->err,
+	    sizeof(fx->err)), 0);
+	assert_non_null(strstr(buf_str(&line), " result=ok:%20dropped%20CKA_"
+	    "ALLOWED_MECHANISMS%20(CKR_ATTRIBUTE_TYPE_INVALID),%20"));
+	assert_int_equal(ceremony_log_parse(line.data, line.len, &back,
+	    fx->err, sizeof(fx->err)), 0);
+	assert_string_equal(back.result, r.result);
+	buf_release(&line);
+}
+
 /* test_longest_record - every field full of bytes to encode still fits */
 static void
 test_longest_record(void **state)
@@ -477,7 +501,8 @@ test_parse_strict(void **state)
 		{ " host=hsm1.example token=mosa", " token=mosa host=hsm1.example" },
 		{ "=generate", "=Generate" }, { "fpr=3b", "fpr=3B" },
 		{ "fpr=3b", "fpr=3b3" }, { "=ok", "=fine" }, { "=ok", "=failed" },
-		{ "=ok", "=failed:%20" }, { "prev=ab", "prev=AB" },
+		{ "=ok", "=failed:%20" }, { "=ok", "=ok:" }, { "=ok", "=ok:%20" },
+		{ "=ok", "=okay" }, { "prev=ab", "prev=AB" },
 		{ "prev=ab", "prev=a" }, { "prev=ab", "prev=abc" },
 		{ "prev=ab", "extra=1 prev=ab" },
 	};
@@ -658,6 +683,7 @@ main(void)
 		T(test_garbage),
 		T(test_concurrent),
 		T(test_encoding),
+		T(test_ok_note),
 		T(test_longest_record),
 		T(test_format_refuses),
 		T(test_parse_strict),

@@ -76,6 +76,26 @@ test_valid(void **state)
 	assert_int_equal(conf_key_label(i, 0, CONF_KIND_MAIN, name, sizeof(name)), 0);
 	assert_string_equal(name, "mosa-stxsel1");
 	assert_null(conf_institution(c, "other"));
+	assert_null(c->module_init_args);
+	conf_free(c);
+}
+
+/* test_init_args - pkcs11-init-args is kept as written */
+static void
+test_init_args(void **state)
+{
+	static const char args[] = "configdir='sql:/var/lib/p11dkim/nss' "
+	    "certPrefix='' keyPrefix='' secmod='secmod.db'";
+	char	 text[4096], err[CONF_ERR_MAX];
+	struct conf *c;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%spkcs11-init-args = \"%s\"\n%s", head,
+	    args, mosa);
+	c = load_text(text, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(c->module_init_args, args);
 	conf_free(c);
 }
 
@@ -118,6 +138,10 @@ test_refusals(void **state)
 		  "needs %c and %n" },
 		{ "institution t {\n subdomains = \"perhaps\"\n}\n", NULL,
 		  ":13: invalid boolean value for option 'subdomains'" },
+		{ "pkcs11-init-args = \"a\\tb\"\n", NULL, ":12: pkcs11-init-args "
+		  "'a\tb': a control character" },
+		{ "pkcs11-init-args = \"\"\n", NULL, ":12: pkcs11-init-args '': 1 "
+		  "to 1024 bytes" },
 		/* Found by fuzz_conf: one global selector, after the section. */
 		{ NULL, "pkcs11-module = \"/m.so\"\nprovider-zone = \"d.example\"\n"
 		  "record-name = \"%s-%c\"\nstate-dir = \"/s\"\n"
@@ -447,6 +471,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_init_args),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_daemon),
 		cmocka_unit_test(test_connection_limits),
