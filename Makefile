@@ -183,8 +183,12 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(ALL_LIBS)
 	$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(CFLAGS) -o $@ $< bench/bench_util.c \
 	    $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
+# tests/daemon/tenants_test.py builds its many-token fixture with
+# bench/tenants_build.
+TENANTS_BUILD := $(BUILD)/bench/tenants_build
+
 tests: all $(UNIT_BIN) $(XSIGN_BIN) $(INTEG_BIN) $(P11FAULT_SO) $(P11FAULT_DRV) \
-	$(KEYS_FAULT_BIN)
+	$(KEYS_FAULT_BIN) $(TENANTS_BUILD)
 
 deps:
 	@scripts/install-deps

@@ -198,7 +198,7 @@ make_key(struct shard *sh, unsigned i)
 	if ((pin = pin_source_file(path, &err)) == NULL ||
 	    (t = token_open(sh->mod, code, NULL, pin, 1, &err)) == NULL)
 		bench_fatal("%s: %s", code, err.msg);
-	if (keygen_generate(t, b->type, b->bits, label, &res, &err) < 0)
+	if (keygen_generate(t, b->type, b->bits, label, 0, &res, &err) < 0)
 		bench_fatal("%s: %s", code, err.msg);
 	token_close(t);
 }
