@@ -119,7 +119,11 @@ selectors = { "stxsel1", "stxsel2" }
 state-dir = "$tmp/state"
 ceremony-log = "$tmp/state/ceremony.log"
 log = "stderr"
+# one user: a bench, not a deployment
+require-separate-users = false
 workers = $WORKERS
+# One uid opens every connection here, the idle ones included.
+max-connections-per-uid = $WORKERS
 listen "$tmp/p11dkimd.sock" {
 	mode = "0600"
 }

@@ -18,7 +18,9 @@
  * The message is a ticket confirmation from tickets@mosamuseum.com of
  * exactly SIZE bytes (header and body), CRLF lines of words, sent in
  * DATA chunks of at most 1 MiB.  To, Subject and Message-ID change with
- * each request; the body is made once by a fixed-seed PRNG.
+ * each request; the body is made once by a fixed-seed PRNG.  With -T N
+ * the sender is tickets@tNNNNN.example instead, the institutions t00001
+ * ... tN of bench/tenants_build taken in turn, spread over all of them.
  *
  * The last line is for scripts: "result: key=value ..." (all= counts
  * the replies of the warm-up too).  Exit status: 0
@@ -74,6 +76,7 @@ struct opts {
 	double	 rate;		/* -r; 0: closed loop */
 	double	 warmup;	/* -w: requests not counted */
 	double	 hold;		/* -H: keep the connections open after */
+	unsigned tenants;	/* -T: spread over t00001..tN; 0: mosa */
 };
 
 struct message {
@@ -136,6 +139,19 @@ static const char *const vocab[] = {
  * Fixed-width fields: every request's header has the same length, so
  * every message has exactly the requested size.
  */
+static const char tenant_fmt[] =
+    "From: Box Office <tickets@t%05lu.example>\r\n"
+    "To: visitor%06lu@example.org\r\n"
+    "Subject: Your tickets for Saturday (order %08lu)\r\n"
+    "Date: Sat, 28 Nov 2026 10:00:00 +0100\r\n"
+    "Message-ID: <%08lx.%04x@bench.example>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n"
+    "\r\n";
+
+static unsigned tenants;	/* -T, for header_format */
+
 static const char header_fmt[] =
     "From: Mosa Museum Tickets <tickets@mosamuseum.com>\r\n"
     "To: visitor%06lu@example.org\r\n"
@@ -218,8 +234,14 @@ header_format(char *buf, size_t len, unsigned long seq, unsigned id)
 {
 	int	 n;
 
-	n = snprintf(buf, len, header_fmt, (seq * 7919 + id) % 1000000UL,
-	    seq % 100000000UL, seq & 0xffffffffUL, id & 0xffffU);
+	if (tenants > 0)	/* worker id's requests walk the institutions */
+		n = snprintf(buf, len, tenant_fmt, (seq * 7919 + id * 104729) %
+		    tenants + 1, (seq * 7919 + id) % 1000000UL, seq %
+		    100000000UL, seq & 0xffffffffUL, id & 0xffffU);
+	else
+		n = snprintf(buf, len, header_fmt, (seq * 7919 + id) %
+		    1000000UL, seq % 100000000UL, seq & 0xffffffffUL,
+		    id & 0xffffU);
 	if (n < 0 || (size_t)n >= len)
 		bench_fatal("header does not fit in %zu bytes", len);
 	return (size_t)n;
@@ -594,7 +616,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: load_bench -s SOCKET [-c N] [-m SIZE] "
 	    "[-d SECONDS | -n COUNT] [-r RATE]\n"
-	    "                  [-w SECONDS] [-H SECONDS]\n"
+	    "                  [-w SECONDS] [-H SECONDS] [-T N]\n"
 	    "  -s SOCKET   p11dkimd's socket\n"
 	    "  -c N        connections, one thread each (default 8, at most "
 	    "%d)\n"
@@ -605,7 +627,9 @@ usage(void)
 	    "connections)\n"
 	    "  -r RATE     open loop: RATE requests per second in all\n"
 	    "  -w SECONDS  warm up this long first (not counted)\n"
-	    "  -H SECONDS  then keep every connection open, idle, this long\n",
+	    "  -H SECONDS  then keep every connection open, idle, this long\n"
+	    "  -T N        spread over the institutions t00001 ... tN of "
+	    "bench/tenants_build\n",
 	    CONNS_MAX);
 	exit(1);
 }
@@ -639,7 +663,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 	memset(o, 0, sizeof(*o));
 	o->conns = 8;
 	o->size = 4 * KIB;
-	while ((ch = getopt(argc, argv, "s:c:m:d:n:r:w:H:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:c:m:d:n:r:w:H:T:")) != -1) {
 		switch (ch) {
 		case 's': o->sock = optarg; break;
 		case 'c': o->conns = (unsigned)bench_arg_double(optarg, 1,
@@ -655,6 +679,8 @@ parse_opts(struct opts *o, int argc, char **argv)
 		    0, 3600, usage); break;
 		case 'H': o->hold = bench_arg_double(optarg,
 		    0, 3600, usage); break;
+		case 'T': o->tenants = (unsigned)bench_arg_double(optarg, 1,
+		    99999, usage); break;
 		default: usage();
 		}
 	}
@@ -664,6 +690,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 		bench_fatal("socket path too long: %s", o->sock);
 	if (o->duration == 0 && o->count == 0)
 		o->duration = 5;
+	tenants = o->tenants;
 }
 
 /* start - make the message, start every worker */

@@ -49,6 +49,8 @@ selectors = { "stxsel1", "stxsel2" }
 state-dir = "$tmp/state"
 ceremony-log = "$tmp/state/ceremony.log"
 log = "stderr"
+# one user: a bench, not a deployment
+require-separate-users = false
 milter "unix:$tmp/milter.sock" {
 	mode = "0600"
 }
@@ -57,6 +59,7 @@ institution mosa {
 	pin = "file:$tmp/mosa.pin"
 	active-selector = "stxsel1"
 	canonicalization = "relaxed/relaxed"
+	milter-hosts = { "127.0.0.1" }
 }
 CONF
 K() { "$top/$BUILD/p11dkim-keys" -c "$tmp/p11dkim.conf" --operator bench "$@"; }

@@ -15,6 +15,7 @@
 #include <confuse.h>
 
 #include "p11dkim/conf.h"
+#include "p11dkim/strmap.h"
 #include "conf_int.h"
 
 
@@ -24,6 +25,7 @@
  * message of a conf_load() call goes to this thread's scratch line.
  */
 static __thread char conf_error[CONF_ERR_MAX];
+static __thread int conf_included;	/* reading an included file */
 
 static cfg_opt_t inst_opts[] = {
 	CFG_STR_LIST_CB("domains", NULL, CFGF_NODEFAULT, cb_domain),
@@ -44,6 +46,8 @@ static cfg_opt_t inst_opts[] = {
 	CFG_INT_CB("expire", 0, CFGF_NONE, cb_seconds),
 	CFG_STR_LIST_CB("allow-uids", NULL, CFGF_NODEFAULT, cb_user),
 	CFG_STR_LIST_CB("allow-gids", NULL, CFGF_NODEFAULT, cb_group),
+	CFG_STR_LIST_CB("milter-hosts", NULL, CFGF_NODEFAULT, cb_host),
+	CFG_STR_LIST_CB("milter-logins", NULL, CFGF_NODEFAULT, cb_login),
 	CFG_BOOL("dual-sign", cfg_false, CFGF_NONE),
 	CFG_STR_LIST_CB("dual-selectors", NULL, CFGF_NODEFAULT, cb_selector),
 	CFG_END()
@@ -65,6 +69,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR_LIST_CB("internal-hosts", default_internal_hosts, CFGF_NONE,
 	    cb_host),
 	CFG_BOOL("sign-authenticated", cfg_true, CFGF_NONE),
+	CFG_BOOL("single-tenant", cfg_false, CFGF_NONE),
 	CFG_STR_CB("on-token-failure", "tempfail", CFGF_NONE, cb_failure),
 	CFG_STR_CB("signing-domain", "from", CFGF_NONE, cb_signing_domain),
 	CFG_STR_CB("stats-file", NULL, CFGF_NODEFAULT, cb_path),
@@ -72,7 +77,9 @@ static cfg_opt_t milter_opts[] = {
 };
 
 static cfg_opt_t root_opts[] = {
+	CFG_STR_LIST("include", NULL, CFGF_NODEFAULT),
 	CFG_STR_CB("pkcs11-module", NULL, CFGF_NODEFAULT, cb_path),
+	CFG_STR_CB("pkcs11-init-args", NULL, CFGF_NODEFAULT, cb_init_args),
 	CFG_STR_CB("provider-zone", NULL, CFGF_NODEFAULT, cb_domain),
 	CFG_STR_CB("record-name", NULL, CFGF_NODEFAULT, cb_record_name),
 	CFG_STR_LIST_CB("selectors", NULL, CFGF_NODEFAULT, cb_selector),
@@ -83,19 +90,34 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR_CB("ceremony-log", NULL, CFGF_NODEFAULT, cb_path),
 	CFG_STR_CB("user", NULL, CFGF_NODEFAULT, cb_user),
 	CFG_STR_CB("signer-user", NULL, CFGF_NODEFAULT, cb_user),
+	CFG_BOOL("require-separate-users", cfg_true, CFGF_NONE),
 	CFG_STR_CB("log", "syslog", CFGF_NONE, cb_log),
 	CFG_INT_CB("workers", 64, CFGF_NONE, cb_count),
 	CFG_INT_CB("signer-threads", 8, CFGF_NONE, cb_count),
 	CFG_INT_CB("sessions", 8, CFGF_NONE, cb_count),
+	CFG_BOOL("strict-start", cfg_false, CFGF_NONE),
+	CFG_INT_CB("open-threads", 4, CFGF_NONE, cb_count),
+	CFG_INT_CB("max-sessions", 1024, CFGF_NONE, cb_count),
 	CFG_INT_CB("max-header-bytes", 65536, CFGF_NONE, cb_count),
 	CFG_INT_CB("max-message-bytes", 104857600, CFGF_NONE, cb_count),
 	CFG_INT_CB("idle-timeout", 60, CFGF_NONE, cb_timeout),
 	CFG_INT_CB("io-timeout", 30, CFGF_NONE, cb_timeout),
+	CFG_INT_CB("request-timeout", 300, CFGF_NONE, cb_timeout),
+	CFG_INT_CB("max-connections-per-uid", 0, CFGF_NODEFAULT, cb_count),
+	CFG_STR_LIST_CB("stats-allow-uids", NULL, CFGF_NODEFAULT, cb_user),
+	CFG_STR_LIST_CB("stats-allow-gids", NULL, CFGF_NODEFAULT, cb_group),
 	CFG_INT_CB("drain-timeout", 30, CFGF_NONE, cb_timeout),
 	CFG_BOOL("sandbox", cfg_true, CFGF_NONE),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter", milter_opts, CFGF_MULTI | CFGF_TITLE),
+	CFG_SEC("institution", inst_opts, CFGF_MULTI | CFGF_TITLE |
+	    CFGF_NO_TITLE_DUPES),
+	CFG_END()
+};
+
+/* An included file holds institutions only. */
+static cfg_opt_t file_opts[] = {
 	CFG_SEC("institution", inst_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -155,12 +177,12 @@ check_institution(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	if (cfg_size(inst, "selectors") > 0)
 		return selectors_ok(cfg, inst, code, inst);
-	if (cfg_size(cfg, "selectors") > 0)
+	if (!conf_included && cfg_size(cfg, "selectors") > 0)
 		return selectors_ok(cfg, cfg, code, inst);
 	return 0;
 }
 
-/* check_milter - the milter section's connection spec */
+/* check_milter - the milter section: its connection spec, its options */
 static int
 check_milter(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -174,6 +196,12 @@ check_milter(cfg_t *cfg, cfg_opt_t *opt)
 	if (!conf_milter_conn_ok(conn)) {
 		cfg_error(cfg, "milter '%.64s': want unix:/PATH or "
 		    "inet:PORT@ADDRESS", conn);
+		return -1;
+	}
+	if (strcmp(cfg_getstr(m, "signing-domain"), "auth") == 0 &&
+	    cfg_getbool(m, "sign-authenticated") != cfg_true) {
+		cfg_error(cfg, "milter '%.64s': signing-domain = \"auth\" "
+		    "needs sign-authenticated = true", conn);
 		return -1;
 	}
 	return 0;
@@ -268,6 +296,7 @@ static int
 copy_root(cfg_t *cfg, struct conf *c)
 {
 	return dup_or_null(cfg, "pkcs11-module", &c->module) < 0 ||
+	    dup_or_null(cfg, "pkcs11-init-args", &c->module_init_args) < 0 ||
 	    dup_or_null(cfg, "provider-zone", &c->provider_zone) < 0 ||
 	    dup_or_null(cfg, "record-name", &c->record_name) < 0 ||
 	    dup_or_null(cfg, "dual-record-name", &c->dual_record_name) < 0 ||
@@ -310,6 +339,35 @@ check_dual(const struct conf *c, const struct conf_institution *i,
 	return -1;
 }
 
+/* check_domains - no domain claimed by two institutions (or twice) */
+static int
+check_domains(const struct conf *c, char *err, size_t errlen)
+{
+	struct strmap *seen = strmap_new(c->ninst);
+	uint32_t other;
+	int	 rc = 0;
+
+	if (seen == NULL) {
+		snprintf(err, errlen, "%s: out of memory", c->path);
+		return -1;
+	}
+	for (size_t a = 0; a < c->ninst && rc == 0; a++)
+		for (size_t x = 0; x < c->inst[a].ndomains && rc == 0; x++) {
+			rc = strmap_put(seen, c->inst[a].domains[x], (uint32_t)a,
+			    &other);
+			if (rc > 0)
+				snprintf(err, errlen, "%s: domain %s is claimed "
+				    "by '%s' and '%s'", c->path,
+				    c->inst[a].domains[x], c->inst[other].code,
+				    c->inst[a].code);
+			else if (rc < 0)
+				snprintf(err, errlen, "%s: out of memory",
+				    c->path);
+		}
+	strmap_free(seen);
+	return rc == 0 ? 0 : -1;
+}
+
 /* check_whole - what only the whole file shows; message into err */
 static int
 check_whole(cfg_t *cfg, const struct conf *c, char *err, size_t errlen)
@@ -334,78 +392,131 @@ check_whole(cfg_t *cfg, const struct conf *c, char *err, size_t errlen)
 		    c->path, CONF_HEADER_BYTES_MAX);
 		return -1;
 	}
-	for (size_t a = 0; a < c->ninst; a++) {
-		cfg_t *sec = cfg_getnsec(cfg, "institution", (unsigned)a);
-
-		if (cfg_size(sec, "selectors") == 0 &&
-		    cfg_size(cfg, "selectors") == 0) {
-			snprintf(err, errlen, "%s: institution '%s': no "
-			    "selectors (set them globally or in the "
-			    "institution)", c->path, c->inst[a].code);
-			return -1;
-		}
+	if (c->daemon.max_per_uid > c->daemon.workers) {
+		snprintf(err, errlen, "%s: max-connections-per-uid: at most "
+		    "workers (%u)", c->path, c->daemon.workers);
+		return -1;
+	}
+	for (size_t a = 0; a < c->ninst; a++)
 		if (check_dual(c, &c->inst[a], err, errlen) < 0)
 			return -1;
-		for (size_t b = 0; b < a; b++)
-			for (size_t x = 0; x < c->inst[a].ndomains; x++)
-				for (size_t y = 0; y < c->inst[b].ndomains; y++)
-					if (strcmp(c->inst[a].domains[x],
-					    c->inst[b].domains[y]) == 0) {
-						snprintf(err, errlen, "%s: domain "
-						    "%s is claimed by '%s' and "
-						    "'%s'", c->path,
-						    c->inst[a].domains[x],
-						    c->inst[b].code,
-						    c->inst[a].code);
-						return -1;
-					}
+	return check_domains(c, err, errlen);
+}
+
+/*
+ * copy_one - institution sec of file (the main one, or an included one)
+ * into i, with root's global selectors; -1 and why
+ */
+static int
+copy_one(cfg_t *root, cfg_t *file, cfg_t *sec, struct conf_institution *i,
+    char *err, size_t errlen)
+{
+	if (cfg_size(sec, "selectors") == 0 && cfg_size(root, "selectors") ==
+	    0) {
+		snprintf(err, errlen, "%s: institution '%s': no selectors (set "
+		    "them globally or in the institution)", file->filename,
+		    cfg_title(sec));
+		return -1;
+	}
+	/* Global selectors read after the section: check them now. */
+	conf_error[0] = '\0';
+	if (cfg_size(sec, "selectors") == 0 && selectors_ok(sec, root,
+	    cfg_title(sec), sec) < 0) {
+		snprintf(err, errlen, "%s", conf_error);
+		return -1;
+	}
+	if (copy_institution(root, sec, i) < 0) {
+		snprintf(err, errlen, "%s: out of memory", file->filename);
+		return -1;
 	}
 	return 0;
 }
 
-/* build - the struct conf of a parsed file */
+/*
+ * copy_all - the institutions of the main file, then of each included
+ * file, into c; a code defined in two files is refused
+ */
+static int
+copy_all(cfg_t *root, const struct conf_files *inc, struct conf *c,
+    char *err, size_t errlen)
+{
+	struct strmap *codes;
+	uint32_t other;
+	size_t	 k = 0;
+	int	 rc = 0;
+
+	c->ninst = cfg_size(root, "institution");
+	for (size_t f = 0; f < inc->n; f++)
+		c->ninst += cfg_size(inc->cfg[f], "institution");
+	if ((c->inst = calloc(c->ninst + 1, sizeof(*c->inst))) == NULL ||
+	    (codes = strmap_new(c->ninst)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", c->path);
+		return -1;
+	}
+	for (size_t f = 0; f <= inc->n && rc == 0; f++) {
+		cfg_t	*file = f == 0 ? root : inc->cfg[f - 1];
+
+		for (unsigned j = 0; j < cfg_size(file, "institution") &&
+		    rc == 0; j++, k++) {
+			cfg_t *sec = cfg_getnsec(file, "institution", j);
+
+			if ((rc = copy_one(root, file, sec, &c->inst[k], err,
+			    errlen)) < 0 || (rc = conf_check_milter_lists(sec, c,
+			    &c->inst[k], err, errlen)) < 0)
+				break;
+			if ((rc = strmap_put(codes, c->inst[k].code,
+			    (uint32_t)k, &other)) != 0) {
+				snprintf(err, errlen, "%s: institution '%s' is "
+				    "defined twice", file->filename,
+				    c->inst[k].code);
+				rc = -1;
+			}
+		}
+	}
+	strmap_free(codes);
+	return rc;
+}
+
+/* build - the struct conf of a parsed file and its includes */
 static struct conf *
-build(cfg_t *cfg, const char *path, char *err, size_t errlen)
+build(cfg_t *cfg, const struct conf_files *inc, const char *path, char *err,
+    size_t errlen)
 {
 	struct conf *c = calloc(1, sizeof(*c));
-	cfg_t	*sec;
 
-	if (c == NULL || (c->path = strdup(path)) == NULL)
-		goto nomem;
-	if (copy_root(cfg, c) < 0)
-		goto nomem;
-	c->ninst = cfg_size(cfg, "institution");
-	if (c->ninst > 0 && (c->inst = calloc(c->ninst, sizeof(*c->inst))) ==
-	    NULL)
-		goto nomem;
-	for (size_t k = 0; k < c->ninst; k++) {
-		sec = cfg_getnsec(cfg, "institution", (unsigned)k);
-		if (cfg_size(sec, "selectors") == 0 &&
-		    cfg_size(cfg, "selectors") == 0)
-			continue;	/* reported by check_whole */
-		/* Global selectors read after the section: check them first. */
-		if (cfg_size(sec, "selectors") == 0 && selectors_ok(cfg, cfg,
-		    cfg_title(sec), sec) < 0) {
-			snprintf(err, errlen, "%s", conf_error);
-			return conf_free(c);
-		}
-		if (copy_institution(cfg, sec, &c->inst[k]) < 0)
-			goto nomem;
+	if (c == NULL || (c->path = strdup(path)) == NULL ||
+	    copy_root(cfg, c) < 0 || conf_copy_daemon(cfg, c) < 0) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return conf_free(c);
 	}
-	if (conf_copy_daemon(cfg, c) < 0)
-		goto nomem;
-	if (check_whole(cfg, c, err, errlen) < 0)
+	if (copy_all(cfg, inc, c, err, errlen) < 0 ||
+	    check_whole(cfg, c, err, errlen) < 0)
 		return conf_free(c);
 	return c;
-nomem:
-	snprintf(err, errlen, "%s: out of memory", path);
-	return conf_free(c);
+}
+
+/* prepare - the reader's error and check functions on a new cfg */
+static void
+prepare(cfg_t *cfg)
+{
+	cfg_set_error_function(cfg, collect_error);
+	cfg_set_validate_func(cfg, "institution", check_institution);
+}
+
+/* first_error - the first error libconfuse reported, as text */
+static void
+first_error(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s", conf_error[0] ? conf_error :
+	    "syntax error");
 }
 
 /* conf_load - read and check a file; NULL with "file:line: why" in err */
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
+	static const struct conf_include_hooks hooks = { prepare, first_error };
+	struct conf_files inc = { NULL, 0, 0 };
 	struct conf *c = NULL;
 	cfg_t	*cfg;
 	int	 rc;
@@ -415,17 +526,22 @@ conf_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
-	cfg_set_error_function(cfg, collect_error);
-	cfg_set_validate_func(cfg, "institution", check_institution);
+	prepare(cfg);
 	cfg_set_validate_func(cfg, "milter", check_milter);
 	rc = cfg_parse(cfg, path);
 	if (rc == CFG_FILE_ERROR)
 		snprintf(err, errlen, "%s: cannot read the file", path);
 	else if (rc != CFG_SUCCESS)
-		snprintf(err, errlen, "%s", conf_error[0] ? conf_error :
-		    "syntax error");
-	else
-		c = build(cfg, path, err, errlen);
+		first_error(err, errlen);
+	else {
+		conf_included = 1;
+		rc = conf_include_load(cfg, path, file_opts, &hooks, &inc, err,
+		    errlen);
+		conf_included = 0;
+		if (rc == 0)
+			c = build(cfg, &inc, path, err, errlen);
+	}
+	conf_include_free(&inc);
 	cfg_free(cfg);
 	return c;
 }
@@ -548,6 +664,7 @@ conf_free(struct conf *c)
 	conf_free_daemon(&c->daemon);
 	free(c->path);
 	free(c->module);
+	free(c->module_init_args);
 	free(c->provider_zone);
 	free(c->record_name);
 	free(c->dual_record_name);

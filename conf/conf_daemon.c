@@ -4,9 +4,11 @@
  * include/p11dkim/conf.h).  Values were checked as they were read
  * (conf_values.c); this copies them out of libconfuse.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "p11dkim/hosts.h"
 #include "conf_int.h"
 
 /* str_list - an owned NULL-terminated copy of a list option, or NULL */
@@ -33,6 +35,26 @@ free_list(char **list)
 	for (size_t k = 0; list != NULL && list[k] != NULL; k++)
 		free(list[k]);
 	free(list);
+}
+
+/* host_list - the parsed networks of a list option; NULL when empty */
+static int
+host_list(cfg_t *sec, const char *name, struct hosts **out)
+{
+	unsigned n = cfg_size(sec, name);
+	const char **list;
+	char	 err[128];
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if ((list = calloc(n, sizeof(*list))) == NULL)
+		return -1;
+	for (unsigned k = 0; k < n; k++)
+		list[k] = cfg_getnstr(sec, name, k);
+	*out = hosts_parse(list, n, err, sizeof(err));	/* checked when read */
+	free(list);
+	return *out == NULL ? -1 : 0;
 }
 
 /* ids - the user (or group) ids of a list of names or numbers */
@@ -71,8 +93,11 @@ conf_copy_signing(cfg_t *sec, struct conf_institution *i)
 	    &i->hcanon, &i->bcanon, &ignored);
 	i->timestamp = cfg_getbool(sec, "timestamp") == cfg_true;
 	i->expire = (unsigned long)cfg_getint(sec, "expire");
+	i->nmilter_logins = cfg_size(sec, "milter-logins");
 	if (str_list(sec, "headers", &i->headers) < 0 ||
 	    str_list(sec, "oversign-headers", &i->oversign) < 0 ||
+	    str_list(sec, "milter-logins", &i->milter_logins) < 0 ||
+	    host_list(sec, "milter-hosts", &i->milter_hosts) < 0 ||
 	    ids(sec, "allow-uids", 0, &u, &i->nallow_uids) < 0 ||
 	    (i->allow_uids = u, ids(sec, "allow-gids", 1, &g,
 	    &i->nallow_gids)) < 0)
@@ -87,6 +112,8 @@ conf_free_signing(struct conf_institution *i)
 {
 	free_list(i->headers);
 	free_list(i->oversign);
+	free_list(i->milter_logins);
+	i->milter_hosts = hosts_free(i->milter_hosts);
 	free(i->allow_uids);
 	free(i->allow_gids);
 }
@@ -133,6 +160,7 @@ copy_milter(cfg_t *root, struct conf_daemon *d)
 	m->mode = (mode_t)strtol(cfg_getstr(sec, "mode"), NULL, 8);
 	m->sign_authenticated = cfg_getbool(sec, "sign-authenticated") ==
 	    cfg_true;
+	m->single_tenant = cfg_getbool(sec, "single-tenant") == cfg_true;
 	m->accept_on_token_failure = strcmp(cfg_getstr(sec,
 	    "on-token-failure"), "accept") == 0;
 	m->domain_from = strcmp(cfg_getstr(sec, "signing-domain"), "envelope")
@@ -142,8 +170,41 @@ copy_milter(cfg_t *root, struct conf_daemon *d)
 	if (cfg_size(sec, "stats-file") > 0 &&
 	    (m->stats_file = strdup(cfg_getstr(sec, "stats-file"))) == NULL)
 		return -1;
-	m->ninternal = cfg_size(sec, "internal-hosts");
-	return str_list(sec, "internal-hosts", &m->internal_hosts);
+	return host_list(sec, "internal-hosts", &m->internal_hosts);
+}
+
+/* conf_check_milter_lists - milter-hosts and milter-logins vs the milter */
+int
+conf_check_milter_lists(cfg_t *sec, const struct conf *c,
+    const struct conf_institution *i, char *err, size_t errlen)
+{
+	const struct conf_milter *m = c->daemon.milter;
+	char	 why[128];
+
+	if (m == NULL)
+		return 0;		/* the lists wait for a milter section */
+	if (i->nmilter_logins > 0 && !m->sign_authenticated) {
+		snprintf(err, errlen, "%s: institution '%s': milter-logins "
+		    "need sign-authenticated = true in the milter section",
+		    c->path, i->code);
+		return -1;
+	}
+	for (unsigned k = 0; k < cfg_size(sec, "milter-hosts"); k++) {
+		const char *net = cfg_getnstr(sec, "milter-hosts", k);
+		struct hosts *one = hosts_parse(&net, 1, why, sizeof(why));
+		int	 inside = one != NULL && m->internal_hosts != NULL &&
+		    hosts_within(one, m->internal_hosts);
+
+		hosts_free(one);
+		if (!inside) {
+			snprintf(err, errlen, "%s: institution '%s': "
+			    "milter-hosts '%s' is not inside the milter's "
+			    "internal-hosts (its mail would pass unsigned)",
+			    c->path, i->code, net);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* conf_copy_daemon - the daemon options and listeners into c */
@@ -151,21 +212,41 @@ int
 conf_copy_daemon(cfg_t *root, struct conf *c)
 {
 	struct conf_daemon *d = &c->daemon;
+	void	*u, *g;
+	int	 rc;
 
 	d->workers = (unsigned)cfg_getint(root, "workers");
 	d->signer_threads = (unsigned)cfg_getint(root, "signer-threads");
 	d->sessions = (unsigned)cfg_getint(root, "sessions");
+	d->strict_start = cfg_getbool(root, "strict-start") == cfg_true;
+	d->open_threads = (unsigned)cfg_getint(root, "open-threads");
+	d->max_sessions = (unsigned)cfg_getint(root, "max-sessions");
 	d->max_header_bytes = (size_t)cfg_getint(root, "max-header-bytes");
 	d->max_message_bytes = (size_t)cfg_getint(root, "max-message-bytes");
 	d->idle_timeout = (unsigned)cfg_getint(root, "idle-timeout");
 	d->io_timeout = (unsigned)cfg_getint(root, "io-timeout");
+	d->request_timeout = (unsigned)cfg_getint(root, "request-timeout");
 	d->drain_timeout = (unsigned)cfg_getint(root, "drain-timeout");
+	/* By default one peer uid holds at most half the workers. */
+	d->max_per_uid = cfg_size(root, "max-connections-per-uid") > 0 ?
+	    (unsigned)cfg_getint(root, "max-connections-per-uid") :
+	    d->workers > 1 ? d->workers / 2 : 1;
 	d->log_stderr = strcmp(cfg_getstr(root, "log"), "stderr") == 0;
 	d->sandbox = cfg_getbool(root, "sandbox") == cfg_true;
+	d->require_separate_users = cfg_getbool(root,
+	    "require-separate-users") == cfg_true;
 	if ((cfg_size(root, "user") > 0 &&
 	    (d->user = strdup(cfg_getstr(root, "user"))) == NULL) ||
 	    (cfg_size(root, "signer-user") > 0 &&
 	    (d->signer_user = strdup(cfg_getstr(root, "signer-user"))) == NULL))
+		return -1;
+	rc = ids(root, "stats-allow-uids", 0, &u, &d->nstats_uids);
+	d->stats_uids = u;	/* kept even half-built: conf_free frees it */
+	if (rc == 0) {
+		rc = ids(root, "stats-allow-gids", 1, &g, &d->nstats_gids);
+		d->stats_gids = g;
+	}
+	if (rc < 0)
 		return -1;
 	d->nlisten = cfg_size(root, "listen");
 	if (d->nlisten > 0 &&
@@ -178,6 +259,42 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 	return copy_milter(root, d);
 }
 
+/*
+ * conf_privsep - see conf.h.  A child changes user only when the parent
+ * is root (and the option is set); otherwise it keeps the parent's.  A
+ * front that runs as root, or as the signer's user, could read the PIN
+ * files and use the tokens if a flaw in the mail parser were exploited.
+ */
+int
+conf_privsep(const struct conf_daemon *d, uid_t starter, char *why,
+    size_t len)
+{
+	uid_t	 front = starter, signer = starter;
+
+	if ((starter == 0 && d->user != NULL &&
+	    conf_resolve_user(d->user, &front) < 0) ||
+	    (starter == 0 && d->signer_user != NULL &&
+	    conf_resolve_user(d->signer_user, &signer) < 0)) {
+		snprintf(why, len, "user or signer-user no longer exists");
+		return -1;
+	}
+	if (front != 0 && front != signer)
+		return 0;
+	if (front == 0)
+		snprintf(why, len, "the fronts, which parse mail, would run as "
+		    "root: set user (e.g. \"p11dkim\") and signer-user (e.g. "
+		    "\"p11dkim-signer\")");
+	else if (starter == 0)
+		snprintf(why, len, "user and signer-user are the same user "
+		    "(uid %lu): the fronts, which parse mail, could read the PIN "
+		    "files and use the tokens", (unsigned long)front);
+	else
+		snprintf(why, len, "not started by root (uid %lu): the fronts, "
+		    "which parse mail, run as the signer's user and could read "
+		    "the PIN files", (unsigned long)front);
+	return d->require_separate_users ? -1 : 1;
+}
+
 /* conf_free_daemon - what conf_copy_daemon allocated */
 void
 conf_free_daemon(struct conf_daemon *d)
@@ -188,9 +305,11 @@ conf_free_daemon(struct conf_daemon *d)
 	if (d->milter != NULL) {
 		free(d->milter->conn);
 		free(d->milter->stats_file);
-		free_list(d->milter->internal_hosts);
+		hosts_free(d->milter->internal_hosts);
 		free(d->milter);
 	}
 	free(d->user);
 	free(d->signer_user);
+	free(d->stats_uids);
+	free(d->stats_gids);
 }

@@ -15,6 +15,7 @@ int	cb_domain(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_selector(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_path(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_pin(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_init_args(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_alg(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_key_type(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_record_name(cfg_t *, cfg_opt_t *, const char *, void *);
@@ -28,6 +29,7 @@ int	cb_count(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_seconds(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_timeout(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_host(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_login(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_failure(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_signing_domain(cfg_t *, cfg_opt_t *, const char *, void *);
 
@@ -43,11 +45,44 @@ int	conf_resolve_user(const char *, uid_t *);
 /* conf_resolve_group - a group name or number */
 int	conf_resolve_group(const char *, gid_t *);
 
+/* The files an include names, parsed (conf_include.c). */
+struct conf_files {
+	cfg_t	**cfg;
+	size_t	 n, cap;
+};
+
+/* What the main reader lends the include reader. */
+struct conf_include_hooks {
+	void	(*prepare)(cfg_t *);		/* error and check functions */
+	void	(*error)(char *err, size_t);	/* the first error, as text */
+};
+
+/*
+ * conf_include_load - every file that root's `include` patterns name,
+ * parsed with opts (institution sections only); -1 and why ("file:line:
+ * ...") at the first error.  f holds what was parsed, also on failure.
+ */
+int	conf_include_load(cfg_t *root, const char *main_path, cfg_opt_t *opts,
+	    const struct conf_include_hooks *, struct conf_files *f,
+	    char *err, size_t errlen);
+
+/* conf_include_free - every parsed file */
+void	conf_include_free(struct conf_files *);
+
 /* conf_copy_daemon - the daemon section and listeners into c */
 int	conf_copy_daemon(cfg_t *root, struct conf *c);
 
 /* conf_copy_signing - an institution's signing options into i */
 int	conf_copy_signing(cfg_t *sec, struct conf_institution *i);
+
+/*
+ * conf_check_milter_lists - an institution's milter-hosts and
+ * milter-logins against the milter section: networks inside
+ * internal-hosts, logins only when authenticated senders are signed for.
+ * 0, or -1 with "file: why" in err.
+ */
+int	conf_check_milter_lists(cfg_t *sec, const struct conf *c,
+	    const struct conf_institution *i, char *err, size_t errlen);
 
 /* conf_free_daemon - what conf_copy_daemon allocated */
 void	conf_free_daemon(struct conf_daemon *);

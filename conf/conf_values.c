@@ -65,6 +65,27 @@ cb_pin(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	    strncmp(value, "fd:", 3) != 0 && strcmp(value, "prompt") != 0)
 		return value_error(cfg, opt, value, "not file:/PATH, fd:N or "
 		    "prompt");
+	if (strlen(value) > CONF_PIN_SPEC_MAX)
+		return value_error(cfg, opt, value, "longer than 255 "
+		    "characters");
+	return keep(value, result);
+}
+
+/*
+ * cb_init_args - the module's initialization string: one line of text,
+ * bounded (it is handed to the module's C_Initialize as it is).
+ */
+int
+cb_init_args(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	size_t	 len = strlen(value);
+
+	if (len == 0 || len > CONF_INIT_ARGS_MAX)
+		return value_error(cfg, opt, value, "1 to 1024 bytes");
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+			return value_error(cfg, opt, value, "a control "
+			    "character");
 	return keep(value, result);
 }
 
@@ -147,23 +168,31 @@ cb_header_name(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return keep(value, result);
 }
 
-/* cb_user - a user name or number that exists */
+/* cb_user - a user name that exists, or a number in the uid range */
 int
 cb_user(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
+	unsigned long n;
 	uid_t	 uid;
 
+	if (conf_numeric_id(value, &n) < 0)
+		return value_error(cfg, opt, value, "a user id must be from 0 "
+		    "to " CONF_ID_MAX_TEXT);
 	if (conf_resolve_user(value, &uid) < 0)
 		return value_error(cfg, opt, value, "no such user");
 	return keep(value, result);
 }
 
-/* cb_group - a group name or number that exists */
+/* cb_group - a group name that exists, or a number in the gid range */
 int
 cb_group(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
+	unsigned long n;
 	gid_t	 gid;
 
+	if (conf_numeric_id(value, &n) < 0)
+		return value_error(cfg, opt, value, "a group id must be from 0 "
+		    "to " CONF_ID_MAX_TEXT);
 	if (conf_resolve_group(value, &gid) < 0)
 		return value_error(cfg, opt, value, "no such group");
 	return keep(value, result);
@@ -234,6 +263,33 @@ cb_host(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return keep(value, result);
 }
 
+/*
+ * cb_login - a SASL login as the MTA reports it ({auth_authen}), or
+ * "*@DOMAIN" for every login in that domain.  No other wildcard: a '*'
+ * anywhere else is refused rather than taken literally.
+ */
+int
+cb_login(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	size_t	 n = strlen(value);
+
+	if (strncmp(value, "*@", 2) == 0) {
+		if (sign_params_domain(value + 2, NULL) < 0)
+			return value_error(cfg, opt, value, "not *@DOMAIN with "
+			    "a domain name");
+		return keep(value, result);
+	}
+	if (n == 0 || n > CONF_LOGIN_MAX)
+		return value_error(cfg, opt, value, "a login is 1 to 256 "
+		    "bytes");
+	for (size_t k = 0; k < n; k++)
+		if ((unsigned char)value[k] <= ' ' || value[k] == 0x7f ||
+		    value[k] == '*')
+			return value_error(cfg, opt, value, "a login (no "
+			    "spaces, control characters or '*'), or *@DOMAIN");
+	return keep(value, result);
+}
+
 /* cb_failure - what the milter does when signing fails for now */
 int
 cb_failure(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
@@ -284,17 +340,45 @@ cb_timeout(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
+/*
+ * conf_numeric_id - an id written as a number.  Only digits count (no
+ * sign, no blanks); the value must fit uid_t and gid_t and must not be
+ * (uid_t)-1, which chown(2) and setresuid(2) read as "no change":
+ * without the check, 4294967296 would wrap to uid 0.
+ */
+_Static_assert((uid_t)-1 - 1 == CONF_ID_MAX && (gid_t)-1 - 1 == CONF_ID_MAX,
+    "CONF_ID_MAX is the largest uid_t and gid_t but one");
+
+int
+conf_numeric_id(const char *s, unsigned long *id)
+{
+	unsigned long n = 0;
+
+	if (*s == '\0')
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	for (const char *p = s; *p; p++) {
+		if (n > (CONF_ID_MAX - (unsigned long)(*p - '0')) / 10)
+			return -1;
+		n = n * 10 + (unsigned long)(*p - '0');
+	}
+	*id = n;
+	return 1;
+}
+
 /* conf_resolve_user - a user name or number */
 int
 conf_resolve_user(const char *s, uid_t *uid)
 {
 	struct passwd *pw;
-	char	*end;
-	long	 n = strtol(s, &end, 10);
+	unsigned long n;
+	int	 rc = conf_numeric_id(s, &n);
 
-	if (*s != '\0' && *end == '\0' && n >= 0) {
+	if (rc != 0) {
 		*uid = (uid_t)n;
-		return 0;
+		return rc > 0 ? 0 : -1;
 	}
 	if ((pw = getpwnam(s)) == NULL)
 		return -1;
@@ -307,12 +391,12 @@ int
 conf_resolve_group(const char *s, gid_t *gid)
 {
 	struct group *gr;
-	char	*end;
-	long	 n = strtol(s, &end, 10);
+	unsigned long n;
+	int	 rc = conf_numeric_id(s, &n);
 
-	if (*s != '\0' && *end == '\0' && n >= 0) {
+	if (rc != 0) {
 		*gid = (gid_t)n;
-		return 0;
+		return rc > 0 ? 0 : -1;
 	}
 	if ((gr = getgrnam(s)) == NULL)
 		return -1;

@@ -90,7 +90,7 @@ hosts_match(const struct hosts *h, const struct sockaddr *sa)
 	const unsigned char *a;
 	int	 family;
 
-	if (sa == NULL)
+	if (h == NULL || sa == NULL)
 		return 0;
 	if (sa->sa_family == AF_INET) {
 		a = (const unsigned char *)&((const struct sockaddr_in *)
@@ -112,6 +112,30 @@ hosts_match(const struct hosts *h, const struct sockaddr *sa)
 		    prefix_equal(a, h->nets[i].addr, h->nets[i].bits))
 			return 1;
 	return 0;
+}
+
+/* net_within - n lies inside o: same family, o's prefix, no shorter */
+static int
+net_within(const struct net *n, const struct net *o)
+{
+	return n->family == o->family && n->bits >= o->bits &&
+	    prefix_equal(n->addr, o->addr, o->bits);
+}
+
+/* hosts_within - does every network of inner lie inside one of outer? */
+int
+hosts_within(const struct hosts *inner, const struct hosts *outer)
+{
+	for (size_t i = 0; i < inner->n; i++) {
+		size_t	 k = 0;
+
+		while (k < outer->n && !net_within(&inner->nets[i],
+		    &outer->nets[k]))
+			k++;
+		if (k == outer->n)
+			return 0;
+	}
+	return 1;
 }
 
 /* hosts_free - NULL is fine; returns NULL */

@@ -5,8 +5,9 @@
  * Format: "name=value" lines (active, step, target, retiring,
  * activated-at); unknown names and bad values are refused with the line.
  * Security: the file is written 0644 in the state directory, which only
- * the key ceremony's operators may write; a selector read from it must be
- * one of the institution's.
+ * the key ceremony's operators may write, as a synced copy renamed over
+ * the old one (atomic_file.h); a selector read from it must be one of
+ * the institution's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "p11dkim/atomic_file.h"
 #include "p11dkim/rotation_state.h"
 
 #define STATE_FILE_MAX	4096
@@ -122,38 +124,60 @@ rotation_state_load(const struct conf *c, const struct conf_institution *i,
 	return 0;
 }
 
+/* temp_path - the file a save writes before renaming it over the state */
+static int
+temp_path(const struct conf *c, const struct conf_institution *i,
+    char *path, size_t plen, char *tmp, size_t tlen)
+{
+	int	 n;
+
+	if (state_path(c, i, path, plen) < 0)
+		return -1;
+	n = snprintf(tmp, tlen, "%s.new", path);
+	return n < 0 || (size_t)n >= tlen ? -1 : 0;
+}
+
+/*
+ * rotation_state_check_save - would a save work now?  The temporary file
+ * is created and removed again, as a save creates it and renames it: the
+ * state directory must let us do both.
+ */
+int
+rotation_state_check_save(const struct conf *c,
+    const struct conf_institution *i, char *err, size_t errlen)
+{
+	char	 path[1024], tmp[1100];
+	int	 fd;
+
+	if (temp_path(c, i, path, sizeof(path), tmp, sizeof(tmp)) < 0)
+		return snprintf(err, errlen, "state path too long"), -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+	    0)
+		return snprintf(err, errlen, "rotation state of %s cannot be "
+		    "written: %s: %s", i->code, tmp, strerror(errno)), -1;
+	close(fd);
+	if (unlink(tmp) < 0)
+		return snprintf(err, errlen, "rotation state of %s: %s: %s",
+		    i->code, tmp, strerror(errno)), -1;
+	return 0;
+}
+
 /* rotation_state_save - write the state atomically */
 int
 rotation_state_save(const struct conf *c, const struct conf_institution *i,
     const struct rotation_state *st, char *err, size_t errlen)
 {
 	char	 path[1024], tmp[1100], text[STATE_FILE_MAX];
-	int	 fd, n;
+	int	 n;
 
-	if (state_path(c, i, path, sizeof(path)) < 0)
+	if (temp_path(c, i, path, sizeof(path), tmp, sizeof(tmp)) < 0)
 		return snprintf(err, errlen, "state path too long"), -1;
 	n = snprintf(text, sizeof(text), "# rotation state of %s, written by "
 	    "p11dkim-keys\nactive=%s\nstep=%s\ntarget=%s\nretiring=%s\n"
 	    "activated-at=%lld\n", i->code, st->active,
 	    rotation_step_name(st->step), st->target, st->retiring,
 	    st->activated_at);
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
-	    0) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	if (write(fd, text, (size_t)n) != n || fsync(fd) < 0) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return snprintf(err, errlen, "%s: state too long", path), -1;
+	return atomic_file_write(path, text, (size_t)n, 0644, err, errlen);
 }

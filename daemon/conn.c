@@ -9,7 +9,11 @@
  * the core.  The institution is chosen from the message (or the OPTION
  * domain) and then checked against the peer's uid and gid taken from the
  * socket (SO_PEERCRED): nothing is signed for an institution the peer
- * may not use.  Message content is never logged.
+ * may not use.  Message content is never logged.  A command, with all of
+ * a request's lines and bytes, must be in within request-timeout however
+ * the bytes trickle (io-timeout alone bounds each wait, not the whole);
+ * STATS is answered to root, the front's own user and the configured
+ * stats-allow-uids/gids only.
  */
 #include <errno.h>
 #include <poll.h>
@@ -35,7 +39,8 @@ struct conn {
 	struct ucred peer;
 	char	 in[INBUF];
 	size_t	 pos, len;		/* unread bytes: in[pos..len) */
-	int	 closing;		/* a framing error: close after reply */
+	int	 closing;		/* replied to an error: close */
+	struct timespec deadline;	/* of the command being read */
 };
 
 struct request {
@@ -43,31 +48,59 @@ struct request {
 	char	 domain[ADDR_DOMAIN_MAX + 1];	/* OPTION domain=, or "" */
 };
 
-/* wait_io - poll fd for events within seconds; 1 ready, 0 time out */
-static int
-wait_io(int fd, short events, unsigned seconds)
+/* start_clock - a command begins: all of it is due by request-timeout */
+static void
+start_clock(struct conn *c)
 {
-	struct pollfd p = { fd, events, 0 };
+	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+	c->deadline.tv_sec += c->f->conf->daemon.request_timeout;
+}
+
+/* left_ms - milliseconds until the deadline; 0 once it has passed */
+static long long
+left_ms(const struct conn *c)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(c->deadline.tv_sec - now.tv_sec) * 1000 +
+	    (c->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? ms : 0;
+}
+
+/* wait_io - poll for events: io-timeout at most, cut at the deadline */
+static int
+wait_io(const struct conn *c, short events)
+{
+	struct pollfd p = { c->fd, events, 0 };
+	long long ms = left_ms(c), io = c->f->conf->daemon.io_timeout * 1000LL;
 	int	 rc;
 
 	do
-		rc = poll(&p, 1, (int)seconds * 1000);
+		rc = poll(&p, 1, (int)(ms < io ? ms : io));
 	while (rc < 0 && errno == EINTR);
 	return rc > 0;
 }
 
-/* fill - more bytes into the buffer; 1, 0 at EOF, -1 on error or timeout */
+/*
+ * fill - more bytes into the buffer; 1, 0 at EOF, -1 on error, time out
+ * or past the deadline (checked at every read: bytes that trickle in
+ * fast enough for io-timeout do not stretch a request past it)
+ */
 static int
-fill(struct conn *c, unsigned timeout)
+fill(struct conn *c)
 {
 	ssize_t	 n;
 
 	if (c->pos == c->len)
 		c->pos = c->len = 0;
 	for (;;) {		/* poll only when nothing is there yet */
+		if (left_ms(c) == 0)
+			return -1;
 		n = recv(c->fd, c->in + c->len, sizeof(c->in) - c->len,
 		    MSG_DONTWAIT);
-		if (n < 0 && errno == EAGAIN && wait_io(c->fd, POLLIN, timeout))
+		if (n < 0 && errno == EAGAIN && wait_io(c, POLLIN))
 			continue;
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -81,7 +114,7 @@ fill(struct conn *c, unsigned timeout)
 
 /* read_line - one command line without its LF (and CR); 1, 0 EOF, -1 */
 static int
-read_line(struct conn *c, char *line, unsigned timeout)
+read_line(struct conn *c, char *line)
 {
 	char	*lf;
 	size_t	 n;
@@ -98,7 +131,7 @@ read_line(struct conn *c, char *line, unsigned timeout)
 			c->len -= c->pos;
 			c->pos = 0;
 		}
-		if ((rc = fill(c, timeout)) <= 0)
+		if ((rc = fill(c)) <= 0)
 			return rc;
 	}
 	n = (size_t)(lf - (c->in + c->pos));
@@ -112,7 +145,7 @@ read_line(struct conn *c, char *line, unsigned timeout)
 	return 1;
 }
 
-/* write_all - the whole buffer, within the io timeout; 0 or -1 */
+/* write_all - the whole buffer, waits bounded as reads are; 0 or -1 */
 static int
 write_all(struct conn *c, const char *p, size_t n)
 {
@@ -123,8 +156,7 @@ write_all(struct conn *c, const char *p, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN) {
-			if (!wait_io(c->fd, POLLOUT,
-			    c->f->conf->daemon.io_timeout))
+			if (!wait_io(c, POLLOUT))
 				return -1;
 			continue;
 		}
@@ -166,17 +198,42 @@ reply_ok(struct conn *c, const char *data, size_t n)
 	return write_all(c, buf, (size_t)h) < 0 ? -1 : write_all(c, data, n);
 }
 
+/*
+ * late - the deadline passed before the command was all in: say so (the
+ * connection closes after it); the reason, or NULL when not late
+ */
+static const char *
+late(struct conn *c, char *why, size_t len)
+{
+	if (c->closing || left_ms(c) > 0)
+		return NULL;
+	snprintf(why, len, "request not complete within request-timeout "
+	    "(%u s); retry later", c->f->conf->daemon.request_timeout);
+	(void)reply_fail(c, SIGNING_TEMP, why);
+	c->closing = 1;
+	return why;
+}
+
+/* peer_listed - is the peer's uid or gid in these lists? */
+static int
+peer_listed(const struct conn *c, const uid_t *uids, size_t nuids,
+    const gid_t *gids, size_t ngids)
+{
+	for (size_t k = 0; k < nuids; k++)
+		if (uids[k] == c->peer.uid)
+			return 1;
+	for (size_t k = 0; k < ngids; k++)
+		if (gids[k] == c->peer.gid)
+			return 1;
+	return 0;
+}
+
 /* permitted - may the peer ask for this institution's signatures? */
 static int
 permitted(const struct conn *c, const struct conf_institution *i)
 {
-	for (size_t k = 0; k < i->nallow_uids; k++)
-		if (i->allow_uids[k] == c->peer.uid)
-			return 1;
-	for (size_t k = 0; k < i->nallow_gids; k++)
-		if (i->allow_gids[k] == c->peer.gid)
-			return 1;
-	return 0;
+	return peer_listed(c, i->allow_uids, i->nallow_uids, i->allow_gids,
+	    i->nallow_gids);
 }
 
 /*
@@ -225,8 +282,7 @@ read_data(struct conn *c, struct request *r, size_t n)
 	size_t	 k;
 
 	while (n > 0) {
-		if (c->pos == c->len &&
-		    fill(c, c->f->conf->daemon.io_timeout) <= 0)
+		if (c->pos == c->len && fill(c) <= 0)
 			return -1;
 		k = c->len - c->pos < n ? c->len - c->pos : n;
 		feed(c, r, c->in + c->pos, k);
@@ -262,19 +318,23 @@ finish(struct conn *c, struct request *r)
 	return rc;
 }
 
-/* option - "OPTION name=value" before the first DATA */
+/* option - "OPTION name=value" before the first DATA; a later one wins */
 static int
 option(struct conn *c, struct request *r, const char *arg)
 {
+	const char *v = arg + 7;
+	size_t	 k;
+
 	if (strncmp(arg, "domain=", 7) != 0 || r->s.ctx != NULL ||
-	    strlen(arg + 7) >= sizeof(r->domain)) {
+	    strlen(v) >= sizeof(r->domain)) {
 		c->closing = 1;
 		return reply_fail(c, SIGNING_PERM, "bad OPTION (domain=D, before "
 		    "DATA)") < 0 ? -1 : 1;
 	}
-	for (const char *p = arg + 7; *p; p++)
-		r->domain[p - arg - 7] = *p >= 'A' && *p <= 'Z' ?
-		    (char)(*p - 'A' + 'a') : *p;
+	for (k = 0; v[k] != '\0'; k++)
+		r->domain[k] = v[k] >= 'A' && v[k] <= 'Z' ?
+		    (char)(v[k] - 'A' + 'a') : v[k];
+	r->domain[k] = '\0';
 	return 0;
 }
 
@@ -297,14 +357,14 @@ static int
 request(struct conn *c)
 {
 	struct request r;
-	char	 line[LINE_MAX_LEN], who[32];
+	char	 line[LINE_MAX_LEN], who[32], why[128];
 	size_t	 n;
 	int	 rc;
 
 	memset(&r, 0, sizeof(r));
 	signing_begin(&r.s, c->f);
 	for (;;) {
-		rc = read_line(c, line, c->f->conf->daemon.io_timeout);
+		rc = read_line(c, line);
 		if (rc <= 0)
 			break;
 		if (strcmp(line, "END") == 0)
@@ -327,6 +387,8 @@ request(struct conn *c)
 		c->closing = 1;
 		(void)reply_fail(c, SIGNING_PERM, "protocol error: line too long");
 	}
+	if (late(c, why, sizeof(why)) != NULL)
+		signing_fail(&r.s, SIGNING_TEMP, "%s", why);
 	if (c->closing)
 		signing_fail(&r.s, SIGNING_PERM, "protocol error");
 	signing_fail(&r.s, SIGNING_TEMP, "connection lost or timed out "
@@ -335,15 +397,28 @@ request(struct conn *c)
 	return -1;
 }
 
-/* stats - the counters */
+/*
+ * stats - the counters, to root, the front's own user and the peers of
+ * stats-allow-uids/gids: they show every institution's volumes
+ */
 static int
 stats(struct conn *c)
 {
+	const struct conf_daemon *d = &c->f->conf->daemon;
 	struct buf out;
+	char	 why[96];
 	int	 rc;
 
-	buf_init(&out, 1 << 20);
-	rc = stats_render(c->f->stats, &out) < 0 ? -1 :
+	if (c->peer.uid != 0 && c->peer.uid != geteuid() && !peer_listed(c,
+	    d->stats_uids, d->nstats_uids, d->stats_gids, d->nstats_gids)) {
+		log_warn("refused: uid %u gid %u may not read STATS",
+		    (unsigned)c->peer.uid, (unsigned)c->peer.gid);
+		snprintf(why, sizeof(why), "not authorized: uid %u may not read "
+		    "STATS", (unsigned)c->peer.uid);
+		return reply_fail(c, SIGNING_PERM, why);
+	}
+	buf_init(&out, stats_bound(c->f->conf));
+	rc = stats_render(c->f->stats, c->f->keys, c->f->signer, &out) < 0 ? -1 :
 	    reply_ok(c, buf_str(&out), out.len);
 	buf_release(&out);
 	return rc;
@@ -386,8 +461,10 @@ conn_serve(struct front *f, int fd)
 	}
 	c->f = f;
 	c->fd = fd;
-	while (!c->closing && wait_command(c) &&
-	    (rc = read_line(c, line, f->conf->daemon.io_timeout)) > 0) {
+	while (!c->closing && wait_command(c)) {
+		start_clock(c);
+		if ((rc = read_line(c, line)) <= 0)
+			break;
 		if (strcmp(line, "SIGN") == 0)
 			rc = request(c);
 		else if (strcmp(line, "STATS") == 0)
@@ -404,17 +481,20 @@ conn_serve(struct front *f, int fd)
 	}
 	if (rc == -2)
 		(void)reply_fail(c, SIGNING_PERM, "protocol error: line too long");
+	else if (rc < 0)
+		(void)late(c, line, sizeof(line));
 	close(fd);
 	free(c);
 }
 
-/* conn_refuse_busy - tell a client we are overloaded, and close */
+/* conn_refuse - "TEMPFAIL why" at once, without waiting, and close */
 void
-conn_refuse_busy(int fd)
+conn_refuse(int fd, const char *why)
 {
-	static const char msg[] = "TEMPFAIL overloaded: all workers busy, "
-	    "retry later\n";
+	char	 msg[256];
+	int	 n = snprintf(msg, sizeof(msg), "TEMPFAIL %s\n", why);
 
-	(void)send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0 && (size_t)n < sizeof(msg))
+		(void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }

@@ -3,6 +3,7 @@
  * (see include/p11dkim/fdpass.h).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,17 +14,24 @@
 int
 fdpass_send(int sock, char tag, int fd)
 {
+	return fdpass_sendmsg(sock, tag, fd, NULL, 0);
+}
+
+/* fdpass_sendmsg - tag, len bytes of data, and fd unless it is -1 */
+int
+fdpass_sendmsg(int sock, char tag, int fd, const void *data, size_t len)
+{
 	union {
 		struct cmsghdr h;
 		char	 buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct iovec iov = { &tag, 1 };
+	struct iovec iov[2] = { { &tag, 1 }, { (void *)(uintptr_t)data, len } };
 	struct msghdr msg;
 	ssize_t	 n;
 
 	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = len > 0 ? 2 : 1;
 	if (fd >= 0) {
 		memset(&u, 0, sizeof(u));
 		msg.msg_control = u.buf;
@@ -36,7 +44,7 @@ fdpass_send(int sock, char tag, int fd)
 	do
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	return n == 1 ? 0 : -1;
+	return n == (ssize_t)(1 + len) ? 0 : -1;
 }
 
 /* close_all - every descriptor in an SCM_RIGHTS message */
@@ -62,20 +70,33 @@ close_all(struct cmsghdr *c)
 int
 fdpass_recv(int sock, char *tag, int *fd)
 {
+	return fdpass_recvmsg(sock, tag, fd, NULL, 0, NULL);
+}
+
+/*
+ * fdpass_recvmsg - a tag, up to max bytes of data (*len: how many came),
+ * and maybe a descriptor, as fdpass_recv
+ */
+int
+fdpass_recvmsg(int sock, char *tag, int *fd, void *data, size_t max,
+    size_t *len)
+{
 	union {
 		struct cmsghdr h;
 		char	 buf[CMSG_SPACE(4 * sizeof(int))];
 	} u;
-	struct iovec iov = { tag, 1 };
+	struct iovec iov[2] = { { tag, 1 }, { data, max } };
 	struct msghdr msg;
 	struct cmsghdr *c;
 	int	 got = 0;
 	ssize_t	 n;
 
 	*fd = FDPASS_NONE;
+	if (len != NULL)
+		*len = 0;
 	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = max > 0 ? 2 : 1;
 	msg.msg_control = u.buf;
 	msg.msg_controllen = sizeof(u.buf);
 	do
@@ -83,6 +104,8 @@ fdpass_recv(int sock, char *tag, int *fd)
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return (int)n;
+	if (len != NULL)
+		*len = (size_t)n - 1;
 	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;

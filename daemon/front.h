@@ -24,8 +24,8 @@ struct front {
 /* conn_serve - one client connection, until it ends (closes fd) */
 void	conn_serve(struct front *, int fd);
 
-/* conn_refuse_busy - tell a client we are overloaded, and close */
-void	conn_refuse_busy(int fd);
+/* conn_refuse - "TEMPFAIL why" to a client at once, and close */
+void	conn_refuse(int fd, const char *why);
 
 /*
  * front_run - the front process: accept on the listeners, serve each

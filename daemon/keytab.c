@@ -33,6 +33,37 @@ add_entry(struct keytab *t, const struct conf_institution *i, size_t sel,
 	return 0;
 }
 
+/* index_domains - every institution's domains, by name */
+static int
+index_domains(const struct conf *c, struct keytab *t, char *err,
+    size_t errlen)
+{
+	size_t	 total = 0;
+
+	for (size_t i = 0; i < c->ninst; i++)
+		total += c->inst[i].ndomains;
+	if ((t->dom = calloc(total + 1, sizeof(*t->dom))) == NULL ||
+	    (t->by_domain = strmap_new(total)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t k = 0; k < t->n; k++) {
+		const struct conf_institution *i = t->e[k].inst;
+
+		for (size_t d = 0; t->e[k].kind == CONF_KIND_MAIN &&
+		    d < i->ndomains; d++) {
+			t->dom[t->ndom] = (struct keytab_domain){ (uint32_t)k,
+			    i->domains[d] };
+			if (strmap_put(t->by_domain, i->domains[d],
+			    (uint32_t)t->ndom++, NULL) < 0) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 /* keytab_build - the table for a configuration */
 int
 keytab_build(const struct conf *c, struct keytab *t, char *err,
@@ -40,7 +71,7 @@ keytab_build(const struct conf *c, struct keytab *t, char *err,
 {
 	struct rotation_state rs;
 
-	t->n = 0;
+	memset(t, 0, sizeof(*t));
 	if ((t->e = calloc(2 * c->ninst + 1, sizeof(*t->e))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -49,30 +80,32 @@ keytab_build(const struct conf *c, struct keytab *t, char *err,
 		int	 sel;
 
 		if (rotation_state_load(c, &c->inst[i], &rs, err, errlen) < 0)
-			return -1;
+			goto fail;
 		if ((sel = conf_selector_index(&c->inst[i], rs.active)) < 0) {
 			snprintf(err, errlen, "institution %s: active selector "
 			    "'%s' unknown", c->inst[i].code, rs.active);
-			return -1;
+			goto fail;
 		}
 		for (size_t k = 0; k < conf_kinds(&c->inst[i]); k++)
 			if (add_entry(t, &c->inst[i], (size_t)sel, k, err,
 			    errlen) < 0)
-				return -1;
+				goto fail;
 	}
+	if (index_domains(c, t, err, errlen) < 0)
+		goto fail;
 	return 0;
+fail:
+	keytab_release(t);
+	return -1;
 }
 
-/* domain_matches - d equals dom, or is a subdomain of it when allowed */
-static int
-domain_matches(const char *d, const char *dom, int subdomains)
+/* lookup - the main entry owning name exactly, or NULL */
+static const struct keytab_domain *
+lookup(const struct keytab *t, const char *name)
 {
-	size_t	 a = strlen(d), b = strlen(dom);
+	uint32_t i;
 
-	if (a == b)
-		return strcmp(d, dom) == 0;
-	return subdomains && a > b && d[a - b - 1] == '.' &&
-	    strcmp(d + a - b, dom) == 0;
+	return strmap_get(t->by_domain, name, &i) ? &t->dom[i] : NULL;
 }
 
 /*
@@ -84,49 +117,19 @@ const struct keytab_entry *
 keytab_for_domain(const struct keytab *t, const char *domain,
     uint32_t *index, const char **d_domain)
 {
-	size_t	 best = SIZE_MAX, best_len = 0, len;
+	const struct keytab_domain *d = lookup(t, domain);
 
-	for (size_t i = 0; i < t->n; i++)
-		for (size_t k = 0; t->e[i].kind == CONF_KIND_MAIN &&
-		    k < t->e[i].inst->ndomains; k++) {
-			const char *d = t->e[i].inst->domains[k];
-
-			if (!domain_matches(domain, d, t->e[i].inst->subdomains))
-				continue;
-			if ((len = strlen(d)) <= best_len)
-				continue;
-			best = i;
-			best_len = len;
-			*d_domain = d;
-		}
-	if (best == SIZE_MAX)
+	for (const char *p = strchr(domain, '.'); d == NULL && p != NULL;
+	    p = strchr(p + 1, '.')) {
+		d = lookup(t, p + 1);
+		if (d != NULL && !t->e[d->entry].inst->subdomains)
+			d = NULL;
+	}
+	if (d == NULL)
 		return NULL;
-	*index = (uint32_t)best;
-	return &t->e[best];
-}
-
-/*
- * keytab_request_check - may key number key sign with algorithm alg (a
- * front's request, as received)?  0, or -1 with why
- */
-int
-keytab_request_check(const struct keytab *t, uint32_t key, uint32_t alg,
-    char *why, size_t len)
-{
-	if (key >= t->n) {
-		snprintf(why, len, "no key number %u", key);
-		return -1;
-	}
-	if (alg != DKIM_ALG_RSA_SHA256 && alg != DKIM_ALG_ED25519_SHA256) {
-		snprintf(why, len, "no algorithm number %u", alg);
-		return -1;
-	}
-	if (alg != (uint32_t)t->e[key].alg) {
-		snprintf(why, len, "key %u is not for %s", key,
-		    dkim_alg_name((enum dkim_alg)alg));
-		return -1;
-	}
-	return 0;
+	*index = d->entry;
+	*d_domain = d->domain;
+	return &t->e[d->entry];
 }
 
 /* keytab_release - free the table */
@@ -134,6 +137,7 @@ void
 keytab_release(struct keytab *t)
 {
 	free(t->e);
-	t->e = NULL;
-	t->n = 0;
+	free(t->dom);
+	strmap_free(t->by_domain);
+	memset(t, 0, sizeof(*t));
 }

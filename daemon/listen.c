@@ -1,8 +1,15 @@
 /*
  * listen.c - the daemon's Unix sockets: bound by the parent (as root when
  * the configuration sets an owner) before any child starts.
+ *
+ * Security: the socket's folder may be writable by others, who could put
+ * a symbolic link where the socket was.  So nothing is done by path that
+ * follows a link: the file is created with its mode (the umask at
+ * bind(2)), its owner set with AT_SYMLINK_NOFOLLOW, and lstat must then
+ * find a socket with that mode and owner.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +32,50 @@ in_use(const struct sockaddr_un *sun)
 		return 0;
 	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
 	close(fd);
+	return rc;
+}
+
+/*
+ * listen_socket_owner - give the socket file at path its owner and group
+ * (-1: unchanged) without following a symbolic link, then check with
+ * lstat that the path is a socket with that owner and the mode.  The
+ * folder may be writable by others: whatever they put at path, nothing
+ * is chowned through it, and anything but our socket is refused.
+ */
+int
+listen_socket_owner(const char *path, uid_t owner, gid_t group, mode_t mode)
+{
+	struct stat st;
+
+	if ((owner != (uid_t)-1 || group != (gid_t)-1) &&
+	    fchownat(AT_FDCWD, path, owner, group, AT_SYMLINK_NOFOLLOW) < 0) {
+		log_err("socket %s: cannot set its owner: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    (st.st_mode & 07777) != mode ||
+	    (owner != (uid_t)-1 && st.st_uid != owner) ||
+	    (group != (gid_t)-1 && st.st_gid != group)) {
+		log_err("socket %s: not the socket just made with mode %04o "
+		    "(replaced underneath?)", path, (unsigned)mode);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * bind_at_mode - bind fd to sun with the socket file created at mode:
+ * the umask decides it at bind(2), so no chmod by path is needed after.
+ * The umask is the process's; the parent binds before any thread starts.
+ */
+static int
+bind_at_mode(int fd, const struct sockaddr_un *sun, mode_t mode)
+{
+	mode_t	 old = umask(~mode & 0777);
+	int	 rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+
+	umask(old);
 	return rc;
 }
 
@@ -53,14 +104,14 @@ listen_bind(const struct conf_listener *l)
 		unlink(l->path);	/* left over from a crash */
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(l->path, l->mode) < 0 ||
-	    ((l->owner != (uid_t)-1 || l->group != (gid_t)-1) &&
-	    chown(l->path, l->owner, l->group) < 0) ||
-	    listen(fd, BACKLOG) < 0) {
+	    bind_at_mode(fd, &sun, l->mode) < 0 || listen(fd, BACKLOG) < 0) {
 		log_err("listen %s: %s", l->path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		return -1;
+	}
+	if (listen_socket_owner(l->path, l->owner, l->group, l->mode) < 0) {
+		close(fd);
 		return -1;
 	}
 	return fd;

@@ -1,9 +1,13 @@
 /*
  * log.c - syslog or stderr, one line per event (see include/p11dkim/log.h).
+ *
+ * Security: every line is escaped where it is built (escape()), so text
+ * a client chose cannot split, forge or colour a log line.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +28,44 @@ log_open(const char *ident, int to_stderr)
 }
 
 /*
+ * escape - the line as it may be shown: control bytes and DEL become
+ * \xNN, a backslash \\.  Arguments carry text from clients (a domain,
+ * a host name, a login): escaped here, it can neither split a line nor
+ * forge one nor drive a terminal, whichever caller forgot.  A line too
+ * long for out is cut and ends in "...".
+ */
+static void
+escape(const char *in, char *out, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c;
+	size_t	 n = 0, need;
+
+	for (; *in != '\0'; in++) {
+		c = (unsigned char)*in;
+		need = c < 0x20 || c == 0x7f ? 4 : c == '\\' ? 2 : 1;
+		if (n + need + 4 > len) {	/* room for "..." and NUL */
+			memcpy(out + n, "...", 3);
+			n += 3;
+			break;
+		}
+		if (need == 1) {
+			out[n++] = (char)c;
+			continue;
+		}
+		out[n++] = '\\';
+		if (need == 2) {
+			out[n++] = '\\';
+			continue;
+		}
+		out[n++] = 'x';
+		out[n++] = hex[c >> 4];
+		out[n++] = hex[c & 15];
+	}
+	out[n] = '\0';
+}
+
+/*
  * vlog - one line at a priority.  On stderr the line is made whole and
  * written with one write(2): threads never wait for each other's writes
  * (stdio would hold its lock across the system call) and lines never mix.
@@ -31,13 +73,14 @@ log_open(const char *ident, int to_stderr)
 static void
 vlog(int prio, const char *tag, const char *fmt, va_list ap)
 {
-	char	 line[1024], stamp[32], out[sizeof(line) + 128];
+	char	 raw[1024], line[2048], stamp[32], out[sizeof(line) + 128];
 	time_t	 now = time(NULL);
 	struct tm tm;
 	int	 n;
 
-	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)
+	if (vsnprintf(raw, sizeof(raw), fmt, ap) < 0)
 		return;
+	escape(raw, line, sizeof(line));
 	if (!log_stderr) {
 		syslog(prio, "%s%s", tag, line);
 		return;

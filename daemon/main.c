@@ -5,7 +5,9 @@
  *
  * -c FILE  the configuration (default /etc/p11dkim/p11dkim.conf)
  * -f       stay in the foreground (for systemd and the demo)
- * -n       check the configuration and exit (0 good, 78 not)
+ * -n       check the configuration, then (as signer-user) each
+ *          institution's module, PIN, token and keys, and exit:
+ *          0 good, 78 a bad file, 69 a token check failed
  *
  * See docs/p11dkimd.md.  Mailers talk to it with docs/PROTOCOL.md.
  */
@@ -13,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
+#include "p11dkim/preflight.h"
 #include "parent.h"
 
 #define DEFAULT_CONF	"/etc/p11dkim/p11dkim.conf"
@@ -30,13 +34,103 @@ usage(void)
 	return EX_USAGE;
 }
 
-/* check - -n: the file reads, and every institution has a key entry */
+/*
+ * separate_users - refuse to start (78) when the fronts would run as root
+ * or as the signer's user, unless require-separate-users = false: then
+ * warn.  -n judges the file as a start by root would.
+ */
+static int
+separate_users(const struct conf *c, uid_t starter, int check_only)
+{
+	char	 why[256];
+	int	 rc = conf_privsep(&c->daemon, starter, why, sizeof(why));
+
+	if (rc < 0)
+		fprintf(stderr, "p11dkimd: %s: %s (or set require-separate-users "
+		    "= false to start anyway)\n", c->path, why);
+	else if (rc > 0 && check_only)
+		fprintf(stderr, "p11dkimd: warning: privilege separation is "
+		    "off: %s\n", why);
+	else if (rc > 0)
+		log_warn("privilege separation is off (require-separate-users "
+		    "= false): %s", why);
+	return rc < 0 ? -1 : 0;
+}
+
+/* report - -n: one line per token check */
+static void
+report(void *ctx, const char *name, const char *check, enum preflight_status
+    st, const char *detail)
+{
+	(void)ctx;
+	printf("%s: %s %s: %s\n", name, check, preflight_status_name(st),
+	    detail);
+}
+
+/*
+ * check_tokens - -n: what the signer will do at start, as signer-user:
+ * load the module, read each PIN, log in, find each key and sign with it
+ * (pkcs11/preflight.c).  A failure stops a start only with strict-start
+ * (and an institution that is not optional): else it is a warning, as
+ * the daemon starts and tries that institution again in the background.
+ */
+static int
+check_tokens(const struct conf *c, const struct keytab *t)
+{
+	struct preflight pf = { .report = report };
+	struct preflight_target pt;
+	char	 err[512];
+	int	 bad = 0, down = 0;
+
+	(void)prctl(PR_SET_DUMPABLE, 0);	/* PINs pass through memory */
+	if (preflight_become(c->daemon.signer_user, err, sizeof(err)) < 0) {
+		fprintf(stderr, "p11dkimd: signer-user: %s\n", err);
+		return EX_NOPERM;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		const struct keytab_entry *e = &t->e[i];
+
+		if (e->kind != CONF_KIND_MAIN)
+			continue;
+		memset(&pt, 0, sizeof(pt));
+		pt.name = e->inst->code;
+		pt.token_label = e->inst->token_label;
+		pt.token_serial = e->inst->token_serial;
+		pt.pin = e->inst->pin;
+		pt.nkeys = e->dual == KEYTAB_NONE ? 1 : 2;
+		for (size_t k = 0; k < pt.nkeys; k++) {
+			const struct keytab_entry *ke = k ? &t->e[e->dual] : e;
+
+			pt.key_label[k] = ke->key_label;
+			pt.key_type[k] = ke->alg == DKIM_ALG_ED25519_SHA256 ?
+			    P11_KEY_ED25519 : P11_KEY_RSA;
+		}
+		if (preflight_check(&pf, c->module, &pt) > 0) {
+			down++;
+			bad += c->daemon.strict_start && !e->inst->optional;
+		}
+	}
+	preflight_release(&pf);
+	if (bad > 0)
+		fprintf(stderr, "p11dkimd: %d institution(s) would stop the "
+		    "start (strict-start; see above)\n", bad);
+	else if (down > 0)
+		fprintf(stderr, "p11dkimd: warning: %d institution(s) would "
+		    "start down and be tried again in the background (see "
+		    "above)\n", down);
+	return bad > 0 ? EX_UNAVAILABLE : EX_OK;
+}
+
+/* check - -n: the file, the key table, then the signer's checks */
 static int
 check(struct conf *c)
 {
 	struct keytab t;
 	char	 err[512];
+	int	 rc;
 
+	if (separate_users(c, 0, 1) < 0)
+		return EX_CONFIG;
 	if (keytab_build(c, &t, err, sizeof(err)) < 0) {
 		fprintf(stderr, "p11dkimd: %s: %s\n", c->path, err);
 		return EX_CONFIG;
@@ -53,9 +147,10 @@ check(struct conf *c)
 		    t.e[i].selector_name,
 		    dkim_alg_name(t.e[i].alg), t.e[i].key_label,
 		    t.e[i].inst->token_label);
-	printf("p11dkimd: configuration %s is good\n", c->path);
+	if ((rc = check_tokens(c, &t)) == EX_OK)
+		printf("p11dkimd: configuration %s is good\n", c->path);
 	keytab_release(&t);
-	return EX_OK;
+	return rc;
 }
 
 /*
@@ -101,7 +196,7 @@ main(int argc, char **argv)
 	const char *path = DEFAULT_CONF;
 	char	 err[CONF_ERR_MAX];
 	struct conf *c;
-	int	 opt, foreground = 0, check_only = 0, rc, ready = -1;
+	int	 opt, foreground = 0, check_only = 0, rc = EX_OK, ready = -1;
 
 	while ((opt = getopt(argc, argv, "c:fnh")) != -1) {
 		switch (opt) {
@@ -126,6 +221,10 @@ main(int argc, char **argv)
 	if (c->daemon.nlisten == 0 && c->daemon.milter == NULL) {
 		fprintf(stderr, "p11dkimd: %s: no listen or milter socket\n",
 		    path);
+		conf_free(c);
+		return EX_CONFIG;
+	}
+	if (separate_users(c, getuid(), 0) < 0) {
 		conf_free(c);
 		return EX_CONFIG;
 	}

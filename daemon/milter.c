@@ -7,10 +7,12 @@
  *
  * Security: runs as the unprivileged user without the module or PINs.
  */
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "p11dkim/sandbox.h"
 #include "p11dkim/signer_ipc.h"
 #include "front.h"
+#include "listen.h"
 #include "milter_filter.h"
 #include "parent.h"
 
@@ -43,8 +46,8 @@ write_stats(void)
 	if (mconf->stats_file == NULL)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.new", mconf->stats_file);
-	buf_init(&out, 1 << 20);
-	if (stats_render(mfront.stats, &out) == 0 &&
+	buf_init(&out, stats_bound(mfront.conf));
+	if (stats_render(mfront.stats, mfront.keys, mfront.signer, &out) == 0 &&
 	    (f = fopen(tmp, "w")) != NULL) {
 		if (fwrite(buf_str(&out), 1, out.len, f) != out.len ||
 		    fclose(f) != 0 || rename(tmp, mconf->stats_file) < 0)
@@ -74,38 +77,52 @@ watchdog(void *arg)
 	return NULL;
 }
 
-/* open_socket - bind as root, then give the socket its owner and mode */
+/*
+ * open_socket - bind as root; a Unix socket is created with its mode (the
+ * umask at bind) and given its owner without following a link, as the
+ * native sockets are (listen.c).  No thread of ours runs yet.
+ */
 static int
 open_socket(const struct conf_milter *m)
 {
 	char	 conn[512];
 	const char *path = NULL;
+	mode_t	 old;
+	int	 rc;
 
-	snprintf(conn, sizeof(conn), "%s", m->conn);
-	if (smfi_setconn(conn) != MI_SUCCESS ||
-	    smfi_opensocket(1) != MI_SUCCESS) {
-		log_err("milter %s: cannot open the socket", m->conn);
-		return -1;
-	}
 	if (strncmp(m->conn, "unix:", 5) == 0)
 		path = m->conn + 5;
 	else if (strncmp(m->conn, "local:", 6) == 0)
 		path = m->conn + 6;
-	if (path != NULL && (chmod(path, m->mode) < 0 ||
-	    ((m->owner != (uid_t)-1 || m->group != (gid_t)-1) &&
-	    chown(path, m->owner, m->group) < 0))) {
-		log_err("milter %s: cannot set owner and mode", m->conn);
+	snprintf(conn, sizeof(conn), "%s", m->conn);
+	old = umask(path != NULL ? ~m->mode & 0777 : 022);	/* inet: no file */
+	rc = smfi_setconn(conn) == MI_SUCCESS &&
+	    smfi_opensocket(1) == MI_SUCCESS;
+	umask(old);
+	if (!rc) {
+		log_err("milter %s: cannot open the socket", m->conn);
 		return -1;
 	}
-	return 0;
+	return path != NULL ? listen_socket_owner(path, m->owner, m->group,
+	    m->mode) : 0;
+}
+
+/* warn_unlisted - institutions the milter will not sign for, at start */
+static void
+warn_unlisted(const struct conf *c)
+{
+	for (size_t k = 0; k < c->ninst && !mconf->single_tenant; k++)
+		if (c->inst[k].milter_hosts == NULL &&
+		    c->inst[k].nmilter_logins == 0)
+			log_warn("milter: institution %s lists no milter-hosts "
+			    "or milter-logins: the milter signs nothing for it "
+			    "(single-tenant = false)", c->inst[k].code);
 }
 
 /* milter_run - the milter front process */
 int
 milter_run(const struct conf *c, const struct keytab *k, int signer_fd)
 {
-	struct hosts *internal;
-	char	 err[256];
 	sigset_t sigs;
 	pthread_t wd;
 	int	 rc;
@@ -118,18 +135,16 @@ milter_run(const struct conf *c, const struct keytab *k, int signer_fd)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	mconf = c->daemon.milter;
-	internal = hosts_parse((const char *const *)mconf->internal_hosts,
-	    mconf->ninternal, err, sizeof(err));
 	mfront.conf = c;
 	mfront.keys = k;
 	mfront.stats = stats_new(c);
 	mfront.signer = signer_ipc_new(signer_fd, c->daemon.io_timeout * 1000);
-	if (internal == NULL || mfront.stats == NULL || mfront.signer == NULL) {
-		log_err("milter: cannot start: %s", internal ? "out of memory" :
-		    err);
+	if (mfront.stats == NULL || mfront.signer == NULL) {
+		log_err("milter: cannot start: out of memory");
 		return EX_SOFTWARE;
 	}
-	milter_filter_init(&mfront, internal, mconf);
+	milter_filter_init(&mfront, mconf);
+	warn_unlisted(c);
 	if (smfi_register(*milter_filter_desc()) != MI_SUCCESS ||
 	    smfi_settimeout((int)
 	    c->daemon.io_timeout) != MI_SUCCESS || open_socket(mconf) < 0)

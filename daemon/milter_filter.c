@@ -9,6 +9,14 @@
  * one space, which is put back.  The body streams through the hasher; the
  * signature is inserted at the top (smfi_insheader at 0).
  *
+ * Authorization: an institution is signed for only when the client's
+ * address is in its milter-hosts or the message's SASL login matches
+ * its milter-logins; one that lists neither is signed for by nobody,
+ * unless the milter is single-tenant (then by every internal host and
+ * authenticated sender).  On a shared MTA one tenant's mailer thus never
+ * gets another tenant's signature.  The login is the MTA's {auth_authen}
+ * macro; the envelope sender and From are claims, never identities.
+ *
  * Failure policy: a temporary failure (token down, signer busy) answers
  * tempfail so the MTA queues and retries, or accept unsigned when so
  * configured; a message that cannot be signed (no From, unknown domain)
@@ -22,11 +30,16 @@
  * callbacks use only smfi_getpriv, smfi_setpriv, smfi_getsymval and
  * smfi_insheader of libmilter (fuzz/fuzz_milter.c stands in for them).
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "p11dkim/addr.h"
 #include "p11dkim/hosts.h"
 #include "p11dkim/log.h"
 #include "milter_filter.h"
@@ -41,12 +54,13 @@ struct mconn {
 	int	 in_msg;		/* a message is being signed */
 	int	 headers_done;		/* its header section is complete */
 	char	 client[96];		/* for the log */
+	struct sockaddr_storage addr;	/* the client's, for milter-hosts */
+	char	 login[CONF_LOGIN_MAX + 1];	/* the message's SASL login; "" */
 	char	 domain[ADDR_DOMAIN_MAX + 1];	/* envelope or auth; "" */
 	struct signing s;
 };
 
 static const struct front *mfront;
-static const struct hosts *internal;
 static const struct conf_milter *mconf;
 
 /* conn_of - this connection's state, made on first use */
@@ -116,6 +130,27 @@ go_on(const struct mconn *mc, unsigned long step)
 	    SMFIS_CONTINUE;
 }
 
+/*
+ * client_address - keep the client's address; a local submission that
+ * comes without one (Sendmail's) is 127.0.0.1, the address Postfix gives
+ * its own non-SMTP mail, so that both are matched alike
+ */
+static void
+client_address(struct mconn *mc, const struct sockaddr *sa)
+{
+	struct sockaddr_in *lo = (struct sockaddr_in *)(void *)&mc->addr;
+
+	memset(&mc->addr, 0, sizeof(mc->addr));
+	if (sa == NULL) {
+		lo->sin_family = AF_INET;
+		lo->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else if (sa->sa_family == AF_INET) {
+		memcpy(&mc->addr, sa, sizeof(struct sockaddr_in));
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(&mc->addr, sa, sizeof(struct sockaddr_in6));
+	}				/* other families match no list */
+}
+
 /* m_connect - is the client one of the internal hosts? */
 static sfsistat
 m_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
@@ -124,31 +159,78 @@ m_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
-	/* No address: a local submission (sendmail(1), pickup). */
-	mc->trusted_host = addr == NULL || hosts_match(internal, addr);
+	client_address(mc, addr);
+	mc->trusted_host = hosts_match(mconf->internal_hosts,
+	    (const struct sockaddr *)&mc->addr);
 	snprintf(mc->client, sizeof(mc->client), "client=%.80s",
 	    host ? host : "local");
 	return go_on(mc, SMFIP_NR_CONN);
 }
 
+/* address_domain - the domain of an address or login; 0, or -1: none */
+static int
+address_domain(const char *s, char *domain, size_t len)
+{
+	const char *why;
+
+	domain[0] = '\0';
+	if (s == NULL || strchr(s, '@') == NULL ||
+	    addr_from_domain(s, strlen(s), domain, len, &why) < 0) {
+		domain[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * take_login - the message's SASL login, when authenticated senders are
+ * signed for; NULL, or why the message passes unsigned (a login too long
+ * or with control characters, which would not be logged safely)
+ */
+static const char *
+take_login(struct mconn *mc, const char *auth)
+{
+	size_t	 n = auth != NULL ? strlen(auth) : 0;
+
+	mc->login[0] = '\0';
+	if (!mconf->sign_authenticated || n == 0)
+		return NULL;
+	if (n > CONF_LOGIN_MAX)
+		return "its SASL login is too long";
+	for (size_t k = 0; k < n; k++)
+		if ((unsigned char)auth[k] < ' ' || auth[k] == 0x7f)
+			return "its SASL login has control characters";
+	memcpy(mc->login, auth, n + 1);
+	return NULL;
+}
+
 /*
  * sender_domain - the domain that chooses the institution when the
  * configuration takes it from the envelope sender or the SASL login;
- * none (the From header decides) when that has no domain (a bounce's
- * empty sender, a login without @)
+ * none (the From header decides) for a bounce's empty sender or mail
+ * without a login.  NULL, or why the message passes unsigned: with
+ * signing-domain = auth a login without a domain chooses nothing, and
+ * From does not stand in for it.
  */
-static void
-sender_domain(struct mconn *mc, const char *envfrom, const char *auth)
+static const char *
+sender_domain(struct mconn *mc, const char *envfrom)
 {
-	const char *src = mconf->domain_from == CONF_DOMAIN_ENVELOPE ?
-	    envfrom : mconf->domain_from == CONF_DOMAIN_AUTH ? auth : NULL;
-	const char *why;
-
-	mc->domain[0] = '\0';
-	if (src != NULL && strchr(src, '@') != NULL &&
-	    addr_from_domain(src, strlen(src), mc->domain, sizeof(mc->domain),
-	    &why) < 0)
+	if (mconf->domain_from == CONF_DOMAIN_ENVELOPE)
+		(void)address_domain(envfrom, mc->domain, sizeof(mc->domain));
+	else if (mconf->domain_from != CONF_DOMAIN_AUTH || mc->login[0] == '\0')
 		mc->domain[0] = '\0';
+	else if (address_domain(mc->login, mc->domain, sizeof(mc->domain)) < 0)
+		return "its SASL login has no domain (signing-domain = auth)";
+	return NULL;
+}
+
+/* pass_at_mail - a message that is not signed, decided at MAIL */
+static sfsistat
+pass_at_mail(const struct mconn *mc, const char *why)
+{
+	log_info("passed unsigned: %s%s%s %s", mc->client, mc->login[0] ?
+	    " login=" : "", mc->login, why);
+	return (mc->noreply & SMFIP_NR_MAIL) ? SMFIS_NOREPLY : SMFIS_ACCEPT;
 }
 
 /* m_envfrom - a new message: signed only for trusted senders */
@@ -157,24 +239,72 @@ m_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct mconn *mc = conn_of(ctx);
 	char	 macro[] = "{auth_authen}";
-	const char *auth = smfi_getsymval(ctx, macro);
+	const char *why;
 
-	(void)argv;
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
 	end_message(mc);
-	if (!mc->trusted_host && !(mconf->sign_authenticated && auth != NULL &&
-	    *auth != '\0')) {
-		log_info("passed unsigned: %s is not an internal host and did "
-		    "not authenticate", mc->client);
-		return (mc->noreply & SMFIP_NR_MAIL) ? SMFIS_NOREPLY :
-		    SMFIS_ACCEPT;
-	}
+	if ((why = take_login(mc, smfi_getsymval(ctx, macro))) != NULL)
+		return pass_at_mail(mc, why);
+	if (!mc->trusted_host && mc->login[0] == '\0')
+		return pass_at_mail(mc, "is not an internal host and did not "
+		    "authenticate");
+	if ((why = sender_domain(mc, argv ? argv[0] : NULL)) != NULL)
+		return pass_at_mail(mc, why);
 	signing_begin(&mc->s, mfront);
 	mc->in_msg = 1;
 	mc->headers_done = 0;
-	sender_domain(mc, argv ? argv[0] : NULL, auth);
 	return go_on(mc, SMFIP_NR_MAIL);
+}
+
+/* login_listed - does the message's login match the institution's list? */
+static int
+login_listed(const struct mconn *mc, const struct conf_institution *i)
+{
+	char	 domain[ADDR_DOMAIN_MAX + 1];
+	int	 has_domain;
+
+	if (mc->login[0] == '\0' || i->nmilter_logins == 0)
+		return 0;
+	has_domain = address_domain(mc->login, domain, sizeof(domain)) == 0;
+	for (size_t k = 0; k < i->nmilter_logins; k++) {
+		const char *p = i->milter_logins[k];
+
+		if (strncmp(p, "*@", 2) == 0 ? has_domain &&
+		    strcasecmp(p + 2, domain) == 0 : strcmp(p, mc->login) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * authorized - may this client have the institution sign?  Its address
+ * in milter-hosts or its login in milter-logins; an institution that
+ * lists neither only in the single-tenant model.  If not, the message
+ * fails (and passes unsigned) with the reason.
+ */
+static int
+authorized(struct mconn *mc, const struct conf_institution *i)
+{
+	if (i->milter_hosts == NULL && i->nmilter_logins == 0) {
+		if (mconf->single_tenant)
+			return 1;
+		signing_fail(&mc->s, SIGNING_PERM, "not authorized: %s lists "
+		    "no milter-hosts or milter-logins (single-tenant = false)",
+		    i->code);
+		return 0;
+	}
+	if (hosts_match(i->milter_hosts, (const struct sockaddr *)&mc->addr) ||
+	    login_listed(mc, i))
+		return 1;
+	if (mc->login[0] == '\0')
+		signing_fail(&mc->s, SIGNING_PERM, "not authorized: the client "
+		    "is not in %s's milter-hosts and has no login", i->code);
+	else
+		signing_fail(&mc->s, SIGNING_PERM, "not authorized: the client "
+		    "is not in %s's milter-hosts and login %s is not in its "
+		    "milter-logins", i->code, mc->login);
+	return 0;
 }
 
 /* m_header - one header field, rebuilt as it will be sent */
@@ -216,7 +346,8 @@ headers_end(struct mconn *mc)
 		return mc->in_msg;
 	mc->headers_done = 1;
 	if (!mc->s.fail && signing_headers(&mc->s, "\n", 1, &(size_t){0}) &&
-	    signing_pick(&mc->s, mc->domain[0] ? mc->domain : NULL) != NULL)
+	    signing_pick(&mc->s, mc->domain[0] ? mc->domain : NULL) != NULL &&
+	    authorized(mc, mc->s.e->inst))
 		signing_add(&mc->s);
 	if (mc->s.fail) {
 		signing_done(&mc->s, mc->client);	/* logs why */
@@ -362,11 +493,9 @@ static struct smfiDesc desc = {
 
 /* milter_filter_init - what the callbacks work with */
 void
-milter_filter_init(const struct front *f, const struct hosts *hosts,
-    const struct conf_milter *m)
+milter_filter_init(const struct front *f, const struct conf_milter *m)
 {
 	mfront = f;
-	internal = hosts;
 	mconf = m;
 }
 

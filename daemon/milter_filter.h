@@ -10,16 +10,14 @@
 #include <libmilter/mfapi.h>
 
 #include "p11dkim/conf.h"
-#include "p11dkim/hosts.h"
 #include "front.h"
 
 /*
- * milter_filter_init - the front (configuration, keys, signer, stats),
- * the internal hosts and the milter section the callbacks use; all must
- * outlive them
+ * milter_filter_init - the front (configuration, keys, signer, stats) and
+ * the milter section (its internal hosts among them) the callbacks use;
+ * both must outlive them
  */
-void	milter_filter_init(const struct front *, const struct hosts *,
-	    const struct conf_milter *);
+void	milter_filter_init(const struct front *, const struct conf_milter *);
 
 /* milter_filter_desc - the callbacks, for smfi_register() */
 const struct smfiDesc *milter_filter_desc(void);

@@ -1,76 +1,97 @@
 /*
  * parent.c - the parent of p11dkimd (see parent.h).
  *
- * A "generation" is one configuration with its signer and its front.
- * SIGHUP builds a new generation from the file and, only if it starts
- * (the file is valid, the signer logs in to every required token), lets
- * the old front drain and retires the old signer: requests in flight
- * finish on the old configuration, a broken new one is refused and the
- * old one keeps serving.  A child that dies is restarted and logged.
+ * A "generation" is one configuration with its key table at the signer
+ * and its fronts.  SIGHUP builds a new generation from the file and, only
+ * if the signer takes its table, starts its fronts and lets the old ones
+ * drain: requests in flight finish on the old configuration, a broken new
+ * one is refused and the old one keeps serving.  The signer process
+ * stays (sproc.c): the institutions a reload does not change keep their
+ * logged-in tokens; only a change of the signer's own settings starts a
+ * new one.  A child that dies is restarted and logged; a front that keeps
+ * dying, after a back-off.
  *
  * Security: the parent keeps root only to bind sockets and start
  * children; the signer drops to signer-user before it loads the module,
- * the front to user before it reads a byte from a client.
+ * the front to user before it reads a byte from a client.  No child keeps
+ * a descriptor it does not need.
  */
 #include <errno.h>
 #include <grp.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "p11dkim/fdpass.h"
+#include <systemd/sd-daemon.h>
+
 #include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
-#include "p11dkim/sandbox.h"
 #include "p11dkim/signer_ipc.h"
-#include "p11dkim/signer_local.h"
+#include "child.h"
 #include "front.h"
 #include "listen.h"
 #include "parent.h"
+#include "sproc.h"
 
 #define GENS_MAX	4
-#define READY_WAIT_S	120
+#define QUICK_EXIT_S	10	/* a front that dies sooner is restarted */
+#define BACKOFF_MAX_S	60	/* after 1, 2, 4 ... up to this many seconds */
+
+enum { FRONT_NATIVE, FRONT_MILTER, FRONTS };
+
+struct child {
+	pid_t	 pid;			/* 0: not running */
+	uint32_t link;			/* its link's id at the signer */
+	time_t	 started;
+	unsigned quick;			/* quick exits in a row */
+	time_t	 restart_at;		/* a restart waits until then; 0: none */
+};
 
 struct gen {
-	struct conf *conf;
+	struct conf *conf;		/* NULL: the slot is free */
 	struct keytab keys;
-	pid_t	 signer, front, milter;	/* milter: 0 when none */
-	int	 ctl;			/* to the signer; -1 when closed */
+	struct sproc *sp;		/* its signer */
+	uint32_t table;			/* its key table there */
+	struct child fronts[FRONTS];
 	int	 retiring;
 };
 
 struct parent {
 	const char *path;		/* of the configuration, for reloads */
 	struct gen gens[GENS_MAX];	/* gens[cur] serves */
+	struct sproc sprocs[GENS_MAX];	/* users == 0: free */
 	int	 cur;
-	time_t	 next_signer_try;	/* a failed signer restart */
 	int	 listen[16];
 	size_t	 nlisten;
+	int	 stderr_relay;		/* fronts' stderr, or -1 */
+	uint32_t next_link;		/* ids of the fronts' links */
 	int	 stopping;
 };
+
+static const char *const front_names[FRONTS] = { "front", "milter front" };
 
 /* drop_privileges - become user (when root and user is set) */
 int
 drop_privileges(const char *user)
 {
 	struct passwd *pw;
-	char	*end;
-	long	 uid = strtol(user ? user : "", &end, 10);
+	unsigned long uid;
+	int	 numeric;
 
 	if (user == NULL || getuid() != 0)
 		return 0;
-	pw = *user != '\0' && *end == '\0' ? getpwuid((uid_t)uid) :
-	    getpwnam(user);
+	/* A number out of the uid range is no user (it would wrap). */
+	numeric = conf_numeric_id(user, &uid);
+	pw = numeric > 0 ? getpwuid((uid_t)uid) : numeric == 0 ?
+	    getpwnam(user) : NULL;
 	if (pw == NULL) {
 		log_err("no user %s", user);
 		return -1;
@@ -84,180 +105,181 @@ drop_privileges(const char *user)
 	return 0;
 }
 
-/* child_signals - a child starts with default signals, unblocked */
-static void
-child_signals(void)
-{
-	sigset_t all;
-
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	sigfillset(&all);
-	sigprocmask(SIG_UNBLOCK, &all, NULL);
-}
-
 /*
- * child_files - a front may open as many descriptors as the hard limit
- * allows: one per client and per channel to the signer (the soft limit is
- * often 1024).  Not the signer: a PKCS#11 module may use select(), which
- * cannot take a descriptor of 1024 or more.
+ * front_child - a front process: only its link and (native) the
+ * listeners, no terminal; never returns
  */
-static void
-child_files(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
-/* close_others - a child keeps no link to other generations' signers */
-static void
-close_others(struct parent *p, int keep)
-{
-	for (int i = 0; i < GENS_MAX; i++)
-		if (p->gens[i].ctl >= 0 && p->gens[i].ctl != keep)
-			close(p->gens[i].ctl);
-}
-
-/* signer_child - the signer process: never returns */
 static void __attribute__((noreturn))
-signer_child(struct parent *p, struct gen *g, int ctl)
+front_child(struct parent *p, struct gen *g, int milter, int link)
 {
-	struct signer *local;
-	char	 err[512];
+	int	 keep[CHILD_KEEP_MAX] = { link };
+	size_t	 n = 1;
 
 	child_signals();
-	/*
-	 * The parent stops the signer ('Q', or its end of ctl closing) once
-	 * the fronts have drained: a signal to the whole process group
-	 * (Ctrl-C, systemd's KillMode=control-group) must not take it away
-	 * from the requests still in flight.
-	 */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	close_others(p, ctl);
-	for (size_t i = 0; i < p->nlisten; i++)
-		close(p->listen[i]);
-	(void)prctl(PR_SET_DUMPABLE, 0);	/* PINs pass through memory */
-	if (drop_privileges(g->conf->daemon.signer_user) < 0)
-		_exit(EX_NOPERM);
-	if ((local = signer_local_new(g->conf, &g->keys, err, sizeof(err))) ==
-	    NULL) {
-		log_err("signer: %s", err);
-		(void)fdpass_send(ctl, 'E', -1);
-		_exit(EX_UNAVAILABLE);
-	}
-	if (sandbox_enter(SANDBOX_SIGNER, g->conf) < 0)
+	child_files();
+	child_detach();
+	for (size_t i = 0; !milter && i < p->nlisten; i++)
+		keep[n++] = p->listen[i];
+	if (p->stderr_relay >= 0)
+		(void)dup2(p->stderr_relay, STDERR_FILENO);
+	if (child_descriptors(keep, n) < 0)
 		_exit(EX_OSERR);
-	(void)fdpass_send(ctl, 'R', -1);
-	signer_ipc_serve(local, ctl, g->conf->daemon.signer_threads);
-	signer_free(local);
-	_exit(EX_OK);
+	if (milter)
+		_exit(milter_run(g->conf, &g->keys, link));
+	if (drop_privileges(g->conf->daemon.user) < 0)
+		_exit(EX_NOPERM);
+	_exit(front_run(g->conf, &g->keys, p->listen, p->nlisten, link));
 }
 
-/* start_signer - fork the signer and wait until it is ready */
+/* front_wanted - is there a front of this kind in the configuration? */
 static int
-start_signer(struct parent *p, struct gen *g)
+front_wanted(const struct parent *p, const struct gen *g, int kind)
 {
-	int	 sv[2], fd;
-	char	 tag = 0;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -1;
-	if ((g->signer = fork()) < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (g->signer == 0) {
-		close(sv[0]);
-		signer_child(p, g, sv[1]);
-	}
-	close(sv[1]);
-	g->ctl = sv[0];
-	if (poll(&(struct pollfd){ g->ctl, POLLIN, 0 }, 1, READY_WAIT_S *
-	    1000) <= 0 || fdpass_recv(g->ctl, &tag, &fd) <= 0 || tag != 'R') {
-		log_err("the signer did not start (see above)");
-		close(g->ctl);
-		g->ctl = -1;
-		kill(g->signer, SIGKILL);
-		return -1;
-	}
-	return 0;
+	return kind == FRONT_NATIVE ? p->nlisten > 0 :
+	    g->conf->daemon.milter != NULL;
 }
 
 /*
- * start_child - fork a front (native, or milter) with its own link to the
- * generation's signer.  The native front gets the bound listeners and
- * drops privileges at once; the milter front opens its socket with
- * libmilter first and drops them itself.
+ * start_front - fork a front (native, or milter) with its own link to the
+ * generation's table at the signer, named by a new id.  The native front
+ * gets the bound listeners and drops privileges at once; the milter front
+ * opens its socket with libmilter first and drops them itself.
  */
-static pid_t
-start_child(struct parent *p, struct gen *g, int milter)
+static int
+start_front(struct parent *p, struct gen *g, int kind)
 {
+	struct child *c = &g->fronts[kind];
+	uint32_t id = ++p->next_link;
 	int	 sv[2];
 	pid_t	 pid;
 
+	c->restart_at = 0;
+	if (!front_wanted(p, g, kind))
+		return 0;
+	if (g->sp->pid == 0) {
+		errno = ESRCH;		/* started with the new signer */
+		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
-	if (fdpass_send(g->ctl, 'F', sv[1]) < 0 || (pid = fork()) < 0) {
+	if (sproc_link(g->sp, id, g->table, sv[1]) < 0 || (pid = fork()) < 0) {
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
 	}
-	if (pid == 0) {
-		child_signals();
-		child_files();
-		close(sv[1]);
-		close_others(p, -1);
-		if (milter) {
-			for (size_t i = 0; i < p->nlisten; i++)
-				close(p->listen[i]);
-			_exit(milter_run(g->conf, &g->keys, sv[0]));
-		}
-		if (drop_privileges(g->conf->daemon.user) < 0)
-			_exit(EX_NOPERM);
-		_exit(front_run(g->conf, &g->keys, p->listen, p->nlisten,
-		    sv[0]));
-	}
+	if (pid == 0)
+		front_child(p, g, kind == FRONT_MILTER, sv[0]);
 	close(sv[0]);
 	close(sv[1]);
-	return pid;
+	c->pid = pid;
+	c->link = id;
+	c->started = time(NULL);
+	return 0;
 }
 
-/* start_front - the native front, when there are listeners */
+/* start_fronts - every front of the generation that is not running */
 static int
-start_front(struct parent *p, struct gen *g)
+start_fronts(struct parent *p, struct gen *g)
 {
-	if (p->nlisten == 0)
-		return 0;
-	return (g->front = start_child(p, g, 0)) < 0 ? -1 : 0;
+	for (int k = 0; k < FRONTS; k++)
+		if (g->fronts[k].pid == 0 && start_front(p, g, k) < 0) {
+			log_err("cannot start the %s: %s", front_names[k],
+			    strerror(errno));
+			return -1;
+		}
+	return 0;
 }
 
-/* start_milter - the milter front, when one is configured */
+/* fronts_running - how many fronts of the generation run */
 static int
-start_milter(struct parent *p, struct gen *g)
+fronts_running(const struct gen *g)
 {
-	if (g->conf->daemon.milter == NULL)
-		return 0;
-	return (g->milter = start_child(p, g, 1)) < 0 ? -1 : 0;
+	int	 n = 0;
+
+	for (int k = 0; k < FRONTS; k++)
+		n += g->fronts[k].pid > 0;
+	return n;
 }
 
-/* gen_release - free a generation whose children are gone */
+/* free_sproc - a free signer slot */
+static struct sproc *
+free_sproc(struct parent *p)
+{
+	for (int i = 0; i < GENS_MAX; i++)
+		if (p->sprocs[i].users == 0 && p->sprocs[i].pid == 0)
+			return &p->sprocs[i];
+	return NULL;
+}
+
+/*
+ * sproc_for - the running signer that fits c (unless fresh is asked
+ * for), or a new one; NULL.  *started says which.
+ */
+static struct sproc *
+sproc_for(struct parent *p, const struct conf *c, int fresh, int *started)
+{
+	struct sproc *sp = p->gens[p->cur].conf != NULL ?
+	    p->gens[p->cur].sp : NULL;
+
+	*started = 0;
+	if (sp != NULL && !fresh && sproc_fits(sp, c))
+		return sp;
+	if (sp != NULL && !fresh)
+		log_info("the signer's settings changed: starting a new signer");
+	*started = 1;
+	if ((sp = free_sproc(p)) == NULL) {
+		log_err("previous signers are still draining");
+		return NULL;
+	}
+	return sproc_start(sp, c) < 0 ? NULL : sp;
+}
+
+/* gen_release - free a generation whose fronts are gone */
 static void
 gen_release(struct gen *g)
 {
-	if (g->ctl >= 0)
-		close(g->ctl);
+	if (g->sp != NULL && --g->sp->users == 0) {
+		if (g->sp->pid > 0)
+			sproc_quit(g->sp);	/* reaped later */
+		else
+			sproc_release(g->sp);
+	} else if (g->sp != NULL)
+		sproc_retire(g->sp, g->table);
 	keytab_release(&g->keys);
 	conf_free(g->conf);
 	memset(g, 0, sizeof(*g));
-	g->ctl = -1;
+}
+
+/*
+ * gen_signer - a signer for the new generation, its key table loaded: the
+ * running one when it fits.  A module may show only the tokens (SoftHSM2)
+ * or the keys (tpm2-pkcs11) there were when it was initialized: when the
+ * table brings new ones the running signer does not see, a new signer is started and warmed
+ * (every key tried) before the generation serves, while the running one
+ * goes on serving the old fronts.  0 or -1 (logged).
+ */
+static int
+gen_signer(struct parent *p, struct gen *g, int fresh)
+{
+	uint32_t unseen = 0;
+	int	 started;
+
+	if ((g->sp = sproc_for(p, g->conf, fresh, &started)) == NULL)
+		return -1;
+	g->sp->users++;
+	if (sproc_load(g->sp, &g->keys, fresh ? SIGNER_LOAD_SETTLE : 0,
+	    &g->table, &unseen) < 0)
+		return -1;
+	if (unseen == 0 || started)
+		return 0;
+	log_info("reload: the running signer's module does not show %u new "
+	    "token(s) or key(s); starting a new signer, the running one "
+	    "serves until it is ready", unseen);
+	sproc_retire(g->sp, g->table);
+	if (--g->sp->users == 0)
+		sproc_quit(g->sp);
+	g->sp = NULL;
+	return gen_signer(p, g, 1);
 }
 
 /* gen_start - a new generation from conf (owned from now on) */
@@ -267,26 +289,21 @@ gen_start(struct parent *p, struct gen *g, struct conf *conf)
 	char	 err[512];
 
 	memset(g, 0, sizeof(*g));
-	g->ctl = -1;
 	g->conf = conf;
 	if (keytab_build(conf, &g->keys, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		gen_release(g);
 		return -1;
 	}
-	if (start_signer(p, g) < 0) {
-		if (g->signer > 0)
-			waitpid(g->signer, NULL, 0);
+	if (gen_signer(p, g, 0) < 0) {
 		gen_release(g);
 		return -1;
 	}
-	if (start_front(p, g) < 0 || start_milter(p, g) < 0) {
-		log_err("cannot start the fronts: %s", strerror(errno));
-		if (g->front > 0)
-			kill(g->front, SIGKILL);
-		(void)fdpass_send(g->ctl, 'Q', -1);
-		waitpid(g->signer, NULL, 0);
-		gen_release(g);
+	if (start_fronts(p, g) < 0) {
+		for (int k = 0; k < FRONTS; k++)
+			if (g->fronts[k].pid > 0)
+				kill(g->fronts[k].pid, SIGKILL);
+		g->retiring = 1;	/* released once they are reaped */
 		return -1;
 	}
 	return 0;
@@ -303,73 +320,125 @@ status_text(int status, char *buf, size_t len)
 	return buf;
 }
 
-/* restart_signer - a new signer for the serving generation */
+/*
+ * restart_signer - a new signer for the serving generation (its fronts
+ * left when the old one went), with its key table again
+ */
 static void
-restart_signer(struct parent *p, struct gen *g)
+restart_signer(struct parent *p, struct sproc *sp)
 {
-	if (g->ctl >= 0)
-		close(g->ctl);
-	g->ctl = -1;
-	if (start_signer(p, g) < 0) {
-		g->signer = 0;
-		p->next_signer_try = time(NULL) + 1;
+	struct gen *g = &p->gens[p->cur];
+	uint32_t unseen;
+
+	if (sproc_start(sp, g->conf) < 0 ||
+	    sproc_load(sp, &g->keys, 0, &g->table, &unseen) < 0) {
+		if (sp->pid > 0) {
+			kill(sp->pid, SIGKILL);
+			waitpid(sp->pid, NULL, 0);
+			sproc_exited(sp);
+		}
+		sp->next_try = time(NULL) + 1;
 		return;
 	}
 	log_info("signer restarted");
-	if (g->front == 0 && start_front(p, g) < 0)
-		log_err("cannot start the front: %s", strerror(errno));
-	if (g->milter == 0 && start_milter(p, g) < 0)
-		log_err("cannot start the milter: %s", strerror(errno));
+	(void)start_fronts(p, g);
 }
 
 /*
- * front_exited - restart a front (native or milter), or retire its
- * generation's signer once both fronts are gone
+ * backoff - when to start a front again that exited: at once after a
+ * long life, else after 1, 2, 4 ... BACKOFF_MAX_S seconds, so that a
+ * front that keeps dying (or is made to) cannot spin
  */
-static void
-front_exited(struct parent *p, struct gen *g, int milter, int status)
+static time_t
+backoff(struct child *c, time_t now)
 {
-	const char *what = milter ? "milter front" : "front";
-	char	 how[40];
+	unsigned wait;
 
-	if (milter)
-		g->milter = 0;
-	else
-		g->front = 0;
-	if (g->retiring || p->stopping) {
-		log_info("%s of %s configuration stopped (%s)", what,
-		    g->retiring ? "the previous" : "the", status_text(status,
-		    how, sizeof(how)));
-		if (g->front == 0 && g->milter == 0 && g->ctl >= 0)
-			(void)fdpass_send(g->ctl, 'Q', -1);
-		return;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL)
-		log_info("%s stopped: its signer is gone", what);
-	else
-		log_warn("%s %s: restarting it", what, status_text(status, how,
-		    sizeof(how)));
-	if (g->signer > 0 && (milter ? start_milter(p, g) :
-	    start_front(p, g)) < 0)
-		log_err("cannot start the %s: %s", what, strerror(errno));
+	c->quick = now - c->started < QUICK_EXIT_S ? c->quick + 1 : 0;
+	if (c->quick == 0)
+		return now;
+	wait = c->quick > 7 ? BACKOFF_MAX_S : 1U << (c->quick - 1);
+	return now + (wait > BACKOFF_MAX_S ? BACKOFF_MAX_S : wait);
 }
 
-/* signer_exited - restart it, unless its generation is retiring */
+/*
+ * front_exited - tell the signer to drop its link (a child of the front
+ * may still hold it), then restart the front after a back-off, or release
+ * a retiring generation once its fronts are gone
+ */
 static void
-signer_exited(struct parent *p, struct gen *g, int status)
+front_exited(struct parent *p, struct gen *g, int kind, int status)
+{
+	struct child *c = &g->fronts[kind];
+	time_t	 now = time(NULL);
+	char	 how[40], when[32] = "";
+
+	c->pid = 0;
+	sproc_front_gone(g->sp, c->link);
+	if (g->retiring || p->stopping) {
+		log_info("%s of %s configuration stopped (%s)",
+		    front_names[kind], g->retiring ? "the previous" : "the",
+		    status_text(status, how, sizeof(how)));
+		if (fronts_running(g) == 0 && g->retiring)
+			gen_release(g);
+		return;
+	}
+	c->restart_at = backoff(c, now);
+	if (c->restart_at > now)
+		snprintf(when, sizeof(when), " in %lld s",
+		    (long long)(c->restart_at - now));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL)
+		log_info("%s stopped: its signer is gone", front_names[kind]);
+	else
+		log_warn("%s %s: restarting it%s", front_names[kind],
+		    status_text(status, how, sizeof(how)), when);
+	if (g->sp->pid > 0 && c->restart_at <= now && start_front(p, g, kind) <
+	    0)
+		log_err("cannot start the %s: %s", front_names[kind],
+		    strerror(errno));
+}
+
+/* restart_due - fronts whose back-off is over, signers to start again */
+static void
+restart_due(struct parent *p)
+{
+	struct gen *g = &p->gens[p->cur];
+	time_t	 now = time(NULL);
+
+	if (g->sp->pid == 0 && now >= g->sp->next_try)
+		restart_signer(p, g->sp);
+	for (int k = 0; k < FRONTS; k++) {
+		struct child *c = &g->fronts[k];
+
+		if (c->pid == 0 && c->restart_at != 0 && now >= c->restart_at &&
+		    g->sp->pid > 0 && start_front(p, g, k) < 0)
+			log_err("cannot start the %s: %s", front_names[k],
+			    strerror(errno));
+	}
+}
+
+/*
+ * signer_exited - a signer ended: when no generation uses it any more it
+ * was told to stop; else it died, and is started again for the serving
+ * generation (the retiring ones that used it lose it: their fronts go)
+ */
+static void
+signer_exited(struct parent *p, struct sproc *sp, int status)
 {
 	char	 how[40];
 
-	g->signer = 0;
-	if (g->retiring || p->stopping) {
-		log_info("signer of %s configuration stopped (%s)", g->retiring ?
-		    "the previous" : "the", status_text(status, how,
+	sproc_exited(sp);
+	if (sp->users == 0 || p->stopping) {
+		log_info("a signer stopped (%s)", status_text(status, how,
 		    sizeof(how)));
+		if (sp->users == 0)
+			sproc_release(sp);
 		return;
 	}
 	log_err("signer %s: restarting it", status_text(status, how,
 	    sizeof(how)));
-	restart_signer(p, g);
+	if (p->gens[p->cur].sp == sp)
+		restart_signer(p, sp);
 }
 
 /* reap - every child that ended */
@@ -379,22 +448,18 @@ reap(struct parent *p)
 	int	 status;
 	pid_t	 pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < GENS_MAX; i++)
+			if (p->sprocs[i].pid == pid)
+				signer_exited(p, &p->sprocs[i], status);
 		for (int i = 0; i < GENS_MAX; i++) {
 			struct gen *g = &p->gens[i];
 
-			if (g->conf == NULL)
-				continue;
-			if (pid == g->front)
-				front_exited(p, g, 0, status);
-			else if (pid == g->milter)
-				front_exited(p, g, 1, status);
-			else if (pid == g->signer)
-				signer_exited(p, g, status);
-			if (g->retiring && g->front == 0 && g->milter == 0 &&
-			    g->signer == 0)
-				gen_release(g);
+			for (int k = 0; g->conf != NULL && k < FRONTS; k++)
+				if (pid == g->fronts[k].pid)
+					front_exited(p, g, k, status);
 		}
+	}
 }
 
 /* free_gen - an empty generation slot, or -1 */
@@ -422,6 +487,18 @@ same_listeners(const struct conf_daemon *a, const struct conf_daemon *b)
 	return 1;
 }
 
+/* retire - the old generation's fronts drain, then it goes */
+static void
+retire(struct gen *old)
+{
+	old->retiring = 1;
+	for (int k = 0; k < FRONTS; k++)
+		if (old->fronts[k].pid > 0)
+			kill(old->fronts[k].pid, SIGTERM);
+	if (fronts_running(old) == 0)
+		gen_release(old);
+}
+
 /* reload - SIGHUP: a new generation if the file is good and it starts */
 static void
 reload(struct parent *p)
@@ -431,6 +508,9 @@ reload(struct parent *p)
 	struct gen *old = &p->gens[p->cur];
 	int	 n;
 
+	if (c != NULL && conf_privsep(&c->daemon, getuid(), err,
+	    sizeof(err)) < 0)
+		c = conf_free(c);	/* fronts as root or as the signer */
 	if (c == NULL) {
 		log_err("reload refused, the running configuration stays: %s",
 		    err);
@@ -448,26 +528,30 @@ reload(struct parent *p)
 		    "new one did not start");
 		return;
 	}
-	old->retiring = 1;
-	if (old->front > 0)
-		kill(old->front, SIGTERM);
-	if (old->milter > 0)
-		kill(old->milter, SIGTERM);
-	if (old->front == 0 && old->milter == 0 && old->ctl >= 0)
-		(void)fdpass_send(old->ctl, 'Q', -1);
+	retire(old);
 	p->cur = n;
 	log_info("configuration reloaded from %s", p->path);
 }
 
-/* children_left - fronts (or signers) still running */
+/* fronts_left - fronts still running, in every generation */
 static int
-children_left(struct parent *p, int fronts)
+fronts_left(struct parent *p)
 {
 	int	 n = 0;
 
 	for (int i = 0; i < GENS_MAX; i++)
-		n += fronts ? (p->gens[i].front > 0) + (p->gens[i].milter > 0) :
-		    p->gens[i].signer > 0;
+		n += p->gens[i].conf != NULL ? fronts_running(&p->gens[i]) : 0;
+	return n;
+}
+
+/* signers_left - signer processes still running */
+static int
+signers_left(struct parent *p)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < GENS_MAX; i++)
+		n += p->sprocs[i].pid > 0;
 	return n;
 }
 
@@ -477,13 +561,14 @@ wait_children(struct parent *p, int fronts, unsigned seconds)
 {
 	time_t	 until = time(NULL) + seconds;
 
-	while (children_left(p, fronts) && time(NULL) < until) {
+	while ((fronts ? fronts_left(p) : signers_left(p)) &&
+	    time(NULL) < until) {
 		usleep(50000);
 		reap(p);
 	}
 	for (int i = 0; i < GENS_MAX; i++) {
-		pid_t pids[2] = { fronts ? p->gens[i].front : p->gens[i].signer,
-		    fronts ? p->gens[i].milter : 0 };
+		pid_t pids[2] = { fronts ? p->gens[i].fronts[0].pid :
+		    p->sprocs[i].pid, fronts ? p->gens[i].fronts[1].pid : 0 };
 
 		for (int k = 0; k < 2; k++)
 			if (pids[k] > 0) {
@@ -504,16 +589,13 @@ shutdown_all(struct parent *p)
 
 	p->stopping = 1;
 	log_info("stopping: draining requests in flight (up to %u s)", drain);
-	for (int i = 0; i < GENS_MAX; i++) {
-		if (p->gens[i].front > 0)
-			kill(p->gens[i].front, SIGTERM);
-		if (p->gens[i].milter > 0)
-			kill(p->gens[i].milter, SIGTERM);
-	}
+	for (int i = 0; i < GENS_MAX; i++)
+		for (int k = 0; p->gens[i].conf != NULL && k < FRONTS; k++)
+			if (p->gens[i].fronts[k].pid > 0)
+				kill(p->gens[i].fronts[k].pid, SIGTERM);
 	wait_children(p, 1, drain);
 	for (int i = 0; i < GENS_MAX; i++)
-		if (p->gens[i].signer > 0 && p->gens[i].ctl >= 0)
-			(void)fdpass_send(p->gens[i].ctl, 'Q', -1);
+		sproc_quit(&p->sprocs[i]);
 	wait_children(p, 0, 10);
 	for (size_t i = 0; i < c->daemon.nlisten; i++)
 		unlink(c->daemon.listen[i].path);
@@ -551,9 +633,7 @@ supervise(struct parent *p)
 		if (sig == SIGHUP)
 			reload(p);
 		reap(p);
-		if (p->gens[p->cur].signer == 0 &&
-		    time(NULL) >= p->next_signer_try)
-			restart_signer(p, &p->gens[p->cur]);
+		restart_due(p);
 	}
 }
 
@@ -566,8 +646,9 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 
 	memset(&p, 0, sizeof(p));
 	p.path = path;
+	p.stderr_relay = c->daemon.log_stderr ? child_stderr_relay() : -1;
 	for (int i = 0; i < GENS_MAX; i++)
-		p.gens[i].ctl = -1;
+		p.sprocs[i].ctl = -1;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -577,6 +658,10 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (bind_all(&p, c) < 0 || gen_start(&p, &p.gens[0], c) < 0) {
 		log_err("not started");
+		wait_children(&p, 1, 1);
+		for (int i = 0; i < GENS_MAX; i++)
+			sproc_quit(&p.sprocs[i]);
+		wait_children(&p, 0, 10);
 		return EX_UNAVAILABLE;
 	}
 	log_info("started: %zu institution(s), %zu listener(s)%s", c->ninst,
@@ -585,11 +670,14 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 		(void)!write(ready_fd, "R", 1);
 		close(ready_fd);
 	}
+	(void)sd_notify(0, "READY=1");	/* Type=notify; no-op elsewhere */
 	supervise(&p);
 	shutdown_all(&p);
-	for (int i = 0; i < GENS_MAX; i++)
+	for (int i = 0; i < GENS_MAX; i++) {
 		if (p.gens[i].conf != NULL)
 			gen_release(&p.gens[i]);
+		sproc_release(&p.sprocs[i]);
+	}
 	log_info("stopped");
 	return EX_OK;
 }

@@ -17,6 +17,15 @@ signer_sign(struct signer *s, uint32_t key, enum dkim_alg alg,
 	s->ops->sign(s, key, alg, digest, r);
 }
 
+/* signer_status - what the signer knows of its keys from first on */
+size_t
+signer_status(struct signer *s, int what, size_t first, unsigned char *out,
+    size_t max)
+{
+	return s->ops->status != NULL ? s->ops->status(s, what, first, out,
+	    max) : 0;
+}
+
 /* signer_free - release; NULL is fine; returns NULL */
 struct signer *
 signer_free(struct signer *s)

@@ -295,7 +295,29 @@ ipc_free(struct signer *base)
 	free(s);
 }
 
-static const struct signer_ops ipc_ops = { ipc_sign, ipc_free };
+/*
+ * ipc_status - what the signer knows of the keys from first on: a request
+ * for the key number SIGNER_KEY_STATUS, first in the digest's place
+ */
+static size_t
+ipc_status(struct signer *base, int what, size_t first, unsigned char *out,
+    size_t max)
+{
+	unsigned char digest[DKIM_DIGEST_LEN] = { 0 };
+	uint64_t from = first;
+	struct signer_reply r;
+
+	memcpy(digest, &from, sizeof(from));
+	ipc_sign(base, SIGNER_KEY_STATUS, (enum dkim_alg)what, digest, &r);
+	if (r.status != SIGNER_OK)
+		return 0;
+	if (r.len > max)
+		r.len = max;
+	memcpy(out, r.sig, r.len);
+	return r.len;
+}
+
+static const struct signer_ops ipc_ops = { ipc_sign, ipc_free, ipc_status };
 
 /* signer_ipc_new - the front's signer over fd (owned from now on) */
 struct signer *

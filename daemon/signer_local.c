@@ -1,219 +1,334 @@
 /*
- * signer_local.c - the signer in this process (see
- * include/p11dkim/signer_local.h).
+ * signer_local.c - the signer in this process: key tables and their views
+ * (see include/p11dkim/signer_local.h); the keys themselves live in the
+ * registry (signer_keys.c).
  *
  * Security: this is the only code of the daemon that loads the PKCS#11
- * module and reads PINs.  It signs only 32-byte digests with keys of the
- * keytab, refuses a key number it does not know or an algorithm the key
+ * module and reads PINs.  It signs only 32-byte digests with keys of its
+ * tables, refuses a key number it does not know or an algorithm the key
  * does not have, and returns only signatures the token layer verified.
  */
-#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "p11dkim/log.h"
-#include "p11dkim/signer_local.h"
-#include "p11dkim/token.h"
+#include "signer_int.h"
 
-struct slot {
-	const struct keytab_entry *e;
-	struct token *tok;		/* shared by entries of one token */
-	struct p11_key *key;		/* NULL: not available now */
-	time_t	 next_try;
-	char	 why[P11_ERR_MSG_MAX + 64];
+#define TABLES_MAX	8
+
+struct table {
+	uint32_t id;
+	size_t	 n;
+	struct key_entry **keys;
+	unsigned views;
+	int	 retired;
 };
 
 struct signer_local {
+	struct registry reg;
+	struct table *tables[TABLES_MAX];
+	unsigned wait_ms;		/* for a key another thread opens */
+};
+
+struct view {
 	struct signer base;
-	const struct conf *conf;
-	const struct keytab *keys;
-	struct p11_module *mod;
-	pthread_mutex_t mu;		/* key and tok of unavailable slots */
-	struct slot *slots;
-	size_t	 n;
+	struct signer_local *s;
+	struct table *t;
+	int	 owns;			/* frees s too (signer_local_open) */
 };
 
-static const unsigned char self_test_digest[DKIM_DIGEST_LEN] = {
-	'p', '1', '1', 'd', 'k', 'i', 'm', ' ', 's', 'e', 'l', 'f', '-', 't',
-	'e', 's', 't'
-};
-
-/* shared_token - an already open token of the same label and serial */
-static struct token *
-shared_token(struct signer_local *s, size_t upto, const struct conf_institution *i)
+/* table_free - drop the table's keys and free it (locked) */
+static void
+table_free(struct signer_local *s, struct table *t)
 {
-	for (size_t k = 0; k < upto; k++) {
-		const struct conf_institution *o = s->slots[k].e->inst;
+	for (int i = 0; i < TABLES_MAX; i++)
+		if (s->tables[i] == t)
+			s->tables[i] = NULL;
+	for (size_t k = 0; k < t->n; k++)
+		if (t->keys[k] != NULL)
+			registry_put(&s->reg, t->keys[k]);
+	free(t->keys);
+	free(t);
+}
 
-		if (s->slots[k].tok != NULL &&
-		    strcmp(o->token_label, i->token_label) == 0 &&
-		    (o->token_serial == NULL) == (i->token_serial == NULL) &&
-		    (i->token_serial == NULL ||
-		    strcmp(o->token_serial, i->token_serial) == 0))
-			return s->slots[k].tok;
-	}
+/* table_find - the table with this id, or NULL (locked) */
+static struct table *
+table_find(struct signer_local *s, uint32_t id)
+{
+	for (int i = 0; i < TABLES_MAX; i++)
+		if (s->tables[i] != NULL && s->tables[i]->id == id)
+			return s->tables[i];
 	return NULL;
 }
 
-/* open_slot - log in to the slot's token, find and self-test its key */
-static int
-open_slot(struct signer_local *s, size_t k)
+/* table_new - a table of n specs' entries in a free place (locked) */
+static struct table *
+table_new(struct signer_local *s, uint32_t id, const struct keyspec *v,
+    size_t n, char *err, size_t errlen)
 {
-	struct slot *sl = &s->slots[k];
-	const struct conf_institution *i = sl->e->inst;
-	unsigned char sig[P11_SIG_MAX];
-	size_t	 len = sizeof(sig);
-	struct pin_source *pin;
-	struct p11_err err;
-	char	 what[128];
-	int	 ed;
+	struct table *t;
+	int	 slot = -1;
 
-	if (sl->tok == NULL && (sl->tok = shared_token(s, k, i)) == NULL) {
-		snprintf(what, sizeof(what), "user PIN of %s", i->code);
-		if ((pin = pin_source_parse(i->pin, what, &err)) == NULL ||
-		    (sl->tok = token_open(s->mod, i->token_label,
-		    i->token_serial, pin, s->conf->daemon.sessions, &err)) ==
-		    NULL)
-			goto fail;
+	for (int i = 0; i < TABLES_MAX && slot < 0; i++)
+		if (s->tables[i] == NULL)
+			slot = i;
+	if (table_find(s, id) != NULL || slot < 0) {
+		snprintf(err, errlen, "key table %u: %s", id, slot < 0 ?
+		    "too many tables in use" : "already loaded");
+		return NULL;
 	}
-	if ((sl->key = token_key(sl->tok, sl->e->key_label, &err)) == NULL)
-		goto fail;
-	ed = p11_key_type(sl->key) == P11_KEY_ED25519;
-	if (ed != (sl->e->alg == DKIM_ALG_ED25519_SHA256)) {
-		snprintf(sl->why, sizeof(sl->why), "%s: key '%s' does not fit "
-		    "%s", i->code, sl->e->key_label, dkim_alg_name(sl->e->alg));
-		sl->key = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->keys = calloc(n + 1, sizeof(*t->keys))) == NULL) {
+		free(t);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->id = id;
+	s->tables[slot] = t;
+	for (; t->n < n; t->n++)
+		if ((t->keys[t->n] = registry_get(&s->reg, &v[t->n])) == NULL) {
+			table_free(s, t);
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+	return t;
+}
+
+/* signer_local_load - a new table of keys */
+int
+signer_local_load(struct signer_local *s, uint32_t id,
+    const struct keyspec *v, size_t n, struct signer_load *how, char *err,
+    size_t errlen)
+{
+	struct table *t;
+	int	 rc;
+
+	pthread_mutex_lock(&s->reg.mu);
+	t = table_new(s, id, v, n, err, errlen);
+	if (t != NULL)
+		t->views++;		/* while it settles */
+	pthread_mutex_unlock(&s->reg.mu);
+	if (t == NULL)
+		return -1;
+	how->unseen = registry_unseen(&s->reg, t->keys, t->n);
+	rc = how->strict || how->settle ? registry_settle(&s->reg, t->keys,
+	    t->n, err, errlen) : 0;
+	if (rc < 0 && how->strict) {
+		pthread_mutex_lock(&s->reg.mu);
+		table_free(s, t);
+		pthread_mutex_unlock(&s->reg.mu);
 		return -1;
 	}
-	if (p11_key_sign(sl->key, self_test_digest, sig, &len, &err) < 0) {
-		sl->key = NULL;
-		goto fail;
-	}
+	pthread_mutex_lock(&s->reg.mu);
+	t->views--;
+	pthread_mutex_unlock(&s->reg.mu);
 	return 0;
-fail:
-	snprintf(sl->why, sizeof(sl->why), "%s: %s", i->code, err.msg);
-	return -1;
 }
 
-/* retry_slot - an unavailable slot, tried again when it is time */
-static struct p11_key *
-retry_slot(struct signer_local *s, size_t k)
-{
-	struct slot *sl = &s->slots[k];
-	struct p11_key *key;
-	time_t	 now = time(NULL);
-
-	pthread_mutex_lock(&s->mu);
-	if (sl->key == NULL && now >= sl->next_try) {
-		sl->next_try = now + SIGNER_LOCAL_RETRY;
-		if (open_slot(s, k) == 0)
-			log_info("institution %s: token available again",
-			    sl->e->inst->code);
-	}
-	key = sl->key;
-	pthread_mutex_unlock(&s->mu);
-	return key;
-}
-
-/* local_sign - sign with key number key */
+/*
+ * bad_signature - the token returned signatures that did not verify: a
+ * security event (a faulty RSA-CRT signature can give the key away);
+ * counted, logged, never used
+ */
 static void
-local_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
+bad_signature(struct signer_local *s, struct key_entry *ke,
+    const struct p11_sign_report *rep, int rc)
+{
+	pthread_mutex_lock(&s->reg.mu);
+	ke->bad_signatures += rep->bad_signatures;
+	pthread_mutex_unlock(&s->reg.mu);
+	log_err("security: institution %s: token '%s' returned %u signature(s) "
+	    "with key '%s' that did not verify; none was used, %s",
+	    ke->spec.code, ke->spec.token_label, rep->bad_signatures,
+	    ke->spec.key_label, rc == 0 ? "signed on another session" :
+	    "the request failed");
+}
+
+/* view_sign - sign digest with key number key of the view's table */
+static void
+view_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
     const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *r)
 {
-	struct signer_local *s = (struct signer_local *)base;
+	struct view *v = (struct view *)base;
+	struct p11_sign_report rep;
+	struct key_entry *ke;
+	char	 why[SIGNER_WHY_MAX];
 	struct p11_key *k;
 	struct p11_err err;
+	int	 rc;
 
-	if (keytab_request_check(s->keys, key, (uint32_t)alg, r->reason,
-	    sizeof(r->reason)) < 0) {
+	if (keyspec_request_check(key < v->t->n ? &v->t->keys[key]->spec :
+	    NULL, key, (uint32_t)alg, r->reason, sizeof(r->reason)) < 0) {
 		r->status = SIGNER_PERM;
+		r->len = 0;
 		return;
 	}
-	pthread_mutex_lock(&s->mu);
-	k = s->slots[key].key;
-	pthread_mutex_unlock(&s->mu);
-	if (k == NULL && (k = retry_slot(s, key)) == NULL) {
-		signer_reply_set(r, SIGNER_TEMP, "token unavailable: %.160s",
-		    s->slots[key].why);
+	ke = v->t->keys[key];
+	if ((k = registry_key(&v->s->reg, ke, v->s->wait_ms, why,
+	    sizeof(why))) == NULL) {
+		signer_reply_set(r, SIGNER_TEMP, "token unavailable: %s: %.150s",
+		    ke->spec.code, why);
 		return;
 	}
 	r->len = sizeof(r->sig);
-	if (p11_key_sign(k, digest, r->sig, &r->len, &err) < 0) {
+	rc = p11_key_sign_report(k, digest, r->sig, &r->len, &rep, &err);
+	if (rep.bad_signatures > 0)
+		bad_signature(v->s, ke, &rep, rc);
+	if (rc < 0) {
 		/*
 		 * Whatever the token says (even a PIN refused at a re-login),
 		 * the message is fine: mail must be queued and retried,
 		 * never bounced, for our own trouble.
 		 */
-		signer_reply_set(r, SIGNER_TEMP, "%s: %.160s",
-		    s->slots[key].e->inst->code, err.msg);
+		registry_failed(&v->s->reg, ke, err.msg);
+		signer_reply_set(r, SIGNER_TEMP, "%s: %.160s", ke->spec.code,
+		    err.msg);
 		return;
 	}
+	registry_signed(&v->s->reg, ke);
 	r->status = SIGNER_OK;
 }
 
-/* local_free - close tokens (each once), then the module */
+/* view_free - the view goes; a retired table with it, when it was last */
 static void
-local_free(struct signer *base)
+view_free(struct signer *base)
 {
-	struct signer_local *s = (struct signer_local *)base;
+	struct view *v = (struct view *)base;
+	struct signer_local *s = v->s;
 
-	for (size_t k = 0; k < s->n; k++) {
-		if (s->slots[k].tok == NULL)
-			continue;
-		for (size_t j = k + 1; j < s->n; j++)
-			if (s->slots[j].tok == s->slots[k].tok)
-				s->slots[j].tok = NULL;
-		token_close(s->slots[k].tok);
-	}
-	p11_module_free(s->mod);
-	pthread_mutex_destroy(&s->mu);
-	free(s->slots);
-	free(s);
+	pthread_mutex_lock(&s->reg.mu);
+	if (--v->t->views == 0 && v->t->retired)
+		table_free(s, v->t);
+	pthread_mutex_unlock(&s->reg.mu);
+	if (v->owns)
+		signer_local_free(s);
+	free(v);
 }
 
-static const struct signer_ops local_ops = { local_sign, local_free };
+/*
+ * view_status - the table's keys from first on: their states (a byte
+ * each), or their bad signature counts (four bytes each)
+ */
+static size_t
+view_status(struct signer *base, int what, size_t first, unsigned char *out,
+    size_t max)
+{
+	struct view *v = (struct view *)base;
+	size_t	 n = 0, each = what == SIGNER_STATUS_BAD ? 4 : 1;
+	uint32_t bad;
 
-/* signer_local_new - load the module, open tokens, self-test the keys */
+	pthread_mutex_lock(&v->s->reg.mu);
+	for (; first < v->t->n && n + each <= max; first++, n += each) {
+		const struct key_entry *ke = v->t->keys[first];
+
+		if (what == SIGNER_STATUS_BAD) {
+			bad = ke->bad_signatures > UINT32_MAX ? UINT32_MAX :
+			    (uint32_t)ke->bad_signatures;
+			memcpy(out + n, &bad, 4);
+		} else
+			out[n] = ke->state == KEY_READY ? SIGNER_KEY_UP :
+			    ke->state == KEY_DOWN ? SIGNER_KEY_DOWN :
+			    SIGNER_KEY_PENDING;
+	}
+	pthread_mutex_unlock(&v->s->reg.mu);
+	return n;
+}
+
+static const struct signer_ops view_ops = { view_sign, view_free,
+	view_status };
+
+/* signer_local_view - a signer for table id's key numbers, or NULL */
 struct signer *
-signer_local_new(const struct conf *c, const struct keytab *t, char *err,
-    size_t errlen)
+signer_local_view(struct signer_local *s, uint32_t id)
+{
+	struct view *v = calloc(1, sizeof(*v));
+	struct table *t;
+
+	if (v == NULL)
+		return NULL;
+	pthread_mutex_lock(&s->reg.mu);
+	if ((t = table_find(s, id)) != NULL && !t->retired)
+		t->views++;
+	pthread_mutex_unlock(&s->reg.mu);
+	if (t == NULL || t->retired) {
+		free(v);
+		return NULL;
+	}
+	v->base.ops = &view_ops;
+	v->s = s;
+	v->t = t;
+	return &v->base;
+}
+
+/* signer_local_retire - table id goes once its last view is freed */
+void
+signer_local_retire(struct signer_local *s, uint32_t id)
+{
+	struct table *t;
+
+	pthread_mutex_lock(&s->reg.mu);
+	if ((t = table_find(s, id)) != NULL) {
+		t->retired = 1;
+		if (t->views == 0)
+			table_free(s, t);
+	}
+	pthread_mutex_unlock(&s->reg.mu);
+}
+
+/* signer_local_new - load the module, start the opener threads */
+struct signer_local *
+signer_local_new(const struct conf *c, char *err, size_t errlen)
 {
 	struct signer_local *s = calloc(1, sizeof(*s));
-	struct p11_err perr;
 
-	if (s == NULL || (s->slots = calloc(t->n + 1, sizeof(*s->slots))) ==
-	    NULL) {
-		free(s);
+	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	s->base.ops = &local_ops;
-	s->conf = c;
-	s->keys = t;
-	s->n = t->n;
-	pthread_mutex_init(&s->mu, NULL);
-	if ((s->mod = p11_module_load(c->module, &perr)) == NULL) {
-		snprintf(err, errlen, "%s", perr.msg);
-		local_free(&s->base);
+	s->wait_ms = c->daemon.io_timeout * 1000 / 2;
+	if (registry_init(&s->reg, c, err, errlen) < 0) {
+		signer_local_free(s);
 		return NULL;
 	}
-	for (size_t k = 0; k < t->n; k++) {
-		s->slots[k].e = &t->e[k];
-		if (open_slot(s, k) == 0) {
-			log_info("institution %s: key '%s' (%s) ready, "
-			    "self-test passed", t->e[k].inst->code,
-			    t->e[k].key_label, dkim_alg_name(t->e[k].alg));
-			continue;
-		}
-		if (!t->e[k].inst->optional) {
-			snprintf(err, errlen, "%s", s->slots[k].why);
-			local_free(&s->base);
-			return NULL;
-		}
-		log_warn("institution %s is optional and starts without its "
-		    "key: %s", t->e[k].inst->code, s->slots[k].why);
-		s->slots[k].next_try = time(NULL) + SIGNER_LOCAL_RETRY;
+	return s;
+}
+
+/* signer_local_free - every view must be freed first; NULL is fine */
+void
+signer_local_free(struct signer_local *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < TABLES_MAX; i++)
+		if (s->tables[i] != NULL)
+			table_free(s, s->tables[i]);
+	registry_stop(&s->reg);
+	free(s);
+}
+
+/* signer_local_open - a signer for keytab t, every key opened first */
+struct signer *
+signer_local_open(const struct conf *c, const struct keytab *t, char *err,
+    size_t errlen)
+{
+	struct signer_load how = { 1, 1, 0 };
+	struct signer_local *s;
+	struct keyspec *v;
+	struct signer *view = NULL;
+
+	if (keyspec_build(t, &v, err, errlen) < 0)
+		return NULL;
+	if ((s = signer_local_new(c, err, errlen)) != NULL &&
+	    signer_local_load(s, 1, v, t->n, &how, err, errlen) == 0 &&
+	    (view = signer_local_view(s, 1)) == NULL)
+		snprintf(err, errlen, "out of memory");
+	free(v);
+	if (view == NULL) {
+		signer_local_free(s);
+		return NULL;
 	}
-	return &s->base;
+	((struct view *)view)->owns = 1;
+	signer_local_retire(s, 1);
+	return view;
 }

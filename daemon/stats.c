@@ -4,6 +4,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include <stdint.h>
+#include <string.h>
+
 #include "p11dkim/stats.h"
 
 static const double bounds_ms[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500,
@@ -16,6 +19,7 @@ struct stats {
 	unsigned long (*per_inst)[3];	/* [institution + 1][result] */
 	unsigned long *token_errors;	/* [institution + 1] */
 	unsigned long busy;
+	unsigned long uid_limit;
 	unsigned long buckets[NBOUNDS + 1];
 	double	 sum_ms;
 	unsigned long count;
@@ -69,6 +73,15 @@ stats_busy(struct stats *s)
 {
 	pthread_mutex_lock(&s->mu);
 	s->busy++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* stats_uid_limit - a connection turned away: its uid had its share */
+void
+stats_uid_limit(struct stats *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->uid_limit++;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -128,20 +141,124 @@ render_latency(struct stats *s, struct buf *out)
 	return rc;
 }
 
+/*
+ * fetch - what the signer says of every key (what: SIGNER_STATUS_*,
+ * each bytes a key) into v; the number of keys it said something of
+ */
+static size_t
+fetch(struct signer *signer, int what, size_t each, size_t n,
+    unsigned char *v)
+{
+	size_t	 done = 0, got;
+
+	while (done < n) {
+		got = signer_status(signer, what, done, v + done * each,
+		    (n - done) * each < DKIM_SIG_MAX ? (n - done) * each :
+		    DKIM_SIG_MAX / each * each);
+		if (got == 0)
+			break;
+		done += got / each;
+	}
+	return done;
+}
+
+/* inst_state - up (1), down (2) or pending (0) from its keys' states */
+static int
+inst_state(const unsigned char *states, const struct keytab *keys,
+    const struct conf_institution *inst, size_t *k)
+{
+	int	 up = 1, down = 0;
+
+	for (; *k < keys->n && keys->e[*k].inst == inst; (*k)++) {
+		up &= states[*k] == SIGNER_KEY_UP;
+		down |= states[*k] == SIGNER_KEY_DOWN;
+	}
+	return down ? 2 : up ? 1 : 0;
+}
+
+/*
+ * render_keys - per institution: up or not, and the bad signatures its
+ * token returned (both from the signer); and how many are up, down and
+ * not yet opened
+ */
+static int
+render_keys(const struct stats *s, const struct keytab *keys,
+    struct signer *signer, struct buf *out)
+{
+	unsigned char *states = calloc(keys->n + 1, 1);
+	uint32_t *bad = calloc(keys->n + 1, sizeof(*bad));
+	unsigned long count[3] = { 0, 0, 0 };
+	size_t	 k = 0, nstates, nbad;
+	int	 rc = -1;
+
+	if (states == NULL || bad == NULL)
+		goto out;
+	nstates = fetch(signer, SIGNER_STATUS_STATES, 1, keys->n, states);
+	nbad = fetch(signer, SIGNER_STATUS_BAD, 4, keys->n,
+	    (unsigned char *)bad);
+	rc = buf_printf(out, "# HELP p11dkim_institution_up 1 when every key "
+	    "of the institution is logged in and checked.\n# TYPE "
+	    "p11dkim_institution_up gauge\n");
+	for (size_t i = 0; rc == 0 && k < nstates && i < s->conf->ninst; i++) {
+		int st = inst_state(states, keys, &s->conf->inst[i], &k);
+
+		count[st]++;
+		rc = buf_printf(out, "p11dkim_institution_up{institution=\"%s\"} "
+		    "%d\n", s->conf->inst[i].code, st == 1);
+	}
+	if (rc == 0)
+		rc = buf_printf(out, "# HELP p11dkim_institutions Institutions "
+		    "by the state of their keys.\n# TYPE p11dkim_institutions "
+		    "gauge\np11dkim_institutions{state=\"up\"} %lu\n"
+		    "p11dkim_institutions{state=\"down\"} %lu\n"
+		    "p11dkim_institutions{state=\"pending\"} %lu\n"
+		    "# HELP p11dkim_token_bad_signatures_total Signatures the "
+		    "token returned that did not verify (never used).\n# TYPE "
+		    "p11dkim_token_bad_signatures_total counter\n", count[1],
+		    count[2], count[0]);
+	for (k = 0; rc == 0 && k < nbad; k++)
+		if (keys->e[k].kind == CONF_KIND_MAIN)
+			rc = buf_printf(out, "p11dkim_token_bad_signatures_total{"
+			    "institution=\"%s\"} %lu\n", keys->e[k].inst->code,
+			    (unsigned long)bad[k] + (keys->e[k].dual !=
+			    KEYTAB_NONE && keys->e[k].dual < nbad ?
+			    bad[keys->e[k].dual] : 0));
+out:
+	free(states);
+	free(bad);
+	return rc;
+}
+
+/* stats_bound - how large the exposition text may grow */
+size_t
+stats_bound(const struct conf *c)
+{
+	return 64 * 1024 + c->ninst * 1024;
+}
+
 /* stats_render - the exposition text */
 int
-stats_render(struct stats *s, struct buf *out)
+stats_render(struct stats *s, const struct keytab *keys,
+    struct signer *signer, struct buf *out)
 {
 	int	 rc;
 
+	rc = keys != NULL && signer != NULL ? render_keys(s, keys, signer,
+	    out) : 0;
 	pthread_mutex_lock(&s->mu);
-	rc = render_requests(s, out);
+	if (rc == 0)
+		rc = render_requests(s, out);
 	if (rc == 0)
 		rc = render_latency(s, out);
 	if (rc == 0)
 		rc = buf_printf(out, "# HELP p11dkim_busy_total Connections "
 		    "turned away: all workers busy.\n# TYPE p11dkim_busy_total "
 		    "counter\np11dkim_busy_total %lu\n", s->busy);
+	if (rc == 0)
+		rc = buf_printf(out, "# HELP p11dkim_uid_limit_total Connections "
+		    "turned away: their uid had max-connections-per-uid open.\n"
+		    "# TYPE p11dkim_uid_limit_total counter\n"
+		    "p11dkim_uid_limit_total %lu\n", s->uid_limit);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }

@@ -38,6 +38,25 @@ header_select_default_oversign(void)
 	return default_oversign;
 }
 
+/*
+ * header_select_name_ok - may name[0..len) stand in h=?  RFC 5322 3.6.8
+ * allows any printable character but ':' in a field name; h= is a tag
+ * value (RFC 6376 3.2), whose characters (VALCHAR) exclude ';' as well,
+ * and whose entries ':' separates.  A field named otherwise cannot be
+ * signed: listed as it is, it would end h= early and change the tags.
+ */
+int
+header_select_name_ok(const char *name, size_t len)
+{
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] < 0x21 || name[i] > 0x7e || name[i] == ':' ||
+		    name[i] == ';')
+			return 0;
+	return 1;
+}
+
 /* name_matches - does pattern ("list-*" or "from") match name[0..len)? */
 static int
 name_matches(const char *pattern, const char *name, size_t len)
@@ -119,7 +138,8 @@ add_entry(struct header_selection *sel, const char *name, size_t len,
 
 /*
  * add_name - h= entries for one name: its instances bottom-up (5.4.2),
- * then one more when the name is oversigned.
+ * then one more when the name is oversigned.  A name that cannot stand
+ * in h= gets none: its fields are left unsigned.
  */
 static int
 add_name(const struct header_section *hs, const char *const *oversign,
@@ -129,7 +149,7 @@ add_name(const struct header_section *hs, const char *const *oversign,
 	size_t	 i, flen;
 	const char *fname;
 
-	if (in_hlist(sel, name, len))
+	if (!header_select_name_ok(name, len) || in_hlist(sel, name, len))
 		return 0;
 	for (i = hs->nfields; i-- > 0;) {
 		fname = field_name(hs, i, &flen);

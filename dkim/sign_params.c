@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "p11dkim/header_select.h"
 #include "p11dkim/sign_params.h"
 
 #define DOMAIN_MAX	253
@@ -123,7 +124,10 @@ sign_params_identity(const char *id, const char *domain, struct buf *out,
 	return 0;
 }
 
-/* name_ok - a field name (RFC 5322 ftext), optionally ending in '*' */
+/*
+ * name_ok - a field name that may stand in h= (header_select_name_ok:
+ * RFC 5322 ftext without ';'), optionally ending in '*'
+ */
 static int
 name_ok(const char *n)
 {
@@ -131,12 +135,7 @@ name_ok(const char *n)
 
 	if (len > 0 && n[len - 1] == '*')
 		len--;
-	if (len == 0)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (n[i] < 33 || n[i] > 126 || n[i] == ':' || n[i] == '*')
-			return 0;
-	return 1;
+	return memchr(n, '*', len) == NULL && header_select_name_ok(n, len);
 }
 
 /* sign_params_names - a list of field names, "Name" or "Prefix-*" */

@@ -6,7 +6,9 @@
  * (smfi_getpriv, smfi_setpriv, smfi_getsymval, smfi_insheader) and a
  * stand-in signer.  Byte 0 picks one of three configurations (signing
  * domain from From, the envelope or the SASL login; small limits;
- * tempfail or accept on token trouble); then, until the input runs out:
+ * tempfail or accept on token trouble; single-tenant, or one institution
+ * authorized by client network and SASL login); then, until the input
+ * runs out:
  *
  *   'N' f1(4) f0(1)   negotiate: the steps and actions the MTA offers
  *   'C' kind str      connect: host name (255: none), an address kind
@@ -69,11 +71,20 @@ static struct {
 static struct conf *confs[CONFS];
 static struct keytab keys[CONFS];
 static struct front fronts[CONFS];
-static struct hosts *hosts[CONFS];
 
-/* The three configurations, after a common head and institutions. */
+/*
+ * The three configurations, after a common head and institutions: mosa's
+ * milter authorization (variant 0 is single-tenant: every institution for
+ * every internal host and authenticated sender) and the milter section.
+ */
+static const char *const mosa_auth[CONFS] = {
+	"",
+	" milter-hosts = { \"192.0.2.0/25\" }\n"
+	" milter-logins = { \"*@mosamuseum.com\", \"alice\" }\n",
+	" milter-hosts = { \"127.0.0.1\" }\n",
+};
 static const char *const variant[CONFS] = {
-	"milter \"unix:/nonexistent/m.sock\" {\n}\n",
+	"milter \"unix:/nonexistent/m.sock\" {\n single-tenant = true\n}\n",
 	"max-header-bytes = 1024\nmax-message-bytes = 4096\n"
 	"milter \"unix:/nonexistent/m.sock\" {\n signing-domain = \"envelope\"\n"
 	" on-token-failure = \"accept\"\n"
@@ -88,7 +99,8 @@ static const char head[] = "pkcs11-module = \"/x.so\"\n"
     "dual-selectors = { \"stxed1\", \"stxed2\" }\nstate-dir = \"/nonexistent\"\n"
     "ceremony-log = \"/nonexistent/log\"\n"
     "institution mosa {\n domains = { \"mosamuseum.com\" }\n pin = \"prompt\"\n"
-    " active-selector = \"stxsel1\"\n}\n"
+    " active-selector = \"stxsel1\"\n";
+static const char head2[] = "}\n"
     "institution venue {\n domains = { \"venue.example.org\" }\n"
     " subdomains = true\n pin = \"prompt\"\n active-selector = \"stxsel1\"\n"
     " algorithm = \"ed25519-sha256\"\n key-type = \"ed25519\"\n"
@@ -149,23 +161,19 @@ smfi_insheader(SMFICTX *ctx, int idx, char *name, char *value)
 	return mt.fail_insheader ? MI_FAILURE : MI_SUCCESS;
 }
 
-/* setup_one - configuration k, its keys, hosts and front */
+/* setup_one - configuration k, its keys and front */
 static void
 setup_one(int k)
 {
 	char	 text[2048], err[CONF_ERR_MAX];
-	const struct conf_milter *m;
 
-	snprintf(text, sizeof(text), "%s%s", head, variant[k]);
+	snprintf(text, sizeof(text), "%s%s%s%s", head, mosa_auth[k], head2,
+	    variant[k]);
 	confs[k] = harness_conf(text, "fuzz_milter");
 	if (keytab_build(confs[k], &keys[k], err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz_milter: %s\n", err);
 		abort();
 	}
-	m = confs[k]->daemon.milter;
-	if ((hosts[k] = hosts_parse((const char *const *)m->internal_hosts,
-	    m->ninternal, err, sizeof(err))) == NULL)
-		abort();
 	fronts[k].conf = confs[k];
 	fronts[k].keys = &keys[k];
 	fronts[k].signer = &harness_signer;
@@ -343,7 +351,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&mt, 0, sizeof(mt));
 	mt.tempfail_at_eom = !confs[*v % CONFS]->daemon.milter->
 	    accept_on_token_failure;
-	milter_filter_init(&fronts[*v % CONFS], hosts[*v % CONFS],
+	milter_filter_init(&fronts[*v % CONFS],
 	    confs[*v % CONFS]->daemon.milter);
 	while (step(d, &ctx, &in, &steps))
 		;

@@ -1,14 +1,14 @@
 /*
  * fuzz_signer_frames.c - libFuzzer target for what crosses the link
  * between a front and the signer process: what a front sends (taken by
- * daemon/signer_serve.c, checked against the key table by
- * daemon/keytab.c) and what the signer answers (decoded by
+ * daemon/signer_serve.c, checked against the key specs by
+ * daemon/keyspec.c) and what the signer answers (decoded by
  * daemon/signer_ipc.c).  Any input is a series of frames, each sent on a
  * real socket and taken by the real code:
  *
  *   'R' n16 bytes       a record on a channel (SOCK_SEQPACKET):
  *                       signer_request_take, and for a request,
- *                       keytab_request_check on a table of three
+ *                       keyspec_request_check on a table of three
  *                       institutions (RSA, Ed25519, dual-signing)
  *   'L' tag kind extra  a message on a link: the tag byte and `extra`
  *                       (0 to 3) more bytes, with the descriptors of
@@ -42,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "p11dkim/keyspec.h"
 #include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
 #include "p11dkim/signer_ipc.h"
@@ -54,6 +55,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct conf *conf;
 static struct keytab keys;
+static struct keyspec *specs;
 
 /* What a link message carries, by `kind`. */
 enum { K_NONE, K_CHANNEL, K_STREAM, K_DGRAM, K_PIPE, K_TWO, K_CHANNEL_PIPE,
@@ -80,7 +82,8 @@ setup(void)
 	char	 err[CONF_ERR_MAX] = "not 4 keys";
 
 	conf = harness_conf(text, "fuzz_signer_frames");
-	if (keytab_build(conf, &keys, err, sizeof(err)) < 0 || keys.n != 4) {
+	if (keytab_build(conf, &keys, err, sizeof(err)) < 0 || keys.n != 4 ||
+	    keyspec_build(&keys, &specs, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz_signer_frames: %s\n", err);
 		abort();
 	}
@@ -133,8 +136,8 @@ check_request(const struct signer_req *req)
 {
 	char	 why[SIGNER_REASON_MAX] = "";
 	int	 ok = req->key < keys.n && req->alg == (uint32_t)keys.e[req->key].alg;
-	int	 rc = keytab_request_check(&keys, req->key, req->alg, why,
-	    sizeof(why));
+	int	 rc = keyspec_request_check(req->key < keys.n ?
+	    &specs[req->key] : NULL, req->key, req->alg, why, sizeof(why));
 
 	if ((rc == 0) != ok || (rc < 0 && why[0] == '\0'))
 		abort();

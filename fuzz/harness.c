@@ -75,5 +75,5 @@ stand_in_free(struct signer *s)
 	(void)s;
 }
 
-static const struct signer_ops stand_in_ops = { stand_in_sign, stand_in_free };
+static const struct signer_ops stand_in_ops = { stand_in_sign, stand_in_free, NULL };
 struct signer harness_signer = { &stand_in_ops };

@@ -132,6 +132,7 @@ p11_err_set(struct p11_err *err, int temporary, CK_RV rv, const char *fmt, ...)
 	if (err == NULL)
 		return -1;
 	err->temporary = temporary;
+	err->absent = 0;
 	err->rv = rv;
 	va_start(ap, fmt);
 	set_msg(err, fmt, ap);
@@ -153,6 +154,7 @@ p11_err_rv(struct p11_err *err, CK_RV rv, const char *fmt, ...)
 		what[0] = '\0';
 	va_end(ap);
 	err->rv = rv;
+	err->absent = 0;
 	err->temporary = p11_rv_class(rv) != P11_CLASS_PERMANENT;
 	snprintf(err->msg, sizeof(err->msg), "%s: %s", what,
 	    p11_rv_name(rv, name, sizeof(name)));

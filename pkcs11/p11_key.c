@@ -15,7 +15,8 @@
 
 #include "token_int.h"
 
-#define SIGN_ATTEMPTS	3
+#define SIGN_ATTEMPTS	5
+#define BAD_SIGNATURES_MAX	3	/* a request gives up at the third */
 
 /* RFC 8017 9.2 note 1: DER of DigestInfo for SHA-256, before the hash. */
 static const unsigned char sha256_digestinfo[19] = {
@@ -157,10 +158,13 @@ find_private(struct token *t, CK_SESSION_HANDLE s, const char *label,
 
 	if (p11_find_objects(t, s, tmpl, 2, found, 2, &n, err) < 0)
 		return -1;
-	if (n != 1)
-		return p11_err_set(err, 0, CKR_OK, "token '%s': %s private "
-		    "key labelled '%s'", t->info.label, n ? "more than one" :
-		    "no", label);
+	if (n != 1) {
+		p11_err_set(err, 0, CKR_OK, "token '%s': %s private key "
+		    "labelled '%s'", t->info.label, n ? "more than one" : "no",
+		    label);
+		err->absent = n == 0;
+		return -1;
+	}
 	*o = found[0];
 	return 0;
 }
@@ -243,6 +247,7 @@ token_key(struct token *t, const char *label, struct p11_err *err)
 	if (rc < 0) {
 		EVP_PKEY_free(k->pub);
 		free(k);
+		token_recover_module(t, err);
 		return NULL;
 	}
 	k->epoch = epoch;
@@ -360,77 +365,148 @@ sign_once(struct p11_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
 	return k->tok->fn->C_Sign(s, data, len, sig, siglen);
 }
 
+/* A request's way through its attempts. */
+struct try {
+	unsigned long gen;		/* module generation at the start */
+	unsigned device;		/* device errors so far */
+	struct p11_sign_report *rep;
+};
+
 /*
- * attempt - one try on one session.  Returns 1 when signed, 0 to try
- * again (after the recovery the error calls for), -1 to give up.
+ * on_session - sign on one session of the pool; the session goes back,
+ * closed unless it is sound.  0 signed and verified, -1 failed (err), -2
+ * the signature did not verify (err).
  */
 static int
-attempt(struct p11_key *k, const unsigned char digest[32],
-    unsigned char *sig, size_t *siglen, struct p11_err *err)
+on_session(struct p11_key *k, const unsigned char digest[32],
+    unsigned char *sig, size_t *siglen, struct try *tr, struct p11_err *err)
 {
 	struct token *t = k->tok;
-	unsigned long epoch, gen = p11_module_generation(t->mod);
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_HANDLE o;
 	CK_ULONG len = *siglen;
+	unsigned long epoch;
 	CK_RV	 rv = CKR_OK;
-	enum p11_class cls;
-	int	 rc;
+	int	 rc, sound;
 
-	p11_module_enter(t->mod);
-	rc = token_session_get(t, &s, &epoch, err);
-	if (rc == 0) {
-		rc = p11_key_find_handle(k, s, epoch, &o, err);
-		if (rc == 0 && (rv = sign_once(k, s, o, digest, sig, &len)) !=
-		    CKR_OK)
-			rc = p11_err_rv(err, rv, "signing with key '%s' on "
-			    "token '%s'", k->label, t->info.label);
-		cls = rc == 0 ? P11_CLASS_OK : p11_rv_class(rv);
-		token_session_put(t, s, cls == P11_CLASS_OK ||
-		    cls == P11_CLASS_PERMANENT);
-	} else {
-		cls = err->rv == CKR_SESSION_COUNT ? P11_CLASS_PERMANENT :
-		    p11_rv_class(err->rv);
+	if (token_session_get(t, &s, &epoch, err) < 0) {
+		tr->rep->attempts++;
+		return -1;
 	}
-	p11_module_leave(t->mod);
-	if (rc == 0) {
+	tr->rep->attempts++;
+	rc = p11_key_find_handle(k, s, epoch, &o, err);
+	if (rc == 0 && (rv = sign_once(k, s, o, digest, sig, &len)) != CKR_OK)
+		rc = p11_err_rv(err, rv, "signing with key '%s' on token '%s'",
+		    k->label, t->info.label);
+	if (rc == 0 && !verify(k, digest, sig, len)) {
+		tr->rep->bad_signatures++;
+		rc = p11_err_set(err, 1, CKR_FUNCTION_FAILED, "key '%s' on token "
+		    "'%s': the token returned a signature that does not "
+		    "verify; not used", k->label, t->info.label);
+		rv = CKR_FUNCTION_FAILED;
+	}
+	sound = rc == 0 || (rv != CKR_OK && rv != CKR_FUNCTION_FAILED &&
+	    p11_rv_class(rv) == P11_CLASS_PERMANENT);
+	token_session_put(t, s, sound);
+	if (rc == 0)
 		*siglen = len;
+	return rc < 0 && rv == CKR_FUNCTION_FAILED ? -2 : rc;
+}
+
+/*
+ * recover - what a failed attempt calls for: 1 to try again, 0 to give
+ * up.  A session error or a device error drops that session (done) and
+ * tries another; a handle error or a second device error logs in again;
+ * a third, or a module that is not initialized, re-initializes the module
+ * if it is broken (p11_module_broken) and gives up (the next request finds
+ * it working), else goes on while the attempts last.  A bad signature
+ * is made again on another session (a third gives up).
+ */
+static int
+recover(struct p11_key *k, struct try *tr, unsigned long epoch, int rc,
+    const struct p11_err *err)
+{
+	struct token *t = k->tok;
+	enum p11_class cls = p11_rv_class(err->rv);
+	struct p11_err ignored;
+
+	if (rc == -2)			/* again, on another session */
+		return tr->rep->bad_signatures < BAD_SIGNATURES_MAX;
+	if (!err->temporary && cls != P11_CLASS_DEVICE)
+		return 0;
+	if (err->rv == CKR_SESSION_COUNT || (err->rv == CKR_FUNCTION_FAILED &&
+	    strstr(err->msg, "not answering") != NULL))
+		return 0;		/* busy or hung: waiting will not do */
+	if (cls == P11_CLASS_SESSION) {
+		token_check_anchor(t, epoch);
 		return 1;
 	}
-	if (!err->temporary || cls == P11_CLASS_PERMANENT)
-		return -1;
-	if (cls == P11_CLASS_SESSION)
-		token_check_anchor(t, epoch);
-	else if (cls == P11_CLASS_LOGIN || cls == P11_CLASS_OK)
+	if (cls == P11_CLASS_LOGIN || cls == P11_CLASS_OK) {
 		token_mark_down(t, epoch);
-	else if (cls == P11_CLASS_DEVICE) {
-		char	 cause[P11_ERR_MSG_MAX], why[P11_ERR_MSG_MAX];
-
-		snprintf(cause, sizeof(cause), "%s", err->msg);
-		if (p11_module_reinit(t->mod, gen, err) < 0) {
-			snprintf(why, sizeof(why), "%s", err->msg);
-			p11_err_set(err, 1, err->rv, "%.150s; recovery: %.150s",
-			    cause, why);
-			return -1;
-		}
+		return 1;
 	}
-	pthread_mutex_lock(&t->mu);
-	t->stats.recoveries += cls == P11_CLASS_DEVICE;
-	pthread_mutex_unlock(&t->mu);
+	if (cls != P11_CLASS_DEVICE)
+		return 0;
+	if (++tr->device == 2)
+		token_mark_down(t, epoch);
+	if (tr->device < 3 && err->rv != CKR_CRYPTOKI_NOT_INITIALIZED)
+		return 1;
+	if (!p11_module_broken(t->mod, t->info.slot))
+		return 1;	/* the token's trouble: on, while attempts last */
+	if (p11_module_reinit(t->mod, tr->gen, &ignored) == 0) {
+		tr->rep->module_reinit = 1;
+		pthread_mutex_lock(&t->mu);
+		t->stats.recoveries++;
+		pthread_mutex_unlock(&t->mu);
+		return err->rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+	}
 	return 0;
 }
 
 /* count - add to the token's counters */
 static void
-count(struct token *t, int ok, int verify_failed)
+count(struct token *t, int ok, const struct p11_sign_report *rep)
 {
 	pthread_mutex_lock(&t->mu);
 	if (ok)
 		t->stats.signs++;
 	else
 		t->stats.errors++;
-	t->stats.verify_failures += (unsigned long)verify_failed;
+	t->stats.verify_failures += rep->bad_signatures;
+	t->stats.retries += rep->attempts > 0 ? rep->attempts - 1 : 0;
 	pthread_mutex_unlock(&t->mu);
+}
+
+/* p11_key_sign_report - sign, verified, saying what it went through */
+int
+p11_key_sign_report(struct p11_key *k, const unsigned char digest[32],
+    unsigned char *sig, size_t *siglen, struct p11_sign_report *rep,
+    struct p11_err *err)
+{
+	struct p11_sign_report mine;
+	struct try tr = { p11_module_generation(k->tok->mod), 0, rep ? rep :
+	    &mine };
+	char	 last[P11_ERR_MSG_MAX];
+	unsigned long epoch;
+	int	 rc = -1, again = 1;
+
+	memset(tr.rep, 0, sizeof(*tr.rep));
+	while (again && tr.rep->attempts < SIGN_ATTEMPTS) {
+		p11_module_enter(k->tok->mod);
+		pthread_mutex_lock(&k->tok->mu);
+		epoch = k->tok->epoch;
+		pthread_mutex_unlock(&k->tok->mu);
+		rc = on_session(k, digest, sig, siglen, &tr, err);
+		p11_module_leave(k->tok->mod);
+		again = rc < 0 && recover(k, &tr, epoch, rc, err);
+	}
+	if (rc < 0 && again) {
+		snprintf(last, sizeof(last), "%s", err->msg);
+		p11_err_set(err, 1, err->rv, "still failing after %u attempts: "
+		    "%.250s", tr.rep->attempts, last);
+	}
+	count(k->tok, rc == 0, tr.rep);
+	return rc == 0 ? 0 : -1;
 }
 
 /* p11_key_sign - sign a SHA-256 digest, verified before it is returned */
@@ -438,22 +514,5 @@ int
 p11_key_sign(struct p11_key *k, const unsigned char digest[32],
     unsigned char *sig, size_t *siglen, struct p11_err *err)
 {
-	char	 last[P11_ERR_MSG_MAX];
-	int	 rc = 0;
-
-	for (int i = 0; i < SIGN_ATTEMPTS && rc == 0; i++)
-		rc = attempt(k, digest, sig, siglen, err);
-	if (rc == 0) {
-		snprintf(last, sizeof(last), "%s", err->msg);
-		p11_err_set(err, 1, err->rv, "still failing after %d "
-		    "attempts: %s", SIGN_ATTEMPTS, last);
-	}
-	if (rc == 1 && !verify(k, digest, sig, *siglen)) {
-		count(k->tok, 0, 1);
-		return p11_err_set(err, 1, CKR_DEVICE_ERROR, "key '%s' on "
-		    "token '%s': the token returned a signature that does "
-		    "not verify; not used", k->label, k->tok->info.label);
-	}
-	count(k->tok, rc == 1, 0);
-	return rc == 1 ? 0 : -1;
+	return p11_key_sign_report(k, digest, sig, siglen, NULL, err);
 }

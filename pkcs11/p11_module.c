@@ -17,12 +17,15 @@
 #include <libp11.h>
 
 #include "p11dkim/p11_module.h"
+#include "slot_index.h"
 
 #define REINIT_BACKOFF_MIN_MS	100
 #define REINIT_BACKOFF_MAX_MS	10000
+#define RESCAN_MIN_MS		5000	/* a token not found: scan again after */
 
 struct p11_module {
 	char	*path;
+	char	*init_args;		/* C_Initialize's pReserved, or NULL */
 	PKCS11_CTX *ctx;		/* libp11 */
 	PKCS11_SLOT *slots;		/* libp11's slot list */
 	unsigned int nslots;
@@ -34,6 +37,13 @@ struct p11_module {
 	int	 initialized;		/* C_Initialize is in force */
 	long	 backoff_ms;
 	struct timespec next_try;
+	pthread_mutex_t index_mu;	/* the three below */
+	struct slot_index *index;	/* NULL: scan before use */
+	long long index_at;		/* when it was scanned (ms) */
+	unsigned long index_gen;	/* the generation it was scanned in */
+	size_t	 probe_next;		/* p11_module_broken's next guess */
+	unsigned sessions;		/* pool sessions open (atomic) */
+	unsigned session_bound;		/* 0: none */
 };
 
 /* now_ms - a monotonic clock in milliseconds */
@@ -70,16 +80,28 @@ function_list(struct p11_module *m, struct p11_err *err)
 struct p11_module *
 p11_module_load(const char *path, struct p11_err *err)
 {
+	return p11_module_load_args(path, NULL, err);
+}
+
+/* p11_module_load_args - the same, with C_Initialize's pReserved */
+struct p11_module *
+p11_module_load_args(const char *path, const char *init_args,
+    struct p11_err *err)
+{
 	struct p11_module *m;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
-	    (m->path = strdup(path)) == NULL) {
+	    (m->path = strdup(path)) == NULL ||
+	    (init_args != NULL && (m->init_args = strdup(init_args)) == NULL)) {
+		if (m != NULL)
+			free(m->path);
 		free(m);
 		p11_err_set(err, 1, CKR_HOST_MEMORY, "out of memory");
 		return NULL;
 	}
 	pthread_rwlock_init(&m->lock, NULL);
 	pthread_mutex_init(&m->reinit_mu, NULL);
+	pthread_mutex_init(&m->index_mu, NULL);
 	if (access(path, R_OK) != 0) {
 		p11_err_set(err, 0, CKR_OK, "cannot load PKCS#11 module %s: "
 		    "%s", path, strerror(errno));
@@ -89,10 +111,13 @@ p11_module_load(const char *path, struct p11_err *err)
 		p11_err_set(err, 1, CKR_HOST_MEMORY, "libp11: out of memory");
 		return p11_module_free(m);
 	}
+	if (m->init_args != NULL)
+		PKCS11_CTX_init_args(m->ctx, m->init_args);
 	if (PKCS11_CTX_load(m->ctx, path) != 0) {
 		p11_err_set(err, 0, CKR_OK, "cannot load PKCS#11 module %s "
-		    "(missing, not a PKCS#11 module, or C_Initialize failed)",
-		    path);
+		    "(missing, not a PKCS#11 module, or C_Initialize failed%s)",
+		    path, m->init_args == NULL ? "; some modules need "
+		    "pkcs11-init-args" : " with the pkcs11-init-args given");
 		PKCS11_CTX_free(m->ctx);
 		m->ctx = NULL;
 		return p11_module_free(m);
@@ -214,24 +239,75 @@ p11_module_libp11_slot(struct p11_module *m, CK_SLOT_ID id)
 	return NULL;
 }
 
-/* p11_module_find_token - the one token with this label (and serial) */
+/* scan_locked - a fresh index of every token (index_mu held) */
+static int
+scan_locked(struct p11_module *m, struct p11_err *err)
+{
+	struct p11_token_info *list;
+	size_t	 n;
+
+	m->index = slot_index_free(m->index);
+	if (p11_module_tokens(m, &list, &n, err) < 0)
+		return -1;
+	if ((m->index = slot_index_new(list, n)) == NULL)
+		return p11_err_set(err, 1, CKR_HOST_MEMORY, "out of memory");
+	m->index_at = now_ms();
+	m->index_gen = p11_module_generation(m);
+	return 0;
+}
+
+/* p11_module_rescan - read every slot's token again before the next find */
+void
+p11_module_rescan(struct p11_module *m)
+{
+	pthread_mutex_lock(&m->index_mu);
+	m->index = slot_index_free(m->index);
+	pthread_mutex_unlock(&m->index_mu);
+}
+
+/*
+ * lookup_locked - the token in the index, scanned first when there is
+ * none yet (or the module was re-initialized since), and again when the
+ * token is not there and the last scan is RESCAN_MIN_MS old (a token
+ * plugged in since); how many matched in *found
+ */
+static int
+lookup_locked(struct p11_module *m, const char *label, const char *serial,
+    struct p11_token_info *out, size_t *found, struct p11_err *err)
+{
+	const struct p11_token_info *t = NULL;
+
+	*found = 0;
+	if (m->index != NULL && m->index_gen == p11_module_generation(m))
+		t = slot_index_find(m->index, label, serial, found);
+	if (*found == 0 && (m->index == NULL || m->index_gen !=
+	    p11_module_generation(m) || now_ms() - m->index_at >=
+	    RESCAN_MIN_MS)) {
+		if (scan_locked(m, err) < 0)
+			return -1;
+		t = slot_index_find(m->index, label, serial, found);
+	}
+	if (t != NULL)
+		*out = *t;
+	return 0;
+}
+
+/*
+ * p11_module_find_token - the one token with this label (and serial),
+ * from the index: the same cost however many tokens the module has
+ */
 int
 p11_module_find_token(struct p11_module *m, const char *label,
     const char *serial, struct p11_token_info *out, struct p11_err *err)
 {
-	struct p11_token_info *list;
-	size_t	 n, found = 0;
+	size_t	 found;
+	int	 rc;
 
-	if (p11_module_tokens(m, &list, &n, err) < 0)
+	pthread_mutex_lock(&m->index_mu);
+	rc = lookup_locked(m, label, serial, out, &found, err);
+	pthread_mutex_unlock(&m->index_mu);
+	if (rc < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (!list[i].initialized || strcmp(list[i].label, label) != 0 ||
-		    (serial != NULL && strcmp(list[i].serial, serial) != 0))
-			continue;
-		if (found++ == 0)
-			*out = list[i];
-	}
-	free(list);
 	if (found == 0)
 		return p11_err_set(err, 1, CKR_TOKEN_NOT_PRESENT, "no token "
 		    "labelled '%s'%s%s in module %s", label,
@@ -243,6 +319,98 @@ p11_module_find_token(struct p11_module *m, const char *label,
 		    found, label, serial ? " with serial " : "",
 		    serial ? serial : "");
 	return 0;
+}
+
+/* probe - does the token in slot answer C_GetTokenInfo? */
+static int
+probe(struct p11_module *m, CK_SLOT_ID slot)
+{
+	CK_TOKEN_INFO info;
+
+	return m->fn->C_GetTokenInfo(slot, &info) == CKR_OK;
+}
+
+/*
+ * others_answer - does one of up to three other tokens of the index
+ * answer?  -1 when there is no other (index_mu held)
+ */
+static int
+others_answer(struct p11_module *m, CK_SLOT_ID slot)
+{
+	const struct p11_token_info *t;
+	size_t	 n = slot_index_size(m->index), asked = 0;
+
+	for (size_t k = 0; k < n && asked < 3; k++) {
+		t = slot_index_at(m->index, (m->probe_next + k) % n);
+		if (t->slot == slot || !t->initialized)
+			continue;
+		asked++;
+		if (probe(m, t->slot)) {
+			m->probe_next = (m->probe_next + k + 1) % n;
+			return 1;
+		}
+	}
+	return asked == 0 ? -1 : 0;
+}
+
+/* p11_module_broken - is the module itself broken, not just one token? */
+int
+p11_module_broken(struct p11_module *m, CK_SLOT_ID slot)
+{
+	struct p11_err ignored;
+	CK_ULONG count = 0;
+	int	 rc;
+
+	p11_module_enter(m);
+	if (!m->initialized || m->fn->C_GetSlotList(CK_TRUE, NULL, &count) !=
+	    CKR_OK) {
+		p11_module_leave(m);
+		return 1;
+	}
+	pthread_mutex_lock(&m->index_mu);
+	if (m->index == NULL && scan_locked(m, &ignored) < 0)
+		rc = 1;
+	else
+		rc = others_answer(m, slot) != 1;
+	pthread_mutex_unlock(&m->index_mu);
+	p11_module_leave(m);
+	return rc;
+}
+
+/* p11_module_set_session_bound - at most n pool sessions; 0: none */
+void
+p11_module_set_session_bound(struct p11_module *m, unsigned n)
+{
+	__atomic_store_n(&m->session_bound, n, __ATOMIC_RELAXED);
+}
+
+/* p11_module_session_take - room for one more pool session? */
+int
+p11_module_session_take(struct p11_module *m, int force)
+{
+	unsigned bound = __atomic_load_n(&m->session_bound, __ATOMIC_RELAXED);
+	unsigned n = __atomic_load_n(&m->sessions, __ATOMIC_RELAXED);
+
+	do {
+		if (!force && bound > 0 && n >= bound)
+			return 0;
+	} while (!__atomic_compare_exchange_n(&m->sessions, &n, n + 1, 1,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return 1;
+}
+
+/* p11_module_session_give - a pool session closed */
+void
+p11_module_session_give(struct p11_module *m)
+{
+	(void)__atomic_sub_fetch(&m->sessions, 1, __ATOMIC_RELAXED);
+}
+
+/* p11_module_sessions - pool sessions open now */
+unsigned
+p11_module_sessions(struct p11_module *m)
+{
+	return __atomic_load_n(&m->sessions, __ATOMIC_RELAXED);
 }
 
 /* p11_module_enter - hold the module while using the function list */
@@ -271,6 +439,15 @@ p11_module_generation(struct p11_module *m)
 	return g;
 }
 
+/* init_args - C_Initialize's arguments, as libp11 passes them */
+static void
+init_args(const struct p11_module *m, CK_C_INITIALIZE_ARGS *args)
+{
+	memset(args, 0, sizeof(*args));
+	args->flags = CKF_OS_LOCKING_OK;
+	args->pReserved = m->init_args;
+}
+
 /* reinit_locked - finalize and initialize; under both locks */
 static int
 reinit_locked(struct p11_module *m, struct p11_err *err)
@@ -282,8 +459,7 @@ reinit_locked(struct p11_module *m, struct p11_err *err)
 		(void)m->fn->C_Finalize(NULL);
 	m->initialized = 0;
 	m->generation++;		/* every handle is gone now */
-	memset(&args, 0, sizeof(args));
-	args.flags = CKF_OS_LOCKING_OK;
+	init_args(m, &args);
 	rv = m->fn->C_Initialize(&args);
 	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		return p11_err_rv(err, rv, "module %s: C_Initialize after a "
@@ -338,18 +514,24 @@ p11_module_free(struct p11_module *m)
 	if (m == NULL)
 		return NULL;
 	if (m->ctx != NULL) {
+		CK_C_INITIALIZE_ARGS args;
+
 		if (m->slots != NULL)
 			PKCS11_release_all_slots(m->ctx, m->slots, m->nslots);
+		init_args(m, &args);
 		if (!m->initialized && m->fn != NULL &&
-		    m->fn->C_Initialize(NULL) == CKR_OK)
+		    m->fn->C_Initialize(&args) == CKR_OK)
 			m->initialized = 1;	/* libp11 will finalize */
 		PKCS11_CTX_unload(m->ctx);
 		PKCS11_CTX_free(m->ctx);
 	}
 	if (m->dl != NULL)
 		dlclose(m->dl);
+	slot_index_free(m->index);
 	pthread_rwlock_destroy(&m->lock);
 	pthread_mutex_destroy(&m->reinit_mu);
+	free(m->init_args);
+	pthread_mutex_destroy(&m->index_mu);
 	free(m->path);
 	free(m);
 	return NULL;

@@ -56,14 +56,28 @@ strip_eol(struct pin *p)
 		p->buf[--p->len] = '\0';
 }
 
+/*
+ * read_some - the next bytes of fd: from a file (or memfd) at the given
+ * offset, so that a descriptor inherited by several processes in turn
+ * (a restarted signer) reads the same PIN from its start each time; from
+ * a pipe, what comes next
+ */
+static ssize_t
+read_some(int fd, int seekable, char *buf, size_t len, off_t off)
+{
+	return seekable ? pread(fd, buf, len, off) : read(fd, buf, len);
+}
+
 /* read_fd - the whole of fd into p; at most PIN_MAX bytes */
 static int
 read_fd(int fd, struct pin *p, const char *what, struct p11_err *err)
 {
+	int	 seekable = lseek(fd, 0, SEEK_CUR) >= 0;
 	ssize_t	 n;
 
 	memset(p, 0, sizeof(*p));
-	while ((n = read(fd, p->buf + p->len, PIN_MAX + 1 - p->len)) != 0) {
+	while ((n = read_some(fd, seekable, p->buf + p->len, PIN_MAX + 1 -
+	    p->len, (off_t)p->len)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -266,6 +280,46 @@ pin_source_parse(const char *spec, const char *what, struct p11_err *err)
 	p11_err_set(err, 0, CKR_OK, "%s: PIN source '%s' is not file:PATH, "
 	    "fd:N or prompt", what, spec);
 	return NULL;
+}
+
+/* path_of - the file a PIN spec names, or NULL */
+static const char *
+path_of(const char *spec)
+{
+	if (strncmp(spec, "file:", 5) == 0)
+		return spec + 5;
+	return spec[0] == '/' ? spec : NULL;
+}
+
+/* stamp_path - a file's identity: device, inode, size, change time */
+static void
+stamp_path(const char *path, char *out, size_t len)
+{
+	struct stat st;
+
+	if (path == NULL)
+		snprintf(out, len, "fixed");
+	else if (stat(path, &st) < 0)
+		snprintf(out, len, "unreadable");
+	else
+		snprintf(out, len, "%lu:%lu:%lld:%lld.%09ld",
+		    (unsigned long)st.st_dev, (unsigned long)st.st_ino,
+		    (long long)st.st_size, (long long)st.st_ctim.tv_sec,
+		    st.st_ctim.tv_nsec);
+}
+
+/* pin_spec_stamp - what identifies the PIN a spec gives, now */
+void
+pin_spec_stamp(const char *spec, char *out, size_t len)
+{
+	stamp_path(path_of(spec), out, len);
+}
+
+/* pin_source_stamp - the same, of a source */
+void
+pin_source_stamp(const struct pin_source *s, char *out, size_t len)
+{
+	stamp_path(s->kind == PIN_FILE ? s->path : NULL, out, len);
 }
 
 /* pin_get - the PIN, into pin; the caller wipes it with pin_wipe() */

@@ -65,6 +65,7 @@ set_user_pin(struct p11_module *m, const char *label,
 {
 	PKCS11_SLOT *s;
 
+	p11_module_rescan(m);		/* the token is new, or moved slots */
 	if (p11_module_find_token(m, label, NULL, out, err) < 0)
 		return -1;
 	if ((s = p11_module_libp11_slot(m, out->slot)) == NULL)
@@ -81,6 +82,7 @@ set_user_pin(struct p11_module *m, const char *label,
 		    label);
 	}
 	(void)PKCS11_logout(s);
+	p11_module_rescan(m);		/* its flags changed */
 	return p11_module_find_token(m, label, NULL, out, err);
 }
 

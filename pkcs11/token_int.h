@@ -23,6 +23,19 @@ struct p11_key {
 	struct p11_key *next;
 };
 
+/* A session of the pool that waits for its next operation. */
+struct idle_session {
+	CK_SESSION_HANDLE h;
+	long long since;		/* ms, monotonic */
+};
+
+/* A session of the pool in use for a call. */
+struct busy_session {
+	CK_SESSION_HANDLE h;
+	long long since;		/* ms, monotonic; 0: the place is free */
+	unsigned long epoch;		/* the login it was handed out under */
+};
+
 struct token {
 	struct p11_module *mod;
 	CK_FUNCTION_LIST *fn;
@@ -34,12 +47,17 @@ struct token {
 	unsigned long gen;		/* module generation of the state */
 	unsigned long epoch;		/* bumps at each (re-)login */
 	int	 up;			/* anchor open and logged in */
+	int	 pin_refused;		/* C_Login refused this PIN */
+	char	 pin_stamp[PIN_STAMP_MAX];	/* ... from the source as it was */
 	CK_SESSION_HANDLE anchor;
-	CK_SESSION_HANDLE *idle;
+	struct idle_session *idle;
 	size_t	 nidle;
 	size_t	 busy;
-	size_t	 max_sessions;
+	size_t	 max_sessions;		/* configured, or learned (SESSION_COUNT) */
+	size_t	 cap;			/* as configured: the arrays' size */
 	unsigned wait_ms;
+	unsigned hang_ms;		/* a call running longer: not answering */
+	struct busy_session *calls;	/* the sessions in use, [cap] */
 	struct p11_key *keys;
 	struct token_stats stats;
 };
@@ -47,7 +65,8 @@ struct token {
 /*
  * token_session_get - a logged-in session for one operation, waiting for
  * one at most wait_ms.  Call inside p11_module_enter/leave.  *epoch tells
- * which key handles are valid with it.
+ * which key handles are valid with it.  Fails at once when a call on the
+ * token has been running for longer than hang_ms.
  */
 int	token_session_get(struct token *, CK_SESSION_HANDLE *,
 	    unsigned long *epoch, struct p11_err *);
@@ -55,7 +74,16 @@ int	token_session_get(struct token *, CK_SESSION_HANDLE *,
 /* token_session_put - give a session back; ok == 0 closes it */
 void	token_session_put(struct token *, CK_SESSION_HANDLE, int ok);
 
-/* token_mark_down - log in again (and find keys again) before next use */
+/* token_call_begin - a call on the token starts: its slot, for _end */
+int	token_call_begin(struct token *);
+
+/* token_call_end - the call in slot ended */
+void	token_call_end(struct token *, int slot);
+
+/* token_recover_module - after a device error: re-init a broken module */
+void	token_recover_module(struct token *, const struct p11_err *);
+
+/* token_mark_down - log in again before next use (call outside the module) */
 void	token_mark_down(struct token *, unsigned long epoch);
 
 /* token_check_anchor - after a session error: log in again if needed */

@@ -2,7 +2,8 @@
  * ceremony_int.h - the inside of the ceremony log modules, shared by
  * them only: ceremony_record.c (a record as a line: check, format,
  * parse, hash), ceremony_log.c (the file: verify, append, locking, the
- * chain) and ceremony_transcript.c.  Their API is
+ * chain), ceremony_anchor.c (the anchor file, and verify held to it and
+ * to a given head) and ceremony_transcript.c.  Their API is
  * include/p11dkim/ceremony_log.h; nothing else includes this file.
  *
  * Security notes: a walk reads the log under the shared flock taken by
@@ -29,6 +30,19 @@ int	ceremony_fail(char *err, size_t errlen, const char *fmt, ...)
 /* ceremony_line_hash - hex SHA-256 of a line without its LF */
 int	ceremony_line_hash(const char *line, size_t len,
 	    char hex[CEREMONY_LOG_HASH_HEX], char *err, size_t errlen);
+
+/* ceremony_hash_ok - exactly 64 lower-case hex digits */
+int	ceremony_hash_ok(const char *);
+
+/* --- ceremony_anchor.c --------------------------------------------- */
+
+/* ceremony_anchor_write - "count=N head=HEX" and LF, atomically */
+int	ceremony_anchor_write(const char *path, unsigned long count,
+	    const char *head, char *err, size_t errlen);
+
+/* ceremony_anchor_read - the anchor file: 0, 1 when there is none, -1 */
+int	ceremony_anchor_read(const char *path, struct ceremony_anchor *,
+	    char *err, size_t errlen);
 
 /* --- ceremony_log.c: passes over the log, for verify and transcript  */
 

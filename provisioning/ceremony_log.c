@@ -10,7 +10,8 @@
  * writes the whole line with one write() before fsync; a short write is
  * cut back off.  Readers take a shared flock, so they never see half a
  * line.  Only regular files are opened, and an append checks that its
- * two descriptors name the same file.
+ * two descriptors name the same file.  The anchor file is replaced under
+ * the same exclusive lock, after the record's fsync.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "p11dkim/atomic_file.h"
 #include "p11dkim/buf.h"
 #include "p11dkim/ceremony_log.h"
 #include "ceremony_int.h"
@@ -398,36 +400,21 @@ appender_close(struct appender *a, char *err, size_t errlen)
 	return rc;
 }
 
-/*
- * dir_sync - fsync the directory of path, so that a log just created
- * survives a crash.  Some file systems cannot sync directories (EINVAL).
- */
+/* dir_of - the directory part of path: "." or "/" when it has none */
 static int
-dir_sync(const char *path, char *err, size_t errlen)
+dir_of(const char *path, char *dir, size_t len, char *err, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
-	char	 dir[PATH_MAX];
-	int	 n, fd, rc = 0;
+	int	 n;
 
-	if (slash != NULL && slash - path >= PATH_MAX)
-		return ceremony_fail(err, errlen, "'%s': directory name too "
-		    "long", path);
 	if (slash == NULL || slash == path)
-		n = snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
+		n = snprintf(dir, len, "%s", slash ? "/" : ".");
 	else
-		n = snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path),
-		    path);
-	if (n < 0 || (size_t)n >= sizeof(dir))
+		n = snprintf(dir, len, "%.*s", (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= len)
 		return ceremony_fail(err, errlen, "'%s': directory name too "
 		    "long", path);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return ceremony_fail(err, errlen, "directory '%s': open: %s",
-		    dir, strerror(errno));
-	if (fsync(fd) < 0 && errno != EINVAL)
-		rc = ceremony_fail(err, errlen, "directory '%s': fsync: %s",
-		    dir, strerror(errno));
-	(void)close(fd);
-	return rc;
+	return 0;
 }
 
 /*
@@ -459,13 +446,13 @@ line_write(const struct appender *a, const struct buf *line, char *err,
 	if (fsync(a->wfd) < 0)
 		return ceremony_fail(err, errlen, "ceremony log '%s': fsync: "
 		    "%s", a->path, strerror(errno));
-	return a->size == 0 ? dir_sync(a->path, err, errlen) : 0;
+	return a->size == 0 ? atomic_file_sync_dir(a->path, err, errlen) : 0;
 }
 
-/* record_write - format rec with its LF and write it */
+/* record_write - format rec with its LF and write it; its hash to hash */
 static int
 record_write(const struct appender *a, const struct ceremony_record *rec,
-    char *err, size_t errlen)
+    char hash[CEREMONY_LOG_HASH_HEX], char *err, size_t errlen)
 {
 	struct buf line;
 	char	 why[WHY_MAX];
@@ -475,6 +462,10 @@ record_write(const struct appender *a, const struct ceremony_record *rec,
 	if (ceremony_log_format(rec, &line, why, sizeof(why)) < 0)
 		(void)ceremony_fail(err, errlen, "ceremony log '%s': refusing "
 		    "to append: %s", a->path, why);
+	else if (ceremony_line_hash(line.data, line.len, hash, why,
+	    sizeof(why)) < 0)
+		(void)ceremony_fail(err, errlen, "ceremony log '%s': %s",
+		    a->path, why);
 	else if (buf_append(&line, "\n", 1) < 0)
 		(void)ceremony_fail(err, errlen, "ceremony log '%s': %s",
 		    a->path, strerror(errno));
@@ -484,20 +475,70 @@ record_write(const struct appender *a, const struct ceremony_record *rec,
 	return rc;
 }
 
-/* ceremony_log_append - chain rec to the log and write it durably */
-int
-ceremony_log_append(const char *path, struct ceremony_record *rec,
-    char *err, size_t errlen)
+/*
+ * anchor_update - the anchor file names the record just written.  Only
+ * after the record is durable: a crash in between leaves the anchor
+ * behind the log, which verify accepts, and never ahead of it.
+ */
+static int
+anchor_update(const struct appender *a, const char *anchor_path,
+    const struct ceremony_record *rec, const char *hash, char *err,
+    size_t errlen)
 {
+	char	 why[WHY_MAX + 64];
+
+	if (anchor_path == NULL)
+		return 0;
+	if (ceremony_anchor_write(anchor_path, rec->seq, hash, why,
+	    sizeof(why)) < 0)
+		return ceremony_fail(err, errlen, "ceremony log '%s': record "
+		    "%lu was written, but its anchor was not: %s", a->path,
+		    rec->seq, why);
+	return 0;
+}
+
+/* ceremony_log_append - chain rec to the log, write it durably, anchor it */
+int
+ceremony_log_append(const char *path, const char *anchor_path,
+    struct ceremony_record *rec, char *err, size_t errlen)
+{
+	char	 hash[CEREMONY_LOG_HASH_HEX];
 	struct appender a;
 	int	 rc = -1;
 
 	if (appender_open(&a, path, err, errlen) == 0 &&
 	    chain_to_last(&a, rec, err, errlen) == 0 &&
 	    time_stamp(rec, err, errlen) == 0 &&
-	    record_write(&a, rec, err, errlen) == 0)
+	    record_write(&a, rec, hash, err, errlen) == 0 &&
+	    anchor_update(&a, anchor_path, rec, hash, err, errlen) == 0)
 		rc = 0;
 	if (appender_close(&a, rc == 0 ? err : NULL, errlen) < 0)
 		rc = -1;
+	return rc;
+}
+
+/* ceremony_log_check_append - would an append work now? (no write) */
+int
+ceremony_log_check_append(const char *path, char *err, size_t errlen)
+{
+	struct ceremony_record rec;
+	struct appender a;
+	char	 dir[PATH_MAX];
+	int	 rc = -1;
+
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		if (dir_of(path, dir, sizeof(dir), err, errlen) < 0)
+			return -1;
+		if (access(dir, W_OK | X_OK) < 0)
+			return ceremony_fail(err, errlen, "ceremony log '%s': "
+			    "cannot be created in '%s': %s", path, dir,
+			    strerror(errno));
+		return 0;
+	}
+	memset(&rec, 0, sizeof(rec));
+	if (appender_open(&a, path, err, errlen) == 0 &&
+	    chain_to_last(&a, &rec, err, errlen) == 0)
+		rc = 0;
+	(void)appender_close(&a, NULL, 0);
 	return rc;
 }

@@ -127,6 +127,13 @@ valid_hash(const char *v)
 	return v[HASH_LEN] == '\0';
 }
 
+/* ceremony_hash_ok - exactly 64 lower-case hex digits */
+int
+ceremony_hash_ok(const char *v)
+{
+	return valid_hash(v);
+}
+
 /* valid_fpr - a key fingerprint, or nothing when no key is involved */
 static int
 valid_fpr(const char *v)
@@ -147,11 +154,12 @@ valid_action(const char *v)
 	return 1;
 }
 
-/* valid_result - "ok", or "failed: " and a reason */
+/* valid_result - "ok", "ok: " and a note, or "failed: " and a reason */
 static int
 valid_result(const char *v)
 {
 	return strcmp(v, "ok") == 0 ||
+	    (strncmp(v, "ok: ", 4) == 0 && v[4] != '\0') ||
 	    (strncmp(v, "failed: ", 8) == 0 && v[8] != '\0');
 }
 
@@ -215,7 +223,7 @@ static const struct field fields[] = {
 	STRING_FIELD("fpr", fpr, valid_fpr,
 	    "64 lower-case hex digits, or nothing"),
 	STRING_FIELD("result", result, valid_result,
-	    "\"ok\" or \"failed: <reason>\""),
+	    "\"ok\", \"ok: <note>\" or \"failed: <reason>\""),
 	STRING_FIELD("prev", prev, valid_hash, "64 lower-case hex digits"),
 };
 

@@ -123,10 +123,10 @@ keys_load_zone(const char *path, struct dns_zone *z)
 	return rc;
 }
 
-/* published_txt - the key record at name: from zone, or looked up */
-static int
-published_txt(const char *name, const struct dns_zone *zone, struct buf *out,
-    char *why, size_t whylen)
+/* keys_published_txt - the key record at name: from zone, or looked up */
+int
+keys_published_txt(const char *name, const struct dns_zone *zone,
+    struct buf *out, char *why, size_t whylen)
 {
 	const char *t;
 
@@ -143,9 +143,17 @@ int
 keys_check_selector(struct keys_run *r, size_t i, size_t kind,
     const struct dns_zone *zone, char *why, size_t whylen)
 {
+	return keys_check_key(r, i, kind, keys_key(r, i, kind), zone, why,
+	    whylen);
+}
+
+/* keys_check_key - what DNS says of selector i's record, for key k */
+int
+keys_check_key(struct keys_run *r, size_t i, size_t kind, struct p11_key *k,
+    const struct dns_zone *zone, char *why, size_t whylen)
+{
 	char	 name[NAME_MAX_LEN];
 	struct buf txt;
-	struct p11_key *k;
 	unsigned char *p = NULL;
 	size_t	 len = 0;
 	int	 found, rc;
@@ -155,12 +163,11 @@ keys_check_selector(struct keys_run *r, size_t i, size_t kind,
 	    0)
 		return snprintf(why, whylen, "record name too long"), -1;
 	buf_init(&txt, DNS_TXT_MAX);
-	found = published_txt(name, zone, &txt, why, whylen);
+	found = keys_published_txt(name, zone, &txt, why, whylen);
 	if (found < 0) {
 		buf_release(&txt);
 		return -1;
 	}
-	k = keys_key(r, i, kind);
 	if (k != NULL && key_bytes(k, &p, &len) < 0) {
 		buf_release(&txt);
 		return snprintf(why, whylen, "cannot encode the public key"), -1;
@@ -294,9 +301,10 @@ cmd_dns(struct keys_run *r, int argc, char **argv)
 	return EX_OK;
 }
 
-/* cname_status - does the institution's CNAME point at our record? */
-static const char *
-cname_status(const char *owner, const char *target, const struct dns_zone *z)
+/* keys_check_cname - does the institution's CNAME point at our record? */
+const char *
+keys_check_cname(const char *owner, const char *target,
+    const struct dns_zone *z)
 {
 	struct buf got;
 	char	 why[256];
@@ -314,6 +322,25 @@ cname_status(const char *owner, const char *target, const struct dns_zone *z)
 	    strcasecmp(buf_str(&got), target) == 0 ? "ok" : "wrong target";
 	buf_release(&got);
 	return t;
+}
+
+/* keys_cnames_ok - every CNAME of selector i (kind): "ok", or the first not */
+const char *
+keys_cnames_ok(struct keys_run *r, size_t i, size_t kind,
+    const struct dns_zone *z, char *owner, size_t olen, char *target,
+    size_t tlen)
+{
+	const char *cs = "ok";
+
+	if (conf_record_name(r->conf, r->inst, i, kind, target, tlen) < 0)
+		return "record name too long";
+	for (size_t d = 0; d < r->inst->ndomains; d++) {
+		snprintf(owner, olen, "%s._domainkey.%s",
+		    conf_selector_name(r->inst, i, kind), r->inst->domains[d]);
+		if (strcmp((cs = keys_check_cname(owner, target, z)), "ok") != 0)
+			break;
+	}
+	return cs;
 }
 
 /* check_one - report selector i's record and CNAMEs; 1 when all is well */
@@ -356,7 +383,7 @@ check_one(struct keys_run *r, size_t i, size_t kind, const struct dns_zone *z,
 	for (size_t d = 0; d < r->inst->ndomains; d++) {
 		snprintf(owner, sizeof(owner), "%s._domainkey.%s",
 		    sel, r->inst->domains[d]);
-		cs = cname_status(owner, name, z);
+		cs = keys_check_cname(owner, name, z);
 		ok &= strcmp(cs, "ok") == 0;
 		if (r->json) {
 			printf(",\"cname\":{\"owner\":");

@@ -1,7 +1,7 @@
 /*
- * cmd_keys.c - p11dkim-keys generate, destroy, list and audit: the keys
- * on an institution's token, born there and judged from what the token
- * itself says about them.
+ * cmd_keys.c - p11dkim-keys generate and destroy: the keys of an
+ * institution's token, born there with the hardening the token takes
+ * (cmd_audit.c lists and judges them).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -10,11 +10,12 @@
 #include "p11dkim/key_audit.h"
 #include "p11dkim/keygen.h"
 #include "p11dkim/rotation_state.h"
+#include "p11dkim/token_caps.h"
 #include "keys.h"
 
-/* parse_type - rsa2048 ... ed25519 into a type and size */
-static int
-parse_type(const char *s, enum p11_key_type *type, unsigned *bits)
+/* keys_parse_type - rsa2048 ... ed25519 into a type and size */
+int
+keys_parse_type(const char *s, enum p11_key_type *type, unsigned *bits)
 {
 	if (strcmp(s, "ed25519") == 0) {
 		*type = P11_KEY_ED25519;
@@ -33,43 +34,168 @@ parse_type(const char *s, enum p11_key_type *type, unsigned *bits)
 	return 0;
 }
 
+/*
+ * drops_text - the hardening attributes dropped and the token's answers,
+ * for the ceremony log: "dropped CKA_COPYABLE (CKR_ATTRIBUTE_TYPE_INVALID),
+ * ..."; answers as hex codes when the names would not fit in len.
+ */
+static int
+drops_text(const struct keygen_result *res, int hex, char *out, size_t len)
+{
+	char	 name[32];
+	size_t	 n = 0;
+	int	 w;
+
+	out[0] = '\0';
+	for (int a = 0; a < KEYGEN_ATTRS; a++) {
+		if (!(res->dropped & (1u << a)))
+			continue;
+		if (hex)
+			snprintf(name, sizeof(name), "0x%lx",
+			    (unsigned long)res->why[a]);
+		w = snprintf(out + n, len - n, "%s%s (%s)", n ? ", " :
+		    "dropped ", keygen_attr_name((enum keygen_attr)a), hex ?
+		    name : p11_rv_name(res->why[a], name, sizeof(name)));
+		if (w < 0 || (size_t)w >= len - n)
+			return hex ? -1 : drops_text(res, 1, out, len);
+		n += (size_t)w;
+	}
+	return 0;
+}
+
+/* print_drops - what the token refused, for the officer */
+static void
+print_drops(const struct keygen_result *res, enum p11_key_type type)
+{
+	char	 name[32];
+
+	if (res->ec_params_printable)
+		printf("the token took the curve only as \"edwards25519\", not "
+		    "as its OID (%s)\n", p11_rv_name(res->ec_params_why, name,
+		    sizeof(name)));
+	if (res->dropped == 0) {
+		printf("the token took the full template: every essential "
+		    "and hardening attribute\n");
+		return;
+	}
+	printf("hardening attributes the token refused, dropped from the "
+	    "template:\n");
+	for (int a = 0; a < KEYGEN_ATTRS; a++)
+		if (res->dropped & (1u << a))
+			printf("  %s = %s: %s%s\n",
+			    keygen_attr_name((enum keygen_attr)a),
+			    keygen_attr_wanted((enum keygen_attr)a, type),
+			    p11_rv_name(res->why[a], name, sizeof(name)),
+			    res->unsigned_keys & (1u << a) ? " (the key the "
+			    "token made with it could not sign)" : "");
+	if (res->module_reinit)
+		printf("(the module held keys made while searching, which could "
+		    "not sign: it was initialized again to destroy them)\n");
+	printf("essential protections kept: CKA_TOKEN, CKA_PRIVATE, "
+	    "CKA_SENSITIVE true, CKA_EXTRACTABLE false, CKA_SIGN true; %u "
+	    "template(s) tried, %u key(s) made and destroyed again while "
+	    "searching\n", res->attempts, res->probes);
+}
+
+/*
+ * undo_generate - the log would not take the record of a key just made:
+ * destroy the key again, so that the token is as it was.
+ */
+static int
+undo_generate(struct keys_run *r, const char *label, const char *why)
+{
+	struct p11_err err;
+
+	if (keygen_destroy(r->tok, label, &err) < 0)
+		return keys_fail(EX_IOERR, "%s; the new key '%s' could not be "
+		    "destroyed again (%s): it is on the token, unlogged", why,
+		    label, err.msg);
+	return keys_fail(EX_IOERR, "%s; the new key '%s' was destroyed "
+	    "again: nothing changed on the token", why, label);
+}
+
 /* generate_one - one key of selector i (of a kind), logged and reported */
 static int
 generate_one(struct keys_run *r, size_t i, size_t kind,
-    enum p11_key_type type, unsigned bits, const char *type_name)
+    enum p11_key_type type, unsigned bits, const char *type_name,
+    unsigned flags)
 {
 	const char *sel = conf_selector_name(r->inst, i, kind);
 	struct keygen_result res;
 	struct p11_err err;
 	struct p11_key *k;
 	char	 label[128], fpr[KEY_AUDIT_FPR_LEN + 1], result[400];
+	char	 why[KEYS_WHY_MAX];
 
 	conf_key_label(r->inst, i, kind, label, sizeof(label));
-	if (keygen_generate(r->tok, type, bits, label, &res, &err) < 0) {
+	keys_fault(r, "token");
+	if (keygen_generate(r->tok, type, bits, label, flags, &res, &err) < 0) {
 		snprintf(result, sizeof(result), "failed: %s", err.msg);
 		(void)keys_log(r, "generate", sel, "", result);
 		return keys_fail(keys_status_of(&err), "%s", err.msg);
 	}
 	if ((k = token_key(r->tok, label, &err)) == NULL ||
 	    key_audit_fingerprint(p11_key_public(k), fpr) < 0) {
-		(void)keys_log(r, "generate", sel, "",
-		    "failed: the new key cannot be read back");
-		return keys_fail(EX_UNAVAILABLE, "the new key cannot be read "
-		    "back: %s", err.msg);
+		snprintf(why, sizeof(why), "the new key cannot be read back: "
+		    "%s", k == NULL ? err.msg : "no fingerprint");
+		(void)keys_log(r, "generate", sel, "", "failed: the new key "
+		    "cannot be read back");
+		return undo_generate(r, label, why);
 	}
-	if (keys_log(r, "generate", sel, fpr, "ok") != EX_OK)
-		return EX_IOERR;
+	snprintf(result, sizeof(result), "ok");
+	if (res.dropped != 0 && drops_text(&res, 0, result + 4,
+	    sizeof(result) - 4) == 0)
+		memcpy(result, "ok: ", 4);
+	if (keys_log_err(r, "generate", sel, fpr, result, why,
+	    sizeof(why)) < 0)
+		return undo_generate(r, label, why);
 	printf("generated %s key '%s' on token '%s' for selector %s\n"
 	    "fingerprint (SHA-256 of the SubjectPublicKeyInfo): %s\n",
 	    type_name, label, token_info(r->tok)->label, sel, fpr);
-	if (res.modifiable_refused)
-		printf("note: the token would not make the key unmodifiable\n");
+	print_drops(&res, type);
 	return EX_OK;
 }
 
-/* have_key - 1 when selector i already has its key of this kind */
+/*
+ * token_can - refuse, before the token is touched (no login, nothing
+ * written to it), a key it cannot generate or sign with: no such
+ * mechanism, or not that size.
+ */
 static int
-have_key(struct keys_run *r, size_t i, size_t kind)
+token_can(struct keys_run *r, size_t i, size_t kind, enum p11_key_type type,
+    unsigned bits, const char *type_name)
+{
+	struct p11_token_info ti;
+	struct p11_err err;
+	char	 result[400];
+	int	 st, can;
+
+	if ((st = keys_module(r)) != EX_OK)
+		return st;
+	if (r->tok != NULL)
+		ti = *token_info(r->tok);
+	else if (p11_module_find_token(r->mod, r->inst->token_label,
+	    r->inst->token_serial, &ti, &err) < 0)
+		return keys_fail(keys_status_of(&err), "%s", err.msg);
+	can = p11_token_can(r->mod, ti.slot, type, bits, P11_CAN_GENERATE |
+	    P11_CAN_SIGN, &err);
+	if (can < 0)
+		return keys_fail(keys_status_of(&err), "%s", err.msg);
+	if (can)
+		return EX_OK;
+	snprintf(result, sizeof(result), "failed: token '%s' cannot make or "
+	    "use a %s key: %s", ti.label, type_name, err.msg);
+	(void)keys_log(r, "generate", conf_selector_name(r->inst, i, kind), "",
+	    result);
+	return keys_fail(EX_CONFIG, "%s needs a %s key, but token '%s' (slot "
+	    "%lu) cannot have one: %s.  Nothing was done; see p11dkim-keys "
+	    "token-info %s", r->inst->code, type_name, ti.label,
+	    (unsigned long)ti.slot, err.msg, r->inst->code);
+}
+
+/* keys_have_key - 1 when selector i already has its key of this kind */
+int
+keys_have_key(struct keys_run *r, size_t i, size_t kind)
 {
 	struct p11_err err;
 	char	 label[128];
@@ -78,60 +204,118 @@ have_key(struct keys_run *r, size_t i, size_t kind)
 	return keygen_label_exists(r->tok, label, &err) == 1;
 }
 
-/*
- * keys_generate_for - generate selector i's keys, log, report.  With
- * dual signing, a selector that has its RSA key but not yet its Ed25519
- * key (dual-sign turned on later) gets the missing one; a selector with
- * every key is refused: keys are never overwritten.
- */
+/* check_type - a key type that fits the institution's algorithm */
+static int
+check_type(struct keys_run *r, const char *type_name,
+    enum p11_key_type *type, unsigned *bits)
+{
+	if (keys_parse_type(type_name, type, bits) < 0)
+		return keys_fail(EX_USAGE, "key type '%s': rsa2048, rsa3072, "
+		    "rsa4096 or ed25519", type_name);
+	if ((*type == P11_KEY_ED25519) != (r->inst->alg ==
+	    DKIM_ALG_ED25519_SHA256))
+		return keys_fail(EX_CONFIG, "%s signs with %s: a %s key would "
+		    "not do", r->inst->code, dkim_alg_name(r->inst->alg),
+		    type_name);
+	return EX_OK;
+}
+
+/* keys_generate_kind - generate selector i's key of one kind */
 int
-keys_generate_for(struct keys_run *r, size_t i, const char *type_name)
+keys_generate_kind(struct keys_run *r, size_t i, size_t kind,
+    const char *type_name, unsigned flags)
 {
 	enum p11_key_type type;
 	unsigned bits;
 	int	 st;
 
-	if (parse_type(type_name, &type, &bits) < 0)
-		return keys_fail(EX_USAGE, "key type '%s': rsa2048, rsa3072, "
-		    "rsa4096 or ed25519", type_name);
-	if ((type == P11_KEY_ED25519) != (r->inst->alg ==
-	    DKIM_ALG_ED25519_SHA256))
-		return keys_fail(EX_CONFIG, "%s signs with %s: a %s key would "
-		    "not do", r->inst->code, dkim_alg_name(r->inst->alg),
-		    type_name);
-	if (r->inst->dual_sign && have_key(r, i, CONF_KIND_MAIN) &&
-	    !have_key(r, i, CONF_KIND_DUAL))
-		return generate_one(r, i, CONF_KIND_DUAL, P11_KEY_ED25519, 0,
-		    "ed25519");
-	if ((st = generate_one(r, i, CONF_KIND_MAIN, type, bits, type_name)) !=
-	    EX_OK || !r->inst->dual_sign)
+	if ((st = check_type(r, type_name, &type, &bits)) != EX_OK)
 		return st;
-	return generate_one(r, i, CONF_KIND_DUAL, P11_KEY_ED25519, 0,
-	    "ed25519");
+	if (kind == CONF_KIND_DUAL)
+		return generate_one(r, i, kind, P11_KEY_ED25519, 0, "ed25519",
+		    flags);
+	return generate_one(r, i, kind, type, bits, type_name, flags);
 }
 
-/* cmd_generate - p11dkim-keys generate INST [SELECTOR] [--type T] */
+/* keys_generate_check - the type fits, and the token can make its keys */
+int
+keys_generate_check(struct keys_run *r, size_t i, const char *type_name)
+{
+	enum p11_key_type type;
+	unsigned bits;
+	int	 st;
+
+	if ((st = check_type(r, type_name, &type, &bits)) != EX_OK)
+		return st;
+	if ((st = token_can(r, i, CONF_KIND_MAIN, type, bits, type_name)) !=
+	    EX_OK)
+		return st;
+	if (r->inst->dual_sign)
+		return token_can(r, i, CONF_KIND_DUAL, P11_KEY_ED25519, 0,
+		    "ed25519");
+	return EX_OK;
+}
+
+/*
+ * keys_generate_for - generate selector i's keys, log, report.  With
+ * dual signing, a selector that has its RSA key but not yet its Ed25519
+ * key (dual-sign turned on later, or a generate cut short) gets the
+ * missing one; a selector with every key is refused: keys are never
+ * overwritten.  A generate cut short between the two keys leaves the
+ * first, logged: running it again makes the second.  What the token
+ * cannot do is refused before it is touched.
+ */
+int
+keys_generate_for(struct keys_run *r, size_t i, const char *type_name,
+    unsigned flags)
+{
+	int	 st;
+
+	if ((st = keys_generate_check(r, i, type_name)) != EX_OK ||
+	    (st = keys_token(r)) != EX_OK)
+		return st;
+	if (r->inst->dual_sign && keys_have_key(r, i, CONF_KIND_MAIN) &&
+	    !keys_have_key(r, i, CONF_KIND_DUAL))
+		return keys_generate_kind(r, i, CONF_KIND_DUAL, type_name,
+		    flags);
+	if ((st = keys_generate_kind(r, i, CONF_KIND_MAIN, type_name,
+	    flags)) != EX_OK || !r->inst->dual_sign)
+		return st;
+	if ((st = keys_generate_kind(r, i, CONF_KIND_DUAL, type_name,
+	    flags)) != EX_OK)
+		fprintf(stderr, "p11dkim-keys: the RSA key of %s stays (it is "
+		    "logged); run the command again to make the Ed25519 "
+		    "key\n", r->inst->selectors[i]);
+	return st;
+}
+
+/* cmd_generate - p11dkim-keys generate INST [SELECTOR] [--type T] [--strict] */
 int
 cmd_generate(struct keys_run *r, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "type", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 }
+		{ "type", required_argument, NULL, 't' },
+		{ "strict", no_argument, NULL, 's' }, { NULL, 0, NULL, 0 }
 	};
 	struct rotation_state rs;
 	const char *type = NULL;
+	unsigned flags = 0;
 	char	 err[512];
 	int	 c, st, i;
 
 	keys_getopt_reset();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 't')
+		if (c == 't')
+			type = optarg;
+		else if (c == 's')
+			flags |= KEYGEN_STRICT;
+		else
 			return keys_fail(EX_USAGE, "usage: generate INST "
-			    "[SELECTOR] [--type TYPE]");
-		type = optarg;
+			    "[SELECTOR] [--type TYPE] [--strict]");
 	}
 	if (optind >= argc || argc - optind > 2)
 		return keys_fail(EX_USAGE, "usage: generate INST [SELECTOR] "
-		    "[--type TYPE]");
+		    "[--type TYPE] [--strict]");
 	if ((st = keys_institution(r, argv[optind])) != EX_OK)
 		return st;
 	if (rotation_state_load(r->conf, r->inst, &rs, err, sizeof(err)) < 0)
@@ -139,12 +323,55 @@ cmd_generate(struct keys_run *r, int argc, char **argv)
 	i = keys_selector(r, argc - optind == 2 ? argv[optind + 1] : rs.active);
 	if (i < 0)
 		return EX_USAGE;
-	if ((st = keys_token(r)) != EX_OK)
+	if ((st = keys_ready(r, 0)) != EX_OK)
 		return st;
-	st = keys_generate_for(r, (size_t)i, type ? type : r->inst->key_type);
+	st = keys_generate_for(r, (size_t)i, type ? type : r->inst->key_type,
+	    flags);
 	if (st == EX_OK)
 		printf("next: p11dkim-keys dns %s\n", r->inst->code);
 	return st;
+}
+
+/* keys_destroy_selector - destroy selector i's keys, logging each */
+int
+keys_destroy_selector(struct keys_run *r, size_t i, const char *how)
+{
+	struct p11_err err;
+	char	 label[128], result[400], why[KEYS_WHY_MAX];
+
+	for (size_t k = 0; k < conf_kinds(r->inst); k++) {
+		const char *sel = conf_selector_name(r->inst, i, k);
+
+		conf_key_label(r->inst, i, k, label, sizeof(label));
+		if (!keys_have_key(r, i, k)) {
+			printf("key '%s' is gone already (an earlier run was "
+			    "cut short)\n", label);
+			continue;
+		}
+		keys_fault(r, "token");
+		if (keygen_destroy(r->tok, label, &err) < 0) {
+			snprintf(result, sizeof(result), "failed: %s", err.msg);
+			(void)keys_log(r, "destroy", sel, "", result);
+			return keys_fail(keys_status_of(&err), "%s", err.msg);
+		}
+		printf("destroyed %skey '%s'\n", how, label);
+		if (keys_log_err(r, "destroy", sel, "", "ok", why,
+		    sizeof(why)) < 0)
+			return keys_fail(EX_IOERR, "%s; the key '%s' was "
+			    "destroyed, and this is not in the log: record it "
+			    "by hand", why, label);
+	}
+	return EX_OK;
+}
+
+/* any_key - 1 when selector i has a key of any kind */
+static int
+any_key(struct keys_run *r, size_t i)
+{
+	for (size_t k = 0; k < conf_kinds(r->inst); k++)
+		if (keys_have_key(r, i, k))
+			return 1;
+	return 0;
 }
 
 /* cmd_destroy - p11dkim-keys destroy INST SELECTOR */
@@ -152,8 +379,7 @@ int
 cmd_destroy(struct keys_run *r, int argc, char **argv)
 {
 	struct rotation_state rs;
-	struct p11_err perr;
-	char	 err[512], label[128], question[256], result[400];
+	char	 err[512], question[256];
 	int	 st, i;
 
 	if (argc != 3)
@@ -172,182 +398,16 @@ cmd_destroy(struct keys_run *r, int argc, char **argv)
 		return keys_fail(EX_USAGE, "%s is being rotated to (step %s): "
 		    "finish or undo the rotation first", argv[2],
 		    rotation_step_name(rs.step));
-	if ((st = keys_token(r)) != EX_OK)
+	if ((st = keys_ready(r, 0)) != EX_OK || (st = keys_token(r)) != EX_OK)
 		return st;
+	if (!any_key(r, (size_t)i))
+		return keys_fail(EX_UNAVAILABLE, "token '%s' has no key for "
+		    "selector %s: nothing to destroy",
+		    token_info(r->tok)->label, argv[2]);
 	snprintf(question, sizeof(question), "Destroy the key(s) of selector "
 	    "%s on token '%s'? This cannot be undone.", argv[2],
 	    token_info(r->tok)->label);
-	if (!keys_confirm(r, question, argv[2]))
-		return keys_fail(EX_USAGE, "not confirmed: nothing destroyed");
-	for (size_t k = 0; k < conf_kinds(r->inst); k++) {
-		const char *sel = conf_selector_name(r->inst, (size_t)i, k);
-
-		conf_key_label(r->inst, (size_t)i, k, label, sizeof(label));
-		if (keygen_destroy(r->tok, label, &perr) < 0) {
-			snprintf(result, sizeof(result), "failed: %s", perr.msg);
-			(void)keys_log(r, "destroy", sel, "", result);
-			return keys_fail(keys_status_of(&perr), "%s", perr.msg);
-		}
-		printf("destroyed key '%s'\n", label);
-		if ((st = keys_log(r, "destroy", sel, "", "ok")) != EX_OK)
-			return st;
-	}
-	return EX_OK;
-}
-
-/* selector_of - the selector a key label belongs to, or "-" */
-static const char *
-selector_of(const struct conf_institution *inst, const char *label)
-{
-	char	 want[128];
-
-	for (size_t k = 0; k < conf_kinds(inst); k++)
-		for (size_t i = 0; i < CONF_SELECTORS; i++)
-			if (conf_key_label(inst, i, k, want, sizeof(want)) == 0 &&
-			    strcmp(want, label) == 0)
-				return conf_selector_name(inst, i, k);
-	return "-";
-}
-
-/* yes_no - a boolean attribute for the table */
-static const char *
-yes_no(int v)
-{
-	return v < 0 ? "?" : v ? "yes" : "no";
-}
-
-/* print_key - one key, as a table row or a JSON object */
-static void
-print_key(struct keys_run *r, const struct key_audit *a, const char *active,
-    int first, struct buf *why)
-{
-	const char *sel = selector_of(r->inst, a->label);
-	const char *type = a->type == P11_KEY_RSA ? "rsa" :
-	    a->type == P11_KEY_ED25519 ? "ed25519" : "other";
-
-	if (!r->json) {
-		printf("%-8s %-10s %-7s %5d  %.16s  %-4s %-4s %-4s %-4s %-4s "
-		    "%s\n", r->inst->code, sel, type, a->bits, a->fingerprint,
-		    yes_no(a->sensitive), yes_no(a->always_sensitive),
-		    yes_no(a->extractable), yes_no(a->never_extractable), yes_no(a->local),
-		    strcmp(sel, active) == 0 ? "active" : "");
-		return;
-	}
-	printf("%s{\"institution\":", first ? "" : ",");
-	json_string(stdout, r->inst->code);
-	printf(",\"selector\":");
-	json_string(stdout, sel);
-	printf(",\"label\":");
-	json_string(stdout, a->label);
-	printf(",\"type\":\"%s\",\"bits\":%d,\"fingerprint\":\"%s\","
-	    "\"sensitive\":%d,\"always_sensitive\":%d,\"extractable\":%d,"
-	    "\"never_extractable\":%d,\"local\":%d,\"decrypt\":%d,"
-	    "\"unwrap\":%d,\"active\":%s", type, a->bits, a->fingerprint,
-	    a->sensitive, a->always_sensitive, a->extractable,
-	    a->never_extractable, a->local, a->decrypt, a->unwrap,
-	    strcmp(sel, active) == 0 ? "true" : "false");
-	if (why != NULL) {
-		printf(",\"problems\":");
-		json_string(stdout, buf_str(why));
-	}
-	printf("}");
-}
-
-/*
- * walk - list (or audit) the keys of one institution.  Returns the number
- * of keys that fail the audit, or -1 (status in *st) when the token
- * cannot be read.
- */
-static int
-walk(struct keys_run *r, int audit, int *first, int *st)
-{
-	struct rotation_state rs;
-	struct key_audit *list;
-	struct p11_err perr;
-	struct buf why;
-	char	 err[512];
-	size_t	 n;
-	int	 bad = 0;
-
-	if (rotation_state_load(r->conf, r->inst, &rs, err, sizeof(err)) < 0) {
-		*st = keys_fail(EX_CONFIG, "%s", err);
-		return -1;
-	}
-	if ((*st = keys_token(r)) != EX_OK)
-		return -1;
-	if (key_audit_list(r->tok, &list, &n, &perr) < 0) {
-		*st = keys_fail(keys_status_of(&perr), "%s", perr.msg);
-		return -1;
-	}
-	for (size_t k = 0; k < n; k++) {
-		buf_init(&why, 4096);
-		if (audit && key_audit_problems(&list[k], &why) > 0) {
-			bad++;
-			if (!r->json)
-				printf("FAIL %s key '%s':\n  %s", r->inst->code,
-				    list[k].label, buf_str(&why));
-		} else if (audit && !r->json) {
-			printf("ok   %s key '%s' (%s, never left the token)\n",
-			    r->inst->code, list[k].label, list[k].fingerprint);
-		}
-		if (!audit || r->json)
-			print_key(r, &list[k], rs.active, *first, audit ? &why :
-			    NULL);
-		*first = 0;
-		buf_release(&why);
-	}
-	key_audit_free(list, n);
-	return bad;
-}
-
-/* each_institution - list or audit one institution (argv) or all */
-static int
-each_institution(struct keys_run *r, int argc, char **argv, int audit)
-{
-	int	 first = 1, bad = 0, n, st = EX_OK;
-
-	if (argc > 2)
-		return keys_fail(EX_USAGE, "usage: %s [INST]", argv[0]);
-	if (!r->json && !audit)
-		printf("%-8s %-10s %-7s %5s  %-16s  %-4s %-4s %-4s %-4s %-4s\n",
-		    "INST", "SELECTOR", "TYPE", "BITS", "FINGERPRINT", "SENS",
-		    "ASNS", "EXTR", "NEXT", "LOCL");
-	if (r->json)
-		printf("[");
-	for (size_t i = 0; i < r->conf->ninst; i++) {
-		int one;
-
-		if (argc == 2 && strcmp(argv[1], r->conf->inst[i].code) != 0)
-			continue;
-		r->inst = &r->conf->inst[i];
-		r->tok = token_close(r->tok);
-		if ((n = walk(r, audit, &first, &one)) < 0)
-			st = one;	/* reported; the others still count */
-		else
-			bad += n;
-	}
-	if (r->json)
-		printf("]\n");
-	if (argc == 2 && r->inst == NULL)
-		return keys_fail(EX_USAGE, "no institution '%s'", argv[1]);
-	if (st != EX_OK)
+	if ((st = keys_confirm(r, question, argv[2])) != EX_OK)
 		return st;
-	if (audit && !r->json)
-		printf(bad ? "audit: %d key(s) FAILED\n" : "audit: every key "
-		    "was generated on its token and never left it\n", bad);
-	return audit && bad ? EX_CHECK_FAILED : EX_OK;
-}
-
-/* cmd_list - p11dkim-keys list [INST] */
-int
-cmd_list(struct keys_run *r, int argc, char **argv)
-{
-	return each_institution(r, argc, argv, 0);
-}
-
-/* cmd_audit - p11dkim-keys audit [INST] */
-int
-cmd_audit(struct keys_run *r, int argc, char **argv)
-{
-	return each_institution(r, argc, argv, 1);
+	return keys_destroy_selector(r, (size_t)i, "");
 }

@@ -48,19 +48,23 @@ init_token(struct keys_run *r, long slot, struct pin *so, struct pin *user)
 {
 	struct p11_token_info ti;
 	struct p11_err err;
-	char	 result[400];
+	char	 result[400], why[KEYS_WHY_MAX];
 	int	 st;
 
 	if ((st = keys_module(r)) != EX_OK)
 		return st;
+	keys_fault(r, "token");
 	if (token_admin_init(r->mod, slot, r->inst->token_label, so, user, &ti,
 	    &err) < 0) {
 		snprintf(result, sizeof(result), "failed: %s", err.msg);
 		(void)keys_log(r, "init-token", "", "", result);
 		return keys_fail(keys_status_of(&err), "%s", err.msg);
 	}
-	if ((st = keys_log(r, "init-token", "", "", "ok")) != EX_OK)
-		return st;
+	snprintf(r->init_serial, sizeof(r->init_serial), "%s", ti.serial);
+	if (keys_log_err(r, "init-token", "", "", "ok", why, sizeof(why)) < 0)
+		return keys_fail(EX_IOERR, "%s; token '%s' (serial %s) was "
+		    "initialized, and this is not in the log: record it by "
+		    "hand", why, ti.label, ti.serial);
 	printf("token '%s' initialized: serial %s, slot %lu (%s %s)\n",
 	    ti.label, ti.serial, (unsigned long)ti.slot, ti.manufacturer,
 	    ti.model);
@@ -105,7 +109,8 @@ cmd_init_token(struct keys_run *r, int argc, char **argv)
 	if (optind != argc - 1)
 		return keys_fail(EX_USAGE, "usage: init-token INST [--slot N] "
 		    "[--so-pin SRC] [--pin SRC] [--min-pin N]");
-	if ((st = keys_institution(r, argv[optind])) != EX_OK)
+	if ((st = keys_institution(r, argv[optind])) != EX_OK ||
+	    (st = keys_ready(r, 0)) != EX_OK)
 		return st;
 	if ((st = get_new_pin(so_src, "security officer PIN", (size_t)min,
 	    &so)) != EX_OK)

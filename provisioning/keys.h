@@ -4,6 +4,11 @@
  * One run: the configuration, the module (loaded on first use), the
  * institution's token (opened on first use), the output mode, and the
  * ceremony log writer.  Commands return an exit status (sysexits.h).
+ *
+ * A ceremony checks everything it needs (the log appendable, the state
+ * directory writable, the PIN source, the token) before it changes the
+ * token; a step that fails after that undoes what it made, or leaves
+ * what the next run resumes from (see docs/p11dkim-keys.md).
  */
 #ifndef P11DKIM_KEYS_H
 #define P11DKIM_KEYS_H
@@ -15,6 +20,7 @@
 #include "p11dkim/token.h"
 
 #define EX_CHECK_FAILED	1	/* audit, check-dns, log verify said no */
+#define KEYS_WHY_MAX	512	/* an error message */
 
 struct keys_run {
 	const char *conf_path;
@@ -25,6 +31,9 @@ struct keys_run {
 	const char *operator_name;
 	int	 json;
 	int	 yes;			/* confirmed on the command line */
+	const char *owner;		/* --owner: the token folder's owner */
+	char	 init_serial[P11_SERIAL_MAX + 1];	/* made by init-token */
+	void	(*fault)(const char *point);	/* test builds only */
 	char	 argv0[64];
 };
 
@@ -52,9 +61,59 @@ int	keys_token(struct keys_run *);
 /* keys_status_of - the exit status for a token-layer error */
 int	keys_status_of(const struct p11_err *);
 
-/* keys_log - append a ceremony record; failures to log are fatal */
+/* keys_anchor_path - <state-dir>/ceremony.anchor, or a failure status */
+int	keys_anchor_path(const struct keys_run *, char *out, size_t len);
+
+/* keys_log - append a ceremony record (and its anchor); failures are fatal */
 int	keys_log(struct keys_run *, const char *action, const char *selector,
 	    const char *fpr, const char *result);
+
+/* keys_log_err - the same, silent: -1 with why in err */
+int	keys_log_err(struct keys_run *, const char *action,
+	    const char *selector, const char *fpr, const char *result,
+	    char *err, size_t errlen);
+
+/*
+ * keys_ready - before a step changes the token or the state: the log can
+ * be appended to, and (state) the rotation state can be saved.  Prints
+ * why not and returns the status; EX_OK when all is ready.
+ */
+int	keys_ready(struct keys_run *, int state);
+
+/*
+ * keys_fault - a named point of a ceremony ("token" before a token is
+ * changed, "log" before a log record, "state" before a state save),
+ * where a test build can inject a fault; nothing in a normal build.
+ */
+void	keys_fault(struct keys_run *, const char *point);
+
+/*
+ * keys_key_proven - is the key on the token for selector i (kind), with
+ * fingerprint fpr, one our ceremony log says was generated and not
+ * destroyed since?  1 (record number in *seq), 0, or -1 (log broken or
+ * unreadable: printed).
+ */
+int	keys_key_proven(struct keys_run *, size_t i, size_t kind,
+	    const char *fpr, unsigned long *seq);
+
+/* keys_duration - "6 days 23 h 59 min", "12 min 5 s", "40 s" */
+void	keys_duration(long long seconds, char *out, size_t len);
+
+/* keys_owner_ready - --owner names a user we may give files to */
+int	keys_owner_ready(struct keys_run *);
+
+/*
+ * keys_store_settle - after a command on a SoftHSM2 token: with --owner,
+ * give the token's folder and files to that user; then warn when the
+ * user who must use them (--owner, signer-user, or the folder's owner
+ * when we are root) cannot.  Returns a failure status only when --owner
+ * could not be done.
+ */
+int	keys_store_settle(struct keys_run *);
+
+/* keys_token_hint - err's message, with the token store's view of why */
+void	keys_token_hint(struct keys_run *, const char *serial,
+	    const char *msg, char *out, size_t len);
 
 /* keys_selector - the index of a selector of the institution, or -1 */
 int	keys_selector(struct keys_run *, const char *sel);
@@ -62,7 +121,11 @@ int	keys_selector(struct keys_run *, const char *sel);
 /* keys_key - the token's key for selector i of a kind, NULL when none */
 struct p11_key *keys_key(struct keys_run *, size_t i, size_t kind);
 
-/* keys_confirm - ask the operator to type word; 1 when they did */
+/*
+ * keys_confirm - before destroying: --yes, or the operator types word on
+ * the terminal.  EX_OK, or (printed) EX_USAGE when not confirmed or
+ * when there is no terminal to ask on.
+ */
 int	keys_confirm(struct keys_run *, const char *question, const char *word);
 
 struct dns_zone;
@@ -82,8 +145,38 @@ int	keys_revoked_txt(struct keys_run *, size_t kind, struct buf *out);
 int	keys_check_selector(struct keys_run *, size_t i, size_t kind,
 	    const struct dns_zone *zone, char *why, size_t whylen);
 
+/* keys_check_key - the same for a key in hand (NULL: none on the token) */
+int	keys_check_key(struct keys_run *, size_t i, size_t kind,
+	    struct p11_key *, const struct dns_zone *zone, char *why,
+	    size_t whylen);
+
+/*
+ * keys_published_txt - the TXT record at name, from zone or looked up:
+ * 1 found (appended to out), 0 none, -1 the lookup failed (why)
+ */
+int	keys_published_txt(const char *name, const struct dns_zone *zone,
+	    struct buf *out, char *why, size_t whylen);
+
+/*
+ * keys_check_cname - does the CNAME at owner point at target?  "ok",
+ * "missing", "wrong target" or "lookup failed"
+ */
+const char *keys_check_cname(const char *owner, const char *target,
+	    const struct dns_zone *zone);
+
+/*
+ * keys_cnames_ok - every CNAME of selector i (kind), one per domain of
+ * the institution: "ok"; else the first that is not, its owner in owner
+ */
+const char *keys_cnames_ok(struct keys_run *, size_t i, size_t kind,
+	    const struct dns_zone *zone, char *owner, size_t olen,
+	    char *target, size_t tlen);
+
 /* keys_load_zone - a zone file or dig output ("-": stdin) */
 int	keys_load_zone(const char *path, struct dns_zone *);
+
+/* keys_parse_type - "rsa2048" ... "ed25519" into a type and size; -1 */
+int	keys_parse_type(const char *, enum p11_key_type *, unsigned *bits);
 
 /* keys_getopt_reset - before a command parses its own options */
 void	keys_getopt_reset(void);
@@ -93,11 +186,35 @@ void	json_string(FILE *, const char *);
 
 /*
  * keys_generate_for - generate selector i's keys (every kind: the dual
- * Ed25519 key too when the institution dual-signs), log, report
+ * Ed25519 key too when the institution dual-signs), log, report.  A key
+ * the token cannot make or use is refused before the token is touched;
+ * flags: KEYGEN_STRICT or 0.
  */
-int	keys_generate_for(struct keys_run *, size_t i, const char *type);
+int	keys_generate_for(struct keys_run *, size_t i, const char *type,
+	    unsigned flags);
+
+/*
+ * keys_generate_check - the key type fits the institution, and its token
+ * can make and use such keys (every kind); EX_OK or printed status
+ */
+int	keys_generate_check(struct keys_run *, size_t i, const char *type);
+
+/* keys_generate_kind - generate selector i's key of one kind (flags) */
+int	keys_generate_kind(struct keys_run *, size_t i, size_t kind,
+	    const char *type, unsigned flags);
+
+/*
+ * keys_destroy_selector - destroy selector i's keys, logging each; a
+ * kind already gone is noted and passed over (an earlier run was cut
+ * short).  The caller made sure at least one is there.
+ */
+int	keys_destroy_selector(struct keys_run *, size_t i, const char *how);
+
+/* keys_have_key - 1 when selector i has its key of this kind */
+int	keys_have_key(struct keys_run *, size_t i, size_t kind);
 
 int	cmd_init_token(struct keys_run *, int, char **);
+int	cmd_token_info(struct keys_run *, int, char **);
 int	cmd_generate(struct keys_run *, int, char **);
 int	cmd_destroy(struct keys_run *, int, char **);
 int	cmd_list(struct keys_run *, int, char **);
@@ -106,5 +223,6 @@ int	cmd_dns(struct keys_run *, int, char **);
 int	cmd_check_dns(struct keys_run *, int, char **);
 int	cmd_rotate(struct keys_run *, int, char **);
 int	cmd_log(struct keys_run *, int, char **);
+int	cmd_preflight(struct keys_run *, int, char **);
 
 #endif

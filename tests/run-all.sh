@@ -1,10 +1,13 @@
 #!/bin/sh
 # run-all.sh - every test of p11dkim, with one summary at the end.
 #
-# Runs the cmocka unit tests, the source layering check and the
-# cross-verification against independent verifiers (dkimpy, Mail::DKIM);
-# with a sanitizer build (make check SAN=1), also the allocation failure
-# run (tests/alloc/run.sh).
+# Runs the cmocka unit tests, the integration tests on SoftHSM2 (the
+# fault-injection module's among them), the daemon, milter and client
+# tests, the token matrix (tests/tokens/: the ceremony and signing path on
+# SoftHSM2, openCryptoki, a software TPM and NSS), the source layering
+# check and the cross-verification against independent verifiers (dkimpy,
+# Mail::DKIM); with a sanitizer build (make check SAN=1), also the
+# allocation failure run (tests/alloc/run.sh).
 # Each suite's counts are added up; the last line is the summary:
 #   tests: N passed, M failed
 # The exit status is non-zero when anything failed or did not run.
@@ -71,12 +74,21 @@ for t in "$BUILD"/tests/itest_*; do
 	run_suite cmocka tests/integration/run.sh "$t"
 done
 run_suite plain tests/integration/run.sh tests/integration/keys_test.sh
+run_suite plain tests/integration/run.sh tests/p11fault/p11fault_test.sh
+run_suite plain tests/integration/run.sh tests/integration/ceremony_test.sh
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/daemon_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/children_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/tenants_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/faults_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/startup_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/security_test.py
 P11DKIM_SIGN=$BUILD/p11dkim-sign
 export P11DKIM_SIGN
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/milter/milter_test.py
 run_suite plain tests/integration/run.sh tests/milter/postfix_test.sh
+run_suite plain tests/tokens/run.sh
 run_suite plain tests/client/sign_test.sh
+run_suite plain tests/install/install_test.sh
 # Sanitizer builds: every allocation path of the dkim/ and pkcs11/ unit
 # tests failing in turn (LeakSanitizer finds what an error path leaks).
 case "$BUILD" in

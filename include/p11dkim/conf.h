@@ -19,7 +19,12 @@
 #define CONF_CODE_MAX		32	/* institution code */
 #define CONF_NAMES_MAX		256	/* header names in a list (sign_params) */
 #define CONF_ERR_MAX		512
+#define CONF_PIN_SPEC_MAX	255	/* a pin source: file:/PATH ... */
+#define CONF_INIT_ARGS_MAX	1024	/* pkcs11-init-args, in bytes */
 #define CONF_HEADER_BYTES_MAX	(1024 * 1024)	/* = DKIM_HEADER_BYTES_MAX */
+#define CONF_LOGIN_MAX		256	/* a SASL login in milter-logins */
+
+struct hosts;
 
 struct conf_institution {
 	char	*code;			/* "mosa": the section title */
@@ -44,6 +49,14 @@ struct conf_institution {
 	size_t	 nallow_uids;
 	gid_t	*allow_gids;
 	size_t	 nallow_gids;
+	/*
+	 * Who may have it sign through the milter: client networks and
+	 * SASL logins ("alice", or "*@domain" for every login of a domain).
+	 * With neither, nobody, unless the milter is single-tenant.
+	 */
+	struct hosts *milter_hosts;	/* NULL: none listed */
+	char	**milter_logins;	/* NULL-terminated; NULL: none */
+	size_t	 nmilter_logins;
 	/*
 	 * Dual signing (RFC 8463 6): an ed25519-sha256 signature next to
 	 * the rsa-sha256 one, under selectors of its own (a DNS name holds
@@ -71,9 +84,9 @@ struct conf_milter {
 	uid_t	 owner;			/* of a unix socket; -1: unchanged */
 	gid_t	 group;
 	mode_t	 mode;
-	char	**internal_hosts;	/* clients whose mail is signed */
-	size_t	 ninternal;
+	struct hosts *internal_hosts;	/* clients whose mail may be signed */
 	int	 sign_authenticated;	/* also SASL-authenticated senders */
+	int	 single_tenant;		/* institutions that list nobody: all */
 	int	 accept_on_token_failure; /* 0: tempfail (default) */
 	int	 domain_from;		/* CONF_DOMAIN_FROM, _ENVELOPE, _AUTH */
 	char	*stats_file;		/* counters written here; NULL: none */
@@ -87,24 +100,35 @@ struct conf_milter {
 struct conf_daemon {
 	char	*user;			/* the fronts run as; NULL: no change */
 	char	*signer_user;		/* the signer runs as; NULL: no change */
+	int	 require_separate_users; /* refuse fronts as root or signer */
 	int	 log_stderr;		/* 0: syslog */
 	struct conf_listener *listen;
 	size_t	 nlisten;
 	unsigned workers;		/* requests served at once */
 	unsigned signer_threads;
 	unsigned sessions;		/* PKCS#11 sessions per token */
+	int	 strict_start;		/* every institution's key, or no start */
+	unsigned open_threads;		/* tokens logged in at once */
+	unsigned max_sessions;		/* pool sessions, all tokens together */
 	size_t	 max_header_bytes;
 	size_t	 max_message_bytes;
 	unsigned idle_timeout;		/* seconds */
 	unsigned io_timeout;
+	unsigned request_timeout;	/* a whole request, first byte to END */
 	unsigned drain_timeout;
 	int	 sandbox;		/* system call filters (default on) */
+	unsigned max_per_uid;		/* connections of one peer uid at once */
+	uid_t	*stats_uids;		/* may ask STATS (besides root and the */
+	size_t	 nstats_uids;		/* front's own user) */
+	gid_t	*stats_gids;
+	size_t	 nstats_gids;
 	struct conf_milter *milter;	/* NULL: no milter front */
 };
 
 struct conf {
 	char	*path;
 	char	*module;		/* the PKCS#11 module */
+	char	*module_init_args;	/* its C_Initialize pReserved; NULL */
 	char	*provider_zone;		/* "dkim.example.net" */
 	char	*record_name;		/* "sel%n-%c": %n, %s, %c expanded */
 	char	*dual_record_name;	/* the same for dual-sign keys */
@@ -115,6 +139,20 @@ struct conf {
 	struct conf_institution *inst;
 	size_t	 ninst;
 };
+
+/*
+ * The largest user or group id: uid_t and gid_t are 32 bits on Linux, and
+ * (uid_t)-1 is not an id (chown(2) and setresuid(2) read it as "no change").
+ */
+#define CONF_ID_MAX		4294967294UL
+#define CONF_ID_MAX_TEXT	"4294967294"
+
+/*
+ * conf_numeric_id - a user or group id written in digits: 1 with the
+ * number in *id; 0 when s is not all digits (a name); -1 when it is a
+ * number above CONF_ID_MAX.
+ */
+int	conf_numeric_id(const char *s, unsigned long *id);
 
 /* conf_load - read and check a file; NULL with "file:line: why" in err */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
@@ -146,6 +184,15 @@ int	conf_record_name(const struct conf *, const struct conf_institution *,
 /* conf_key_label - the token label of a selector's key: "mosa-stxsel1" */
 int	conf_key_label(const struct conf_institution *, size_t selector,
 	    size_t kind, char *out, size_t len);
+
+/*
+ * conf_privsep - are the fronts kept apart from the signer when p11dkimd
+ * is started by uid starter?  Not when they would run as root or as the
+ * signer's user.  0: apart; -1: not, and require-separate-users refuses
+ * it; 1: not, but allowed.  Unless 0, why says what is wrong.
+ */
+int	conf_privsep(const struct conf_daemon *, uid_t starter, char *why,
+	    size_t len);
 
 /* conf_free - free; NULL is fine; returns NULL */
 struct conf *conf_free(struct conf *);

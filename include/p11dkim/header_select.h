@@ -7,7 +7,9 @@
  * the bottom of the header section up (5.4.2).  A name on the oversign
  * list is put in h= once more than it occurs (once when absent): the
  * extra entry matches no field, so a verifier fails the signature if
- * anyone adds such a field later (8.15).  From is always signed.
+ * anyone adds such a field later (8.15).  From is always signed.  A
+ * field whose name cannot be written in a tag value (it holds ';') is
+ * never signed.
  */
 #ifndef P11DKIM_HEADER_SELECT_H
 #define P11DKIM_HEADER_SELECT_H
@@ -26,6 +28,13 @@ struct header_selection {
 	size_t	*fields;	/* field index per entry, or ..._NONE */
 	size_t	 n;		/* entries */
 };
+
+/*
+ * header_select_name_ok - may a field name stand in h=: printable ASCII
+ * without ':' and ';' (RFC 6376 3.2 VALCHAR).  Fields with other names
+ * are never signed, whatever the lists say.
+ */
+int	header_select_name_ok(const char *name, size_t len);
 
 /* header_select_default_sign - RFC 6376 5.4.1's list, plus MIME fields */
 const char *const *header_select_default_sign(void);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "p11dkim/conf.h"
+#include "p11dkim/strmap.h"
 
 struct keytab_entry {
 	const struct conf_institution *inst;
@@ -31,9 +32,17 @@ struct keytab_entry {
 
 #define KEYTAB_NONE	UINT32_MAX
 
+struct keytab_domain {
+	uint32_t entry;			/* the institution's main entry */
+	const char *domain;		/* one of its domains */
+};
+
 struct keytab {
 	struct keytab_entry *e;
 	size_t	 n;
+	struct keytab_domain *dom;	/* every institution's domains */
+	size_t	 ndom;
+	struct strmap *by_domain;	/* domain -> index in dom */
 };
 
 /* keytab_build - the table for a configuration; -1 and why on failure */
@@ -42,20 +51,14 @@ int	keytab_build(const struct conf *, struct keytab *, char *err,
 
 /*
  * keytab_for_domain - the entry of the institution that signs for
- * domain (exact, or a subdomain where the institution allows it), or
- * NULL.  *index is set to the entry's key number, *d_domain to the
- * institution's domain that matched (the d= to sign with).
+ * domain: the one that owns it exactly, else the one that owns its
+ * longest parent and signs for subdomains, or NULL.  *index is set to
+ * the entry's key number, *d_domain to the institution's domain that
+ * matched (the d= to sign with).  A hash lookup per label of domain:
+ * the same cost however many institutions there are.
  */
 const struct keytab_entry *keytab_for_domain(const struct keytab *,
 	    const char *domain, uint32_t *index, const char **d_domain);
-
-/*
- * keytab_request_check - may key number key sign with algorithm number
- * alg, as a front asks the signer?  0, or -1 with why (no such key, no
- * such algorithm, not this key's)
- */
-int	keytab_request_check(const struct keytab *, uint32_t key, uint32_t alg,
-	    char *why, size_t len);
 
 /* keytab_release - free the table */
 void	keytab_release(struct keytab *);

@@ -1,6 +1,9 @@
 /*
  * log.h - the daemon's log: syslog (mail facility) or stderr, one line
- * per event.  Never message content, never PINs.
+ * per event.  Never message content, never PINs.  Arguments may carry
+ * text from clients: each line is escaped as it is built (control bytes
+ * and DEL as \xNN, a backslash as \\), so it stays one line whatever
+ * it holds.
  */
 #ifndef P11DKIM_LOG_H
 #define P11DKIM_LOG_H

@@ -24,6 +24,7 @@ enum p11_class {
 
 struct p11_err {
 	int	 temporary;	/* 1: retrying later may help */
+	int	 absent;	/* 1: the object asked for is not there */
 	CK_RV	 rv;		/* the PKCS#11 code, CKR_OK when none */
 	char	 msg[P11_ERR_MSG_MAX];
 };

@@ -43,6 +43,16 @@ struct p11_token_info {
 /* p11_module_load - load the module at path; NULL and why on failure */
 struct p11_module *p11_module_load(const char *path, struct p11_err *);
 
+/*
+ * p11_module_load_args - the same, handing init_args (NULL: none) to
+ * every C_Initialize of the module as CK_C_INITIALIZE_ARGS.pReserved,
+ * with CKF_OS_LOCKING_OK.  Some modules need it: NSS softoken wants its
+ * database there ("configdir='sql:/DIR' certPrefix='' keyPrefix=''
+ * secmod='secmod.db'").  The string is copied.
+ */
+struct p11_module *p11_module_load_args(const char *path,
+	    const char *init_args, struct p11_err *);
+
 /* p11_module_path - the path it was loaded from */
 const char *p11_module_path(const struct p11_module *);
 
@@ -65,9 +75,16 @@ int	p11_module_tokens(struct p11_module *, struct p11_token_info **list,
  * p11_module_find_token - the one token with this label (and serial, if
  * not NULL).  Refuses when none matches, and when two do (labels are not
  * unique: configure the serial).  Uninitialized tokens are never matched.
+ * The slots are scanned once into an index (and again after a
+ * re-initialization, after p11_module_rescan(), or when a token is not
+ * found and the last scan is a few seconds old): a lookup costs the same
+ * however many tokens the module has.
  */
 int	p11_module_find_token(struct p11_module *, const char *label,
 	    const char *serial, struct p11_token_info *, struct p11_err *);
+
+/* p11_module_rescan - scan the slots again before the next lookup */
+void	p11_module_rescan(struct p11_module *);
 
 /* p11_module_enter - hold the module while using the function list */
 void	p11_module_enter(struct p11_module *);
@@ -85,6 +102,32 @@ unsigned long p11_module_generation(struct p11_module *);
  */
 int	p11_module_reinit(struct p11_module *, unsigned long seen,
 	    struct p11_err *);
+
+/*
+ * p11_module_broken - is the module itself broken, not just the token in
+ * slot?  Yes when it is not initialized, when C_GetSlotList fails, or
+ * when the other tokens it has (up to three are asked) answer no better;
+ * a module with one token is broken when its token is.
+ */
+int	p11_module_broken(struct p11_module *, CK_SLOT_ID slot);
+
+/*
+ * p11_module_set_session_bound - at most n sessions of the pools (anchors
+ * not counted) for all tokens together; 0: no bound
+ */
+void	p11_module_set_session_bound(struct p11_module *, unsigned n);
+
+/*
+ * p11_module_session_take - room for one more pool session?  1 and
+ * counted, or 0; force counts it whatever the bound (a token's first)
+ */
+int	p11_module_session_take(struct p11_module *, int force);
+
+/* p11_module_session_give - a pool session closed */
+void	p11_module_session_give(struct p11_module *);
+
+/* p11_module_sessions - pool sessions open now, all tokens together */
+unsigned p11_module_sessions(struct p11_module *);
 
 /* p11_module_free - finalize and unload; NULL is fine; returns NULL */
 struct p11_module *p11_module_free(struct p11_module *);

@@ -53,6 +53,19 @@ int	pin_get(struct pin_source *, struct pin *, struct p11_err *);
 int	pin_prompt_twice(const char *what, size_t min, struct pin *,
 	    struct p11_err *);
 
+#define PIN_STAMP_MAX	96
+
+/*
+ * pin_spec_stamp - what identifies the PIN a spec gives, now: a file's
+ * device, inode, size and change time; "fixed" for a descriptor or a
+ * prompt, whose PIN never changes.  A PIN the token refused is not
+ * offered again while its stamp stays the same.
+ */
+void	pin_spec_stamp(const char *spec, char *out, size_t len);
+
+/* pin_source_stamp - the same, of a source */
+void	pin_source_stamp(const struct pin_source *, char *out, size_t len);
+
 /* pin_wipe - clear a PIN */
 void	pin_wipe(struct pin *);
 

@@ -40,6 +40,14 @@ int	rotation_state_load(const struct conf *, const struct conf_institution *,
 int	rotation_state_save(const struct conf *, const struct conf_institution *,
 	    const struct rotation_state *, char *err, size_t errlen);
 
+/*
+ * rotation_state_check_save - would a save work now?  (The temporary
+ * file is created and removed.)  For a ceremony, before it touches the
+ * token.
+ */
+int	rotation_state_check_save(const struct conf *,
+	    const struct conf_institution *, char *err, size_t errlen);
+
 /* rotation_step_name - "idle", "generated", ... */
 const char *rotation_step_name(enum rotation_step);
 

@@ -33,11 +33,23 @@ struct signer_reply {
 
 struct signer;
 
+/* What signer_status reports, per key of the table, from first on. */
+#define SIGNER_STATUS_STATES	0	/* a byte a key: SIGNER_KEY_* */
+#define SIGNER_STATUS_BAD	1	/* 4 bytes a key (host order): bad signatures */
+#define SIGNER_KEY_STATUS	UINT32_MAX	/* the key number that asks */
+
+/* Key states (SIGNER_STATUS_STATES). */
+#define SIGNER_KEY_PENDING	0	/* not opened yet */
+#define SIGNER_KEY_UP		1
+#define SIGNER_KEY_DOWN		2
+
 struct signer_ops {
 	void	(*sign)(struct signer *, uint32_t key, enum dkim_alg,
 		    const unsigned char digest[DKIM_DIGEST_LEN],
 		    struct signer_reply *);
 	void	(*free)(struct signer *);
+	size_t	(*status)(struct signer *, int what, size_t first,
+		    unsigned char *out, size_t max);	/* NULL: none */
 };
 
 struct signer {
@@ -47,6 +59,14 @@ struct signer {
 /* signer_sign - sign digest with key; the reply says how it went */
 void	signer_sign(struct signer *, uint32_t key, enum dkim_alg,
 	    const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *);
+
+/*
+ * signer_status - what the signer knows of its keys (what: one of
+ * SIGNER_STATUS_*) from key number first on, at most max bytes into
+ * out; how many bytes (0 past the last key, or when it cannot say)
+ */
+size_t	signer_status(struct signer *, int what, size_t first,
+	    unsigned char *out, size_t max);
 
 /* signer_free - release; NULL is fine; returns NULL */
 struct signer *signer_free(struct signer *);

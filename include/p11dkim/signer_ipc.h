@@ -85,11 +85,39 @@ int	signer_request_take(int fd, struct signer_req *req);
 int	signer_link_take(int link);
 
 /*
- * signer_ipc_serve - the signer process's loop: answer requests on the
- * channels of the front links received on ctl (SCM_RIGHTS), at most
- * `threads` token calls at once, until ctl is closed or says 'Q'; then
- * finish what is in flight and return.
+ * What the signer process serves: key tables, loaded and retired as the
+ * parent says, and a signer (a view) for each table's key numbers.
  */
-int	signer_ipc_serve(struct signer *local, int ctl, unsigned threads);
+struct signer_host {
+	void	*ctx;
+	/* a signer for table id's key numbers (signer_free'd), or NULL */
+	struct signer *(*view)(void *ctx, uint32_t table);
+	/*
+	 * table id from the key spec records in fd (flags: SIGNER_LOAD_*);
+	 * 0 and, in *unseen, how many of its new tokens the module does not
+	 * show; or -1 and why
+	 */
+	int	(*load)(void *ctx, uint32_t table, int fd, uint32_t flags,
+		    uint32_t *unseen, char *err, size_t errlen);
+	/* table id goes once its views are freed */
+	void	(*retire)(void *ctx, uint32_t table);
+};
+
+#define SIGNER_ERR_MAX		512	/* a refused table's reason */
+#define SIGNER_LOAD_SETTLE	0x1	/* answer once every key was tried */
+
+/*
+ * signer_ipc_serve - the signer process's loop on ctl, its control
+ * socket (SOCK_SEQPACKET) from the parent: 'K' loads a key table (fd:
+ * the specs, data: the table id and SIGNER_LOAD_* flags; answered 'R'
+ * with the id and how many new tokens the module does not show, or 'E'
+ * with the id and why), 'F' a front's link (data: link id and table id), 'D'
+ * the front with that link id is gone, 'T' retires a table, 'Q' (or ctl
+ * closing) stops.  Requests on the links' channels are answered with the
+ * link's table, at most `threads` token calls at once; at stop what is in
+ * flight is finished first.
+ */
+int	signer_ipc_serve(const struct signer_host *, int ctl,
+	    unsigned threads);
 
 #endif

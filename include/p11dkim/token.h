@@ -8,16 +8,23 @@
  * so signatures on one token run in parallel and tokens never wait for
  * each other.  All functions are safe to call from many threads.
  *
- * Recovery escalates, never hangs a request (PKCS11-NOTES.md): a session
- * error drops that session and retries on another; a login or handle
- * error logs in again and finds the keys again; a device error
- * re-initializes the module (with back-off) and, until that works,
- * answers temporary failures.
+ * Recovery escalates, never hangs a request (PKCS11-NOTES.md), within a
+ * small budget of attempts: a session or device error drops that session
+ * and retries on another; a login or handle error, or a second device
+ * error, logs in again and finds the keys again; the module is
+ * re-initialized (rate-limited) only when the module itself is broken:
+ * not initialized, or other tokens of it fail too (p11_module_broken), so
+ * that one token's trouble does not disturb the others.
  *
  * Every signature is verified with the key's public half before it is
  * returned: a faulty signature (which for RSA-CRT can leak the key)
- * never leaves this layer; it is counted and answered as a temporary
- * failure.
+ * never leaves this layer; it is counted and the signature is made again
+ * on another session (within the attempts of the request; the third bad
+ * one gives up), then answered as a temporary failure.
+ *
+ * A call that runs longer than the token's hang time (token_set_hang)
+ * makes the token "not answering": further calls fail at once until it
+ * returns, so a hung token holds no more threads than its sessions.
  */
 #ifndef P11DKIM_TOKEN_H
 #define P11DKIM_TOKEN_H
@@ -46,6 +53,16 @@ struct token_stats {
 	unsigned long errors;		/* sign calls that failed */
 	unsigned long recoveries;	/* re-logins and re-initializations */
 	unsigned long verify_failures;	/* faulty signatures caught */
+	unsigned long retries;		/* attempts on another session */
+	size_t	 session_limit;		/* learned from CKR_SESSION_COUNT; 0 */
+	size_t	 sessions_open;		/* now, the anchor included */
+};
+
+/* What one p11_key_sign_report() call went through. */
+struct p11_sign_report {
+	unsigned attempts;		/* tries, on one session each */
+	unsigned bad_signatures;	/* signatures that did not verify */
+	int	 module_reinit;		/* it re-initialized the module */
 };
 
 /*
@@ -93,6 +110,17 @@ const char *p11_key_label(const struct p11_key *);
  */
 int	p11_key_sign(struct p11_key *, const unsigned char digest[32],
 	    unsigned char *sig, size_t *siglen, struct p11_err *);
+
+/* p11_key_sign_report - the same, saying what it went through (rep) */
+int	p11_key_sign_report(struct p11_key *, const unsigned char digest[32],
+	    unsigned char *sig, size_t *siglen, struct p11_sign_report *rep,
+	    struct p11_err *);
+
+/* token_set_hang - a call running longer than ms: not answering (0: off) */
+void	token_set_hang(struct token *, unsigned ms);
+
+/* token_reap_idle - close the pool's sessions idle for longer than ms */
+void	token_reap_idle(struct token *, unsigned ms);
 
 /*
  * token_drop_sessions - close every session of the token underneath us

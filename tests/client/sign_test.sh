@@ -16,8 +16,16 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 SIGN=${P11DKIM_SIGN:-build/p11dkim-sign}
 case $SIGN in /*) ;; *) SIGN=$top/$SIGN ;; esac
 WRAP=${P11DKIM_SIGN_WRAPPER:-}
+# AddressSanitizer's shadow memory alone is over the RSS limit: a
+# sanitized build (build-san/, make check SAN=1) is checked for the bytes,
+# not for its memory, as under a wrapper.
+case $SIGN in */build-san/*) SANITIZED=AddressSanitizer ;; *) SANITIZED= ;; esac
 PY=/usr/bin/python3
 RSS_LIMIT_KB=16384
+# Under AddressSanitizer (BUILD=build-san, as make check SAN=1 runs it)
+# shadow memory and the allocator add about 18 MiB whatever the input; a
+# client that buffered the 20 MiB message would still go past 32 MiB.
+case ${BUILD:-build} in *-san) RSS_LIMIT_KB=32768 ;; esac
 
 passed=0
 failed=0
@@ -155,14 +163,14 @@ with open(sys.argv[1], "wb") as f:
     f.write(line * (20 * 1024 * 1024 // len(line) + 1))
 EOF
 want "$tmp/big.want" "$FIELD" lf "$tmp/big.eml"
-if [ -z "$WRAP" ]; then
+if [ -z "$WRAP" ] && [ -z "$SANITIZED" ]; then
 	kb=$(cat "$tmp/big.eml" | peak_rss_kb "$SIGN" -s "$sock")
 	expect "20 MiB from a pipe" 0 "$tmp/big.want"
 	if [ "${kb:-999999}" -lt "$RSS_LIMIT_KB" ]; then ok "20 MiB: peak RSS ${kb} KiB < ${RSS_LIMIT_KB} KiB"
 	else nok "20 MiB: peak RSS" "${kb:-?} KiB, limit ${RSS_LIMIT_KB} KiB"; fi
 else
 	cat "$tmp/big.eml" | sign -s "$sock"
-	expect "20 MiB from a pipe (RSS not measured under $WRAP)" 0 "$tmp/big.want"
+	expect "20 MiB from a pipe (RSS not measured under $WRAP$SANITIZED)" 0 "$tmp/big.want"
 fi
 expect_log "20 MiB: all bytes arrived" "bytes=$(wc -c <"$tmp/big.eml" | tr -d ' ') .*verdict=OK"
 maxframe=$(tail -1 "$tmp/log" | sed -n 's/.* maxframe=\([0-9]*\) .*/\1/p')

@@ -45,9 +45,21 @@ def keys(*args):
 MILTER = os.path.join(T, "milter.sock")
 
 
-def write_conf(extra_mosa="", active_mosa="stxsel1", broken=False, milter="", user=None):
+# Tests run as root with every process as root, unless a test names users.
+ONE_USER = "require-separate-users = false"
+
+
+def write_conf(extra=None, active_mosa="stxsel1", broken=False, milter="", users=ONE_USER, workers=16,
+               top="", listen_extra="", per_uid=True):
+    """extra: lines to add to an institution's section, by its code; top:
+    more top-level options; listen_extra: more in the listen section;
+    per_uid: every worker for one uid (the tests' clients all run as one
+    uid), or False for the default cap."""
+    extra = extra or {}
+    if per_uid:
+        top = "max-connections-per-uid = %d\n%s" % (workers, top)
     uid = os.getuid()
-    text = ('user = "%s"\n' % user if user else "") + """pkcs11-module = "%(mod)s"
+    text = """pkcs11-module = "%(mod)s"
 provider-zone = "dkim.example.net"
 record-name = "sel%%n-%%c"
 selectors = { "stxsel1", "stxsel2" }
@@ -56,22 +68,22 @@ dual-selectors = { "stxed1", "stxed2" }
 state-dir = "%(t)s/state"
 ceremony-log = "%(t)s/state/ceremony.log"
 log = "stderr"
-workers = 16
-io-timeout = 3
+%(users)s
+workers = %(workers)d
+%(top)sio-timeout = 3
 idle-timeout = 5
 drain-timeout = 10
 max-header-bytes = 65536
 max-message-bytes = 120000000
 listen "%(sock)s" {
 	mode = "0666"
-}
+%(listen_extra)s}
 institution mosa {
 	domains = { "mosamuseum.com" }
 	pin = "file:%(t)s/mosa.pin"
 	active-selector = "%(act)s"
 	allow-uids = { "%(uid)d" }
-	%(extra)s
-}
+%(extra_mosa)s}
 institution venue {
 	domains = { "venue.example.org" }
 	subdomains = true
@@ -81,16 +93,18 @@ institution venue {
 	key-type = "ed25519"
 	canonicalization = "simple/simple"
 	allow-uids = { "%(uid)d" }
-}
+%(extra_venue)s}
 institution gala {
 	domains = { "gala.example.net" }
 	pin = "file:%(t)s/gala.pin"
 	active-selector = "stxsel1"
 	dual-sign = true
 	allow-gids = { "%(gid)d" }
-}
+%(extra_gala)s}
 """ % {"mod": MOD, "t": T, "sock": SOCK, "uid": uid, "gid": os.getgid(), "act": active_mosa,
-       "extra": extra_mosa}
+       "extra_mosa": extra.get("mosa", ""), "extra_venue": extra.get("venue", ""),
+       "extra_gala": extra.get("gala", ""), "users": users, "workers": workers, "top": top,
+       "listen_extra": listen_extra}
     if milter:
         text += 'milter "unix:%s" {\n\tmode = "0666"\n%s}\n' % (MILTER, milter)
     if broken:
@@ -278,7 +292,7 @@ def summary(name):
     return 1 if failed else 0
 
 
-def setup(milter=""):
+def setup(milter="", extra=None):
     """Tokens, keys and configuration; returns (key table, key table file)."""
     os.umask(0o077)
     os.chmod(T, 0o711)          # other uids may reach the socket (mode 0666)
@@ -287,7 +301,7 @@ def setup(milter=""):
                       ("gala", "gala-pin-12345678"), ("so", "so-pin-12345678")):
         with open(os.path.join(T, name + ".pin"), "w") as f:
             f.write(pin + "\n")
-    write_conf(milter=milter)
+    write_conf(milter=milter, extra=extra)
     for inst in ("mosa", "venue", "gala"):
         r = keys("init-token", inst, "--so-pin", "file:%s/so.pin" % T, "--pin", "file:%s/%s.pin" % (T, inst))
         check("init-token " + inst, r.returncode == 0, r.stderr)

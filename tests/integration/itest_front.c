@@ -71,7 +71,7 @@ make_token(const char *module)
 	assert_non_null(pin = pin_source_file(write_file("mosa.pin",
 	    "user-pin-1234567\n", 0600), &err));
 	assert_non_null(t = token_open(m, "mosa", NULL, pin, 1, &err));
-	if (keygen_generate(t, P11_KEY_RSA, 2048, "mosa-stxsel1", &res,
+	if (keygen_generate(t, P11_KEY_RSA, 2048, "mosa-stxsel1", 0, &res,
 	    &err) < 0)
 		fail_msg("%s", err.msg);
 	token_close(t);
@@ -102,7 +102,7 @@ setup(void **state)
 	    sizeof(err))) == NULL || keytab_build(conf, &keys, err,
 	    sizeof(err)) < 0)
 		fail_msg("%s", err);
-	if ((front.signer = signer_local_new(conf, &keys, err,
+	if ((front.signer = signer_local_open(conf, &keys, err,
 	    sizeof(err))) == NULL)
 		fail_msg("%s", err);
 	front.conf = conf;

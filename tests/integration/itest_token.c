@@ -111,10 +111,10 @@ setup(void **state)
 	init("gamma");		/* never opened: for the wrong PIN */
 	tok_a = open_token("alpha");
 	tok_b = open_token("beta");
-	if (keygen_generate(tok_a, P11_KEY_RSA, 2048, "alpha-rsa", &res,
+	if (keygen_generate(tok_a, P11_KEY_RSA, 2048, "alpha-rsa", 0, &res,
 	    &err) < 0 || keygen_generate(tok_b, P11_KEY_ED25519, 0,
-	    "beta-ed", &res, &err) < 0 || keygen_generate(tok_b, P11_KEY_RSA,
-	    3072, "beta-rsa", &res, &err) < 0)
+	    "beta-ed", 0, &res, &err) < 0 || keygen_generate(tok_b,
+	    P11_KEY_RSA, 3072, "beta-rsa", 0, &res, &err) < 0)
 		fail_msg("keygen: %s", err.msg);
 	return 0;
 }
@@ -209,10 +209,10 @@ test_keygen_refusals(void **state)
 
 	(void)state;
 	assert_int_equal(keygen_generate(tok_a, P11_KEY_RSA, 2048, "alpha-rsa",
-	    &res, &err), -1);
+	    0, &res, &err), -1);
 	assert_non_null(strstr(err.msg, "refusing to overwrite"));
 	assert_int_equal(keygen_generate(tok_a, P11_KEY_RSA, 1024, "weak",
-	    &res, &err), -1);
+	    0, &res, &err), -1);
 	assert_int_equal(keygen_label_exists(tok_a, "weak", &err), 0);
 	assert_int_equal(keygen_label_exists(tok_a, "alpha-rsa", &err), 1);
 }
@@ -231,16 +231,29 @@ test_audit(void **state)
 	assert_int_equal(n, 2);
 	for (size_t i = 0; i < n; i++) {
 		buf_init(&why, 4096);
-		if (key_audit_problems(&list[i], &why) != 0)
+		if (key_audit_problems(&list[i], KEY_AUDIT_STRICT, &why) != 0)
 			fail_msg("%s: %s", list[i].label, buf_str(&why));
 		buf_release(&why);
 		assert_int_equal(list[i].secret_readable, 0);
 		/* CKA_PRIVATE_EXPONENT (RSA) or CKA_VALUE (Ed25519) */
 		assert_int_equal(list[i].secret_rv, CKR_ATTRIBUTE_SENSITIVE);
-		assert_int_equal(list[i].local, 1);
-		assert_int_equal(list[i].extractable, 0);
-		assert_int_equal(list[i].never_extractable, 1);
-		assert_int_equal(list[i].decrypt, 0);
+		assert_int_equal(list[i].attr[KA_LOCAL].state, KA_TRUE);
+		assert_int_equal(list[i].attr[KA_EXTRACTABLE].state, KA_FALSE);
+		assert_int_equal(list[i].attr[KA_NEVER_EXTRACTABLE].state,
+		    KA_TRUE);
+		assert_int_equal(list[i].attr[KA_DECRYPT].state, KA_FALSE);
+		assert_int_equal(list[i].attr[KA_COPYABLE].state, KA_FALSE);
+		assert_int_equal(list[i].attr[KA_PUB_ENCRYPT].state, KA_FALSE);
+		/* not asked for: a rotation destroys retired keys */
+		assert_int_equal(list[i].attr[KA_DESTROYABLE].state, KA_TRUE);
+		assert_int_equal(list[i].attr[KA_ALLOWED_MECHANISMS].state,
+		    KA_LISTED);
+		assert_int_equal(list[i].nallowed, 1);
+		assert_int_equal(list[i].allowed[0], list[i].type ==
+		    P11_KEY_RSA ? CKM_RSA_PKCS : CKM_EDDSA);
+		for (int a = 0; a < KA_ATTRS; a++)
+			assert_int_not_equal(key_audit_verdict(&list[i],
+			    (enum key_audit_attr)a, 0), KA_FAIL);
 		assert_int_equal(strlen(list[i].fingerprint), 64);
 	}
 	key_audit_free(list, n);
@@ -395,7 +408,7 @@ test_destroy(void **state)
 
 	(void)state;
 	assert_int_equal(keygen_generate(tok_a, P11_KEY_ED25519, 0, "tmp-ed",
-	    &res, &err), 0);
+	    0, &res, &err), 0);
 	assert_non_null(token_key(tok_a, "tmp-ed", &err));
 	assert_int_equal(keygen_destroy(tok_a, "tmp-ed", &err), 0);
 	assert_null(token_key(tok_a, "tmp-ed", &err));

@@ -3,7 +3,8 @@
 # key generation, DNS records checked and used to verify token signatures
 # with OpenSSL, audit (passing, and failing on an imported key), the
 # rotation sequence with its refusals, destroy, the ceremony log and its
-# tamper detection, and bad input that must change nothing.
+# tamper detection (a record altered; the last record cut off, caught by
+# the anchor file and by --head), and bad input that must change nothing.
 #
 # Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
 set -u
@@ -13,34 +14,7 @@ TSIGN="$PWD/$BUILD/tests/tsign"
 MOD=${P11DKIM_TEST_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 T=${P11DKIM_TEST_DIR:?run through tests/integration/run.sh}
 PY=/usr/bin/python3
-passed=0
-failed=0
-
-# check DESC STATUS CMD... - run CMD, expect exit STATUS; output in $T/out
-check() {
-	desc=$1 want=$2
-	shift 2
-	"$@" >"$T/out" 2>"$T/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL $desc: exit $got, wanted $want"
-		sed 's/^/  | /' "$T/out" "$T/err" | head -20
-	fi
-}
-
-# expect DESC FILE TEXT - FILE contains TEXT
-expect() {
-	if grep -q -- "$3" "$2"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1: '$3' not in output"
-		sed 's/^/  | /' "$2" | head -20
-	fi
-}
+. "$(dirname "$0")/check.sh"
 
 umask 077
 printf 'so-pin-12345678\n' >"$T/so.pin"
@@ -82,8 +56,12 @@ expect "init mosa says next" "$T/out" "next: p11dkim-keys generate mosa"
 check "init venue" 0 K init-token venue --so-pin "file:$T/so.pin" --pin "file:$T/venue.pin"
 check "init mosa again is refused" 69 K init-token mosa --so-pin "file:$T/so.pin" --pin "file:$T/mosa.pin"
 expect "refusal says why" "$T/err" "already exists"
+check "audit of a token without keys fails" 1 K audit mosa
+expect "and says there are none" "$T/err" "audit: no keys"
+expect "naming the token" "$T/out" "token 'mosa' holds no keys"
 check "generate mosa (active selector)" 0 K generate mosa
 expect "generated for stxsel1" "$T/out" "for selector stxsel1"
+expect "SoftHSM2 takes every hardening attribute" "$T/out" "the token took the full template"
 check "generate mosa again is refused" 69 K generate mosa
 expect "no overwrite" "$T/err" "refusing to overwrite"
 check "generate venue ed25519" 0 K generate venue
@@ -142,6 +120,10 @@ done
 # --- audit -----------------------------------------------------------------
 check "audit mosa passes" 0 K audit mosa
 expect "audit says why it passes" "$T/out" "never left it"
+expect "audit shows each attribute" "$T/out" "hardening  CKA_ALLOWED_MECHANISMS  {CKM_RSA_PKCS}"
+expect "and the secret refused" "$T/out" "CKA_PRIVATE_EXPONENT    not revealed     CKR_ATTRIBUTE_SENSITIVE"
+check "audit --strict passes on SoftHSM2" 0 K audit mosa --strict
+check "audit --json" 0 sh -c "\"$KEYS\" -c \"$T/p11dkim.conf\" --json audit venue | $PY -m json.tool"
 check "audit venue passes" 0 K audit venue
 check "audit of all fails: ghost has no token" 69 K audit
 expect "the missing token is named" "$T/err" "no token labelled 'ghost'"
@@ -158,6 +140,8 @@ check "audit passes again" 0 K audit mosa
 check "rotate verify before start is refused" 64 K rotate mosa verify --zone "$T/mosa.zone"
 expect "says what comes first" "$T/err" "'rotate publish' first"
 check "rotate activate before start is refused" 64 K rotate mosa activate
+check "rotate status before a rotation" 0 K rotate mosa status
+expect "status names the next command as it is typed" "$T/out" "next: *p11dkim-keys rotate mosa start$"
 check "rotate start" 0 K rotate mosa start
 check "rotate start twice is refused" 64 K rotate mosa start
 check "rotate activate before verify is refused" 64 K rotate mosa activate
@@ -166,14 +150,26 @@ check "rotate publish" 0 K rotate mosa publish
 cp "$T/out" "$T/new.zone"
 expect "publishes sel2" "$T/new.zone" "sel2-mosa._domainkey.dkim.example.net. IN TXT"
 check "rotate verify: DNS without the new key fails" 1 K rotate mosa verify --zone "$T/mosa.zone"
+check "rotate verify: the institution's CNAME missing fails" 1 K rotate mosa verify --zone "$T/new.zone"
+expect "the missing CNAME is named" "$T/err" "CNAME stxsel2._domainkey.mosamuseum.com: missing"
 cat "$T/mosa.zone" "$T/new.zone" >"$T/both.zone"
+sed 's/^\(stxsel2\._domainkey\.mosamuseum\.com\. IN CNAME\) .*/\1 elsewhere.example./' "$T/both.zone" >"$T/wrongcname.zone"
+check "rotate verify: a CNAME to elsewhere fails" 1 K rotate mosa verify --zone "$T/wrongcname.zone"
+expect "the wrong CNAME is named" "$T/err" "stxsel2._domainkey.mosamuseum.com: wrong target"
+expect "the state stays published" "$T/state/mosa.state" "step=published"
+check "check-dns sees the wrong CNAME too" 1 K check-dns mosa stxsel2 --zone "$T/wrongcname.zone"
+expect "check-dns names it" "$T/out" "stxsel2._domainkey.mosamuseum.com *CNAME wrong target"
 check "rotate verify" 0 K rotate mosa verify --zone "$T/both.zone"
+expect "verify shows the CNAME" "$T/out" "CNAME stxsel2._domainkey.mosamuseum.com -> sel2-mosa._domainkey.dkim.example.net: ok"
 check "destroy during rotation is refused" 64 K --yes destroy mosa stxsel2
 check "rotate activate" 0 K rotate mosa activate
 expect "state: active stxsel2" "$T/state/mosa.state" "active=stxsel2"
 check "destroy the active selector is refused" 64 K --yes destroy mosa stxsel2
 check "rotate revoke inside the grace period is refused" 64 K rotate mosa revoke
-expect "says to wait" "$T/err" "wait"
+expect "says how long to wait, in days, hours and minutes" "$T/err" "wait [67] days* [0-9]* h [0-9]* min more (grace period 7 days 0 h 0 min"
+check "rotate status during the grace period" 0 K rotate mosa status
+expect "status says when revoke may run" "$T/out" "next: *p11dkim-keys rotate mosa revoke"
+expect "and in how long" "$T/out" "grace period is over: in [67] days* "
 check "rotate revoke" 0 K rotate mosa revoke --grace 0
 cp "$T/out" "$T/revoke.zone"
 expect "revocation record" "$T/revoke.zone" 'p=" )'
@@ -181,16 +177,16 @@ check "rotate finish before DNS shows it is refused" 1 K rotate mosa finish --zo
 grep -v '^sel1-mosa\|^[[:space:]]*"' "$T/both.zone" >"$T/final.zone"
 cat "$T/new.zone" "$T/revoke.zone" >"$T/final.zone"
 check "check-dns shows sel1 revoked" 1 K check-dns mosa stxsel1 --zone "$T/final.zone"
-check "rotate finish" 0 K rotate mosa finish --zone "$T/final.zone"
+check "rotate finish without --yes and no terminal is refused" 64 K rotate mosa finish --zone "$T/final.zone" </dev/null
+expect "says to add --yes" "$T/err" "add --yes"
+check "the retired key is still there" 0 K list mosa
+expect "stxsel1 still listed" "$T/out" "mosa *stxsel1"
+check "rotate finish" 0 K --yes rotate mosa finish --zone "$T/final.zone"
 check "rotate status" 0 K rotate mosa status
 expect "idle again" "$T/out" "rotation step:   idle"
 check "list after rotation" 0 K list mosa
 expect "new key active" "$T/out" "stxsel2 .*active"
-if grep -q "mosa *stxsel1" "$T/out"; then
-	failed=$((failed + 1)); echo "FAIL the retired key is still on the token"
-else
-	passed=$((passed + 1))
-fi
+refute "the retired key is gone from the token" "$T/out" "mosa *stxsel1"
 
 # --- bad input changes nothing ----------------------------------------------
 K list >"$T/before" 2>&1
@@ -213,9 +209,24 @@ check "nothing on the tokens changed" 0 cmp "$T/before" "$T/after"
 # --- ceremony log ------------------------------------------------------------
 check "log verify" 0 K log verify
 expect "chain intact" "$T/out" "chain intact"
+expect "the anchor file matches" "$T/out" "ceremony.anchor: record [0-9]*, head [0-9a-f]*: matches"
+head=$(sed -n 's/.* records, head \([0-9a-f]*\)$/\1/p' "$T/out")
+expect "every append anchored the head in the state folder" "$T/state/ceremony.anchor" "^count=[0-9]* head=$head\$"
+check "log verify --head the current head" 0 K log verify --head "$head"
+expect "--head: which record it is" "$T/out" "head $head: record"
+check "log verify --head in upper case" 0 K log verify --head "$(echo "$head" | tr a-f A-F)"
+check "log verify --head that is not a hash" 64 K log verify --head "${head%?}"
 check "log show" 0 K log show
 expect "transcript has witness lines" "$T/out" "Witness"
 expect "log names the operator" "$T/state/ceremony.log" "operator=tester"
+cp "$T/state/ceremony.log" "$T/good.log"
+sed -i '$d' "$T/state/ceremony.log"
+check "the last record cut off: verify fails" 1 K log verify
+expect "the cut is named" "$T/out" "records were cut off the end"
+check "the last record cut off: --head with the old head fails" 1 K log verify --head "$head"
+expect "the old head is not in the chain" "$T/out" "does not pass through head $head"
+cp "$T/good.log" "$T/state/ceremony.log"
+check "the whole log back: verify passes" 0 K log verify
 sed -i '2s/result=ok/result=no/' "$T/state/ceremony.log"
 check "a tampered log fails verify" 1 K log verify
 expect "names the broken line" "$T/out" "BROKEN at line"

@@ -4,9 +4,14 @@
 Signed messages (a header inserted), mail for foreign domains and from
 untrusted clients passed unchanged, authenticated senders signed from
 anywhere, a dual-signing institution, and tempfail while the token is
-gone (then signing again); the fronts running as nobody, and a
-forbidden system call killing the milter front (restarted).  Signatures made through a real Postfix are
-verified in tests/milter/postfix_test.sh.
+gone (then signing again).  Who may sign for which institution: each
+institution's milter-hosts and milter-logins (a login or a host of one
+institution never gets another's signature), an institution that lists
+neither (nobody, unless single-tenant = true), and signing-domain =
+"auth" with a login without a domain (unsigned, never chosen by From).
+The fronts run as nobody, and a forbidden system call kills the milter
+front (restarted).  Signatures made through a real Postfix are verified
+in tests/milter/postfix_test.sh.
 
 Run through tests/integration/run.sh.  Last line:
 "milter-test: N passed, M failed".
@@ -85,6 +90,98 @@ def run(domain, host="localhost", addr="127.0.0.1", auth="", from_domain=None,
     return out if r.returncode == 0 else "%s (miltertest exit %d)" % (out, r.returncode)
 
 
+# A tenant's mailer on 10.1.2.0/24 (gala's), another client outside the
+# internal hosts that authenticates.
+TENANT = {"host": "gala-mailer.example", "addr": "10.1.2.7"}
+OUTSIDE = {"host": "mx.example.com", "addr": "192.0.2.7"}
+# Who may sign for which institution: mosa by loopback and two kinds of
+# login, gala by its network, venue lists nobody.
+LISTS = {
+    "mosa": '\tmilter-hosts = { "127.0.0.1", "::1" }\n'
+            '\tmilter-logins = { "alice", "*@mosamuseum.com" }\n',
+    "gala": '\tmilter-hosts = { "10.1.2.0/24" }\n',
+}
+# The fronts as nobody, the signer as root (who owns the tokens).
+USERS = 'user = "nobody"\n' + ONE_USER
+
+
+def reload(d, milter, probe, desc):
+    """A new configuration; waits until the new milter answers probe()."""
+    before = log_text().count("configuration reloaded")
+    write_conf(milter=milter, extra=LISTS, users=USERS)
+    d.p.send_signal(signal.SIGHUP)
+    for _ in range(100):
+        time.sleep(0.1)
+        if log_text().count("configuration reloaded") > before and probe():
+            check(desc, True)
+            return True
+    check(desc, False, log_text()[-500:])
+    return False
+
+
+def authorization_cases():
+    """Each institution's lists, with signing-domain = "from"."""
+    out = run("gala.example.net", **TENANT)
+    check("gala's network: gala signed (dual-signing)", out == "SIGNED", out)
+    out = run("mosamuseum.com", **TENANT)
+    check("gala's network: mosa's mail passed unsigned", out == "ACCEPT unchanged", out)
+    out = run("venue.example.org")
+    check("an institution that lists nobody: passed unsigned", out == "ACCEPT unchanged", out)
+    out = run("mosamuseum.com", auth="alice", **OUTSIDE)
+    check("login alice, listed for mosa: signed", out == "SIGNED", out)
+    out = run("gala.example.net", auth="alice", **OUTSIDE)
+    check("login alice with From gala: passed unsigned", out == "ACCEPT unchanged", out)
+    out = run("gala.example.net", auth="alice", script=OLD_MTA, **OUTSIDE)
+    check("MTA without NR_MAIL/NOEOH: login alice with From gala accepted at EOH",
+          out == "ACCEPT at EOH", out)
+    out = run("mosamuseum.com", auth="carol@MosaMuseum.com", **OUTSIDE)
+    check("login *@mosamuseum.com (any case): signed", out == "SIGNED", out)
+    out = run("mosamuseum.com", auth="carol@mosamuseum.com.evil.example", **OUTSIDE)
+    check("login in another domain: passed unsigned", out == "ACCEPT unchanged", out)
+    out = run("mosamuseum.com", auth="Alice", **OUTSIDE)
+    check("logins are compared exactly: Alice is not alice", out == "ACCEPT unchanged", out)
+    log = log_text()
+    check("logged: a login refused for another institution",
+          "client=mx.example.com reason=not authorized: the client is not in gala's "
+          "milter-hosts and login alice is not in its milter-logins" in log)
+    check("logged: a network refused for another institution",
+          "client=gala-mailer.example reason=not authorized: the client is not in "
+          "mosa's milter-hosts and has no login" in log)
+    check("logged: venue lists nobody",
+          "reason=not authorized: venue lists no milter-hosts or milter-logins" in log)
+    check("warned at start: venue lists nobody",
+          "milter: institution venue lists no milter-hosts or milter-logins" in log)
+
+
+def auth_mode_cases(d, milter):
+    """signing-domain = "auth": the login's domain, and no fallback."""
+    if not reload(d, milter + '\tsigning-domain = "auth"\n',
+                  lambda: run("gala.example.net", auth="carol@mosamuseum.com",
+                              **OUTSIDE) == "SIGNED",
+                  "auth: login carol@mosamuseum.com signs for mosa whatever From says"):
+        return
+    out = run("mosamuseum.com", auth="alice", **OUTSIDE)
+    check("auth: a login without a domain is not signed, even with an allowed From",
+          out == "ACCEPT unchanged", out)
+    check("logged: the login has no domain",
+          "login=alice its SASL login has no domain (signing-domain = auth)" in log_text())
+    out = run("mosamuseum.com", auth="eve@gala.example.net", **OUTSIDE)
+    check("auth: a login of a domain that does not list it: unsigned",
+          out == "ACCEPT unchanged", out)
+    out = run("mosamuseum.com")
+    check("auth: no login, an internal host: From decides, lists apply", out == "SIGNED", out)
+
+
+def single_tenant_cases(d, milter):
+    """single-tenant = true: institutions that list nobody, for all."""
+    if not reload(d, milter + '\tsingle-tenant = true\n',
+                  lambda: run("venue.example.org") == "SIGNED",
+                  "single-tenant: an institution that lists nobody is signed for"):
+        return
+    out = run("mosamuseum.com", **TENANT)
+    check("single-tenant: institutions with lists keep them", out == "ACCEPT unchanged", out)
+
+
 def main():
     # The fronts run as nobody (the signer as root, who owns the tokens):
     # the milter writes its counters where nobody may, and at its stop
@@ -92,30 +189,27 @@ def main():
     os.makedirs(os.path.join(T, "stats"))
     os.chown(os.path.join(T, "stats"), 65534, 65534)
     stats = os.path.join(T, "stats", "milter.prom")
-    milter = '\tinternal-hosts = { "127.0.0.1", "::1" }\n\tstats-file = "%s"\n' % stats
-    setup(milter=milter)
-    write_conf(milter=milter, user="nobody")
+    milter = '\tinternal-hosts = { "127.0.0.1", "::1", "10.1.2.0/24" }\n' \
+        '\tstats-file = "%s"\n' % stats
+    setup(milter=milter, extra=LISTS)
+    write_conf(milter=milter, extra=LISTS, users=USERS)
     d = Daemon(milter=True)
     try:
         out = run("mosamuseum.com")
         check("internal host: signed (header inserted)", out == "SIGNED", out)
-        out = run("gala.example.net")
-        check("dual-signing institution: signed", out == "SIGNED", out)
         out = run("unknown.example")
         check("foreign domain: passed unchanged", out == "ACCEPT unchanged", out)
-        out = run("mosamuseum.com", host="mx.example.com", addr="192.0.2.7")
+        out = run("mosamuseum.com", **OUTSIDE)
         check("untrusted client: passed unsigned", out == "ACCEPT unchanged", out)
-        out = run("mosamuseum.com", host="mx.example.com", addr="192.0.2.7", auth="alice")
-        check("authenticated sender: signed", out == "SIGNED", out)
         out = run("mosamuseum.com", script=OLD_MTA)
         check("MTA without NR_MAIL/NOEOH: signed", out == "SIGNED", out)
         out = run("unknown.example", script=OLD_MTA)
         check("MTA without NR_MAIL/NOEOH: foreign domain accepted at EOH",
               out == "ACCEPT at EOH", out)
-        out = run("mosamuseum.com", host="mx.example.com", addr="192.0.2.7",
-                  script=OLD_MTA)
+        out = run("mosamuseum.com", script=OLD_MTA, **OUTSIDE)
         check("MTA without NR_MAIL/NOEOH: untrusted client accepted at EOH",
               out == "ACCEPT at EOH", out)
+        authorization_cases()
         log = log_text()
         check("logged: signed by the milter", "signed inst=mosa" in log and "client=localhost" in log)
         check("logged: untrusted client passed", "is not an internal host" in log)
@@ -134,18 +228,16 @@ def main():
         check("token back: signing again", ok)
         # Reload: the domain from the envelope sender; a new milter
         # takes over the socket.
-        write_conf(milter=milter + '\tsigning-domain = "envelope"\n', user="nobody")
-        d.p.send_signal(signal.SIGHUP)
-        ok = False
-        for _ in range(100):
-            time.sleep(0.1)
-            if "configuration reloaded" in log_text() and \
-                    run("mosamuseum.com", from_domain="unknown.example") == "SIGNED":
-                ok = True
-                break
-        check("after a reload: signing-domain = envelope signs by MAIL FROM", ok, log_text()[-500:])
+        reload(d, milter + '\tsigning-domain = "envelope"\n',
+               lambda: run("mosamuseum.com", from_domain="unknown.example") == "SIGNED",
+               "after a reload: signing-domain = envelope signs by MAIL FROM")
+        out = run("gala.example.net", from_domain="mosamuseum.com")
+        check("envelope: MAIL FROM another institution's domain: unsigned",
+              out == "ACCEPT unchanged", out)
+        auth_mode_cases(d, milter)
+        single_tenant_cases(d, milter)
         sandbox_kills(d, d.holder(MILTER), "milter front", "getpid",
-                      lambda: run("mosamuseum.com", from_domain="unknown.example") == "SIGNED")
+                      lambda: run("mosamuseum.com") == "SIGNED")
         rc = d.stop()
         check("p11dkimd stops cleanly with a milter", rc == 0, rc)
         check("no process was killed by its filter but the one the test made",

@@ -22,6 +22,13 @@
 # directory), PF_CONF (its config_directory), PF_SMTP_PORT, PF_SINK_PORT,
 # PF_MAILLOG, PF_MILTER (the milter as written in main.cf).
 #
+# PF_CHROOT=1 before pf_start keeps the system master.cf's chroot column
+# (Debian's: smtpd, cleanup, pickup and most others chrooted in the queue
+# directory) and fills the jail as Debian's postfix@ service does
+# (/usr/lib/postfix/configure-instance.sh).  The milter may then be given
+# as Postfix resolves it there: unix:NAME, relative to the queue
+# directory (DIR/queue), as in "smtpd_milters = unix:p11dkim/milter.sock".
+#
 # Security notes: everything lives under the directory given to pf_start;
 # the system's /etc/postfix is only read (master.cf is copied), the
 # system's Postfix is never started.  Needs root (Postfix's master, and
@@ -40,6 +47,7 @@ PF_SINK_PID=
 PF_MAILLOG=
 PF_MILTER=
 PF_STARTED=0
+PF_CHROOT=${PF_CHROOT:-0}			# 1: services chrooted as in Debian
 PF_START_TIMEOUT=${PF_START_TIMEOUT:-20}	# seconds until port 25 answers
 PF_SEND_TIMEOUT=${PF_SEND_TIMEOUT:-60}		# seconds for one swaks/sendmail
 PF_MILTER_TIMEOUT=${PF_MILTER_TIMEOUT:-30}	# Postfix's milter timeouts
@@ -84,12 +92,24 @@ pf__milter_spec() {
 	unix:/* | inet:*) echo "$1" ;;
 	local:/*) echo "unix:${1#local:}" ;;
 	/*) echo "unix:$1" ;;
-	*) pf__err "milter '$1': want unix:/PATH, /PATH or inet:HOST:PORT"
+	unix:?*) echo "$1" ;;	# relative to the queue directory
+	*) pf__err "milter '$1': want unix:/PATH, /PATH, unix:NAME or" \
+	       "inet:HOST:PORT"
 	   return 1 ;;
 	esac
 }
 
-# pf__check_milter SPEC - can user postfix connect to this unix socket?
+# pf__milter_path SPEC DIR - the socket file a unix: milter names; Postfix
+# resolves a relative name in the queue directory DIR/queue (its working
+# directory, chrooted or not)
+pf__milter_path() {
+	case $1 in
+	unix:/*) echo "${1#unix:}" ;;
+	unix:*) echo "$2/queue/${1#unix:}" ;;
+	esac
+}
+
+# pf__check_milter SPEC DIR - can user postfix connect to this unix socket?
 #
 # The trap from the notes: Postfix's smtpd and cleanup run as user
 # postfix, so the socket must be writable by it and every directory above
@@ -99,7 +119,7 @@ pf__milter_spec() {
 pf__check_milter() {
 	local path
 	case $1 in unix:*) ;; *) return 0 ;; esac
-	path=${1#unix:}
+	path=$(pf__milter_path "$1" "$2")
 	if [ ! -S "$path" ]; then
 		pf__err "no milter socket at $path (start the milter first)"
 		return 1
@@ -117,9 +137,10 @@ pf__check_milter() {
 # The smtp inet service listens on 127.0.0.1:PORT; any other inet service
 # (submission, smtps, if the system file has them) is dropped with its
 # continuation lines so nothing binds a system port; no chroot anywhere
-# (it would need copies of /etc files in the queue directory).
+# unless PF_CHROOT=1 (pf__chroot_jail then copies the /etc files and
+# libraries the chrooted services need into the queue directory).
 pf__master_cf() {
-	awk -v port="$1" '
+	awk -v port="$1" -v keep_chroot="$PF_CHROOT" '
 	/^[ \t]/ { if (!skip) print; next }
 	/^#/ || NF < 8 { skip = 0; print; next }
 	{
@@ -128,7 +149,8 @@ pf__master_cf() {
 			if ($1 != "smtp") { skip = 1; next }
 			$1 = "127.0.0.1:" port
 		}
-		$5 = "n"
+		if (keep_chroot != 1)
+			$5 = "n"
 		print
 	}' /etc/postfix/master.cf
 }
@@ -167,6 +189,19 @@ queue_run_delay = 5s
 minimal_backoff_time = 5s
 maximal_backoff_time = 10s
 EOF
+}
+
+# pf__chroot_jail - with PF_CHROOT=1, the files chrooted services need,
+# in the queue directory, as Debian's postfix@ service makes them before
+# every start (its ExecStartPre)
+pf__chroot_jail() {
+	[ "$PF_CHROOT" = 1 ] || return 0
+	if ! MAIL_CONFIG=$PF_CONF /usr/lib/postfix/configure-instance.sh - \
+	    >>"$PF_DIR/start.log" 2>&1; then
+		pf__err "configure-instance.sh failed:"
+		cat "$PF_DIR/start.log" >&2
+		return 1
+	fi
 }
 
 # pf__start_sink - smtp-sink on a free port, writing to $PF_DIR/out/
@@ -284,14 +319,14 @@ pf_start() {
 		namei -l "$dir" >&2
 		return 1
 	fi
-	pf__check_milter "$milter" || return 1
+	pf__check_milter "$milter" "$dir" || return 1
 	PF_DIR=$dir PF_CONF=$dir/conf PF_MAILLOG=$dir/maillog PF_MILTER=$milter
 	mkdir -p "$dir/out" || return 1
 	pf__start_sink || return 1
 	for try in 1 2 3; do
 		PF_SMTP_PORT=$(pf__free_port) || break
 		if ! pf__layout "$dir" "$milter" "$PF_SMTP_PORT" ||
-		    ! pf__append_main_cf "$@"; then
+		    ! pf__append_main_cf "$@" || ! pf__chroot_jail; then
 			break
 		fi
 		pf__postfix_start && return 0

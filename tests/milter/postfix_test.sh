@@ -8,7 +8,15 @@
 # the other simple/simple (which fails unless the header whitespace is
 # kept exactly as Postfix sends it: SMFIP_HDR_LEADSPC).  Both the SMTP
 # path (swaks) and the non-SMTP path (Postfix's sendmail) are used; mail
-# for a foreign domain passes unsigned.
+# for a foreign domain passes unsigned.  Both institutions list 127.0.0.1
+# in milter-hosts: Postfix's smtpd passes swaks's loopback address, and
+# its non-SMTP mail reaches milters as 127.0.0.1 too.
+#
+# Set up as README.md says for Debian's Postfix, whose smtpd and cleanup
+# run chrooted in the queue directory (kept so here: PF_CHROOT=1): the
+# socket in a folder p11dkim/ of the queue directory, root:postfix 0750,
+# the socket group postfix 0660, the fronts as an unprivileged user, and
+# main.cf's "smtpd_milters = unix:p11dkim/milter.sock".
 #
 # Run through tests/integration/run.sh.  Last line:
 # "postfix-test: N passed, M failed".
@@ -44,6 +52,14 @@ trap 'exit 1' INT TERM HUP
 # postfix user (POSTFIX-TEST-NOTES.md).
 chmod 0711 "$T"
 umask 077
+# The queue directory's folder for the socket, as
+# examples/p11dkim-postfix.tmpfiles makes /var/spool/postfix/p11dkim.
+Q=$T/pf/queue
+MILTER_SOCK=$Q/p11dkim/milter.sock
+mkdir -p "$Q/p11dkim"
+chmod 0755 "$T/pf" "$Q"
+chown root:postfix "$Q/p11dkim"
+chmod 0750 "$Q/p11dkim"
 mkdir -p "$T/state"
 printf 'so-pin-12345678\n' >"$T/so.pin"
 printf 'mosa-pin-12345678\n' >"$T/mosa.pin"
@@ -56,20 +72,24 @@ selectors = { "stxsel1", "stxsel2" }
 state-dir = "$T/state"
 ceremony-log = "$T/state/ceremony.log"
 log = "stderr"
-milter "unix:$T/milter.sock" {
-	mode = "0666"
+user = "nobody"
+milter "unix:$MILTER_SOCK" {
+	group = "postfix"
+	mode = "0660"
 }
 institution mosa {
 	domains = { "mosamuseum.com" }
 	pin = "file:$T/mosa.pin"
 	active-selector = "stxsel1"
 	canonicalization = "relaxed/relaxed"
+	milter-hosts = { "127.0.0.1" }
 }
 institution simp {
 	domains = { "simple.example.org" }
 	pin = "file:$T/simp.pin"
 	active-selector = "stxsel1"
 	canonicalization = "simple/simple"
+	milter-hosts = { "127.0.0.1" }
 }
 CONF
 K() { "$KEYS" -c "$T/p11dkim.conf" --operator test "$@"; }
@@ -91,10 +111,18 @@ done
 
 "$top/$BUILD/p11dkimd" -f -c "$T/p11dkim.conf" >"$T/daemon.log" 2>&1 &
 daemon_pid=$!
-for _ in $(seq 100); do [ -S "$T/milter.sock" ] && break; sleep 0.1; done
-[ -S "$T/milter.sock" ] || { bad "p11dkimd did not start"; cat "$T/daemon.log"; finish; }
+for _ in $(seq 100); do [ -S "$MILTER_SOCK" ] && break; sleep 0.1; done
+[ -S "$MILTER_SOCK" ] || { bad "p11dkimd did not start"; cat "$T/daemon.log"; finish; }
 
-pf_start "$T/pf" "unix:$T/milter.sock" || { bad "Postfix did not start"; finish; }
+# main.cf as README.md says (the fixture adds the private instance's own
+# settings: queue, ports, relay to the sink).
+PF_CHROOT=1
+pf_start "$T/pf" unix:p11dkim/milter.sock 'non_smtpd_milters = $smtpd_milters' \
+    'milter_default_action = tempfail' || { bad "Postfix did not start"; finish; }
+for svc in smtpd cleanup; do
+	if awk -v s="$svc" '$NF == s && $2 == "unix" || $NF == s && $2 == "inet" { print $5 }' \
+	    "$PF_CONF/master.cf" | grep -qv '^n$'; then ok; else bad "$svc is not chrooted"; fi
+done
 
 # message FROM-DOMAIN TAG - a message with folding, odd spacing and a tab
 message() {
@@ -136,4 +164,10 @@ done
 if [ "$signed" -eq 4 ]; then ok; else bad "$signed signed messages delivered, wanted 4"; fi
 if grep -q 'c=simple/simple' "$T"/got/*.eml && grep -q 'c=relaxed/relaxed' "$T"/got/*.eml; then ok; else bad "both canonicalizations were not seen"; fi
 if grep -q 'signed inst=simp' "$T/daemon.log"; then ok; else bad "no signing logged"; fi
+# An smtpd of this instance ran in the jail (it lingers, idle, for a while).
+jailed=0
+for pid in $(pgrep -x smtpd); do
+	[ "$(readlink "/proc/$pid/root")" = "$Q" ] && jailed=1
+done
+if [ $jailed = 1 ]; then ok; else bad "no smtpd chrooted in $Q"; fi
 finish

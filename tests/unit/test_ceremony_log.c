@@ -24,70 +24,7 @@
 
 #include "p11dkim/buf.h"
 #include "p11dkim/ceremony_log.h"
-
-#define ZEROS	"0000000000000000000000000000000000000000" \
-		"000000000000000000000000"
-#define FPR	"3b0c3e5f6c0a4f2e9d1b7a8c5e4d3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e"
-#define FILE_MAX	65536
-
-/* A temporary directory and the log path inside it. */
-struct fixture {
-	char	 dir[256];
-	char	 path[300];
-	char	 err[512];
-};
-
-/* setup - a fresh directory for one test */
-static int
-setup(void **state)
-{
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	const char *tmp = getenv("TMPDIR");
-
-	if (fx == NULL)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/test_ceremony_log.XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(fx->dir) == NULL) {
-		free(fx);
-		return -1;
-	}
-	snprintf(fx->path, sizeof(fx->path), "%s/ceremony.log", fx->dir);
-	*state = fx;
-	return 0;
-}
-
-/* teardown - remove the log and the directory */
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-	int	 rc = 0;
-
-	if (unlink(fx->path) < 0 && errno != ENOENT)
-		rc = -1;
-	if (rmdir(fx->dir) < 0)
-		rc = -1;
-	free(fx);
-	return rc;
-}
-
-/* record_fill - a typical record; time preset so lines are repeatable */
-static void
-record_fill(struct ceremony_record *r, const char *action, const char *result)
-{
-	memset(r, 0, sizeof(*r));
-	snprintf(r->time, sizeof(r->time), "2026-11-26T23:30:00Z");
-	snprintf(r->operator_name, sizeof(r->operator_name), "alice");
-	snprintf(r->host, sizeof(r->host), "hsm1.example");
-	snprintf(r->token_label, sizeof(r->token_label), "mosa");
-	snprintf(r->token_serial, sizeof(r->token_serial), "0123456789abcdef");
-	snprintf(r->action, sizeof(r->action), "%s", action);
-	snprintf(r->inst, sizeof(r->inst), "mosa");
-	snprintf(r->selector, sizeof(r->selector), "sel1-mosa");
-	snprintf(r->fpr, sizeof(r->fpr), "%s", FPR);
-	snprintf(r->result, sizeof(r->result), "%s", result);
-}
+#include "ceremony_fixture.h"
 
 /* append_three - init-token, generate, publish: seqs 1, 2, 3 */
 static void
@@ -98,52 +35,10 @@ append_three(struct fixture *fx)
 
 	for (size_t i = 0; i < 3; i++) {
 		record_fill(&r, actions[i], "ok");
-		assert_int_equal(ceremony_log_append(fx->path, &r, fx->err,
+		assert_int_equal(ceremony_log_append(fx->path, NULL, &r, fx->err,
 		    sizeof(fx->err)), 0);
 		assert_int_equal(r.seq, i + 1);
 	}
-}
-
-/* file_read - the whole file into buf (NUL-terminated) */
-static size_t
-file_read(const char *path, char *buf, size_t cap)
-{
-	FILE	*fp = fopen(path, "rb");
-	size_t	 n;
-
-	assert_non_null(fp);
-	n = fread(buf, 1, cap - 1, fp);
-	assert_false(ferror(fp));
-	assert_true(n < cap - 1);
-	fclose(fp);
-	buf[n] = '\0';
-	return n;
-}
-
-/* file_write - replace the file with len bytes */
-static void
-file_write(const char *path, const char *buf, size_t len)
-{
-	FILE	*fp = fopen(path, "wb");
-
-	assert_non_null(fp);
-	assert_int_equal(fwrite(buf, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-}
-
-/* line_find - offset and length (without LF) of line n, 1-based */
-static size_t
-line_find(const char *text, unsigned n, size_t *len)
-{
-	const char *p = text, *nl;
-
-	for (unsigned i = 1; i < n; i++) {
-		assert_non_null(p = strchr(p, '\n'));
-		p++;
-	}
-	assert_non_null(nl = strchr(p, '\n'));
-	*len = (size_t)(nl - p);
-	return (size_t)(p - text);
 }
 
 /* sha256_hex - the hash a record's successor must carry, computed here */
@@ -224,7 +119,7 @@ test_append_continues(void **state)
 	r.seq = 99;					/* append overrides */
 	memcpy(r.prev, FPR, sizeof(r.prev));
 	r.time[0] = '\0';				/* append fills */
-	assert_int_equal(ceremony_log_append(fx->path, &r, fx->err,
+	assert_int_equal(ceremony_log_append(fx->path, NULL, &r, fx->err,
 	    sizeof(fx->err)), 0);
 	assert_int_equal(r.seq, 4);
 	assert_string_equal(r.prev, sum.head);
@@ -260,7 +155,7 @@ test_altered(void **state)
 	file_write(fx->path, text, n);
 	verify_fails(fx, 2, 1, why_syntax);
 	record_fill(&r, "activate", "ok");
-	assert_int_equal(ceremony_log_append(fx->path, &r, fx->err,
+	assert_int_equal(ceremony_log_append(fx->path, NULL, &r, fx->err,
 	    sizeof(fx->err)), 0);	/* only the last line is checked */
 }
 
@@ -308,7 +203,9 @@ test_reordered(void **state)
 /*
  * test_truncated - a cut inside the last line is caught, and append
  * refuses to chain to it; a cut at a line boundary leaves an intact log
- * whose head and count differ from the anchor: that is all there is.
+ * whose head and count differ from the anchor, which is all verify sees:
+ * held to the head taken before the cut, ceremony_log_check() fails (the
+ * anchor file: test_ceremony_anchor.c).
  */
 static void
 test_truncated(void **state)
@@ -316,6 +213,7 @@ test_truncated(void **state)
 	static const char *const why[] = { "line 3:", "no newline", NULL };
 	struct fixture *fx = *state;
 	struct ceremony_log_summary anchor, sum;
+	struct ceremony_log_check chk = { 0 };
 	struct ceremony_record r;
 	char	 text[FILE_MAX];
 	struct stat st;
@@ -328,7 +226,7 @@ test_truncated(void **state)
 	file_write(fx->path, text, n - 10);
 	verify_fails(fx, 3, 2, why);
 	record_fill(&r, "activate", "ok");
-	assert_int_equal(ceremony_log_append(fx->path, &r, fx->err,
+	assert_int_equal(ceremony_log_append(fx->path, NULL, &r, fx->err,
 	    sizeof(fx->err)), -1);
 	assert_non_null(strstr(fx->err, "refusing to append"));
 	assert_non_null(strstr(fx->err, "no newline"));
@@ -340,6 +238,12 @@ test_truncated(void **state)
 	    sizeof(fx->err)), 0);
 	assert_int_equal(sum.count, 2);
 	assert_string_not_equal(sum.head, anchor.head);
+	chk.head = anchor.head;
+	assert_int_equal(ceremony_log_check(fx->path, &chk, &sum, fx->err,
+	    sizeof(fx->err)), -1);
+	assert_int_equal(chk.failed, 1);
+	assert_int_equal(sum.count, 2);
+	assert_non_null(strstr(fx->err, "does not pass through head"));
 }
 
 /* test_garbage - a line that is not a record, at the end or too long */
@@ -360,7 +264,7 @@ test_garbage(void **state)
 	file_write(fx->path, text, n + 12);
 	verify_fails(fx, 4, 3, why);
 	record_fill(&r, "activate", "ok");
-	assert_int_equal(ceremony_log_append(fx->path, &r, fx->err,
+	assert_int_equal(ceremony_log_append(fx->path, NULL, &r, fx->err,
 	    sizeof(fx->err)), -1);
 	assert_non_null(strstr(fx->err, "not a record"));
 
@@ -368,7 +272,7 @@ test_garbage(void **state)
 	text[5000] = '\n';
 	file_write(fx->path, text, 5001);
 	verify_fails(fx, 1, 0, why_long);
-	assert_int_equal(ceremony_log_append(fx->path, &r, fx->err,
+	assert_int_equal(ceremony_log_append(fx->path, NULL, &r, fx->err,
 	    sizeof(fx->err)), -1);
 	assert_non_null(strstr(fx->err, "the last line is longer than 4096"));
 }
@@ -383,7 +287,7 @@ append_many(struct fixture *fx, int child, int n)
 		record_fill(&r, "generate", "ok");
 		snprintf(r.operator_name, sizeof(r.operator_name),
 		    "child%d-%d", child, i);
-		if (ceremony_log_append(fx->path, &r, fx->err,
+		if (ceremony_log_append(fx->path, NULL, &r, fx->err,
 		    sizeof(fx->err)) < 0)
 			_exit(1);
 	}
@@ -453,11 +357,35 @@ test_encoding(void **state)
 	assert_string_equal(buf_str(&again), buf_str(&line));
 	buf_release(&again);
 	buf_release(&line);
-	assert_int_equal(ceremony_log_append(fx->path, &r, fx->err,
+	assert_int_equal(ceremony_log_append(fx->path, NULL, &r, fx->err,
 	    sizeof(fx->err)), 0);
 	assert_int_equal(ceremony_log_verify(fx->path, &sum, fx->err,
 	    sizeof(fx->err)), 0);
 	assert_int_equal(sum.count, 1);
+}
+
+/* test_ok_note - "ok: " and a note (what generate dropped) round-trips */
+static void
+test_ok_note(void **state)
+{
+	struct fixture *fx = *state;
+	struct ceremony_record r, back;
+	struct buf line;
+
+	record_fill(&r, "generate", "ok: dropped CKA_ALLOWED_MECHANISMS "
+	    "(CKR_ATTRIBUTE_TYPE_INVALID), CKA_COPYABLE (CKR_ATTRIBUTE_TYPE_"
+	    "INVALID)");
+	r.seq = 3;
+	memcpy(r.prev, ZEROS, sizeof(r.prev));
+	buf_init(&line, CEREMONY_LOG_LINE_MAX);
+	assert_int_equal(ceremony_log_format(&r, &line, fx->err,
+	    sizeof(fx->err)), 0);
+	assert_non_null(strstr(buf_str(&line), " result=ok:%20dropped%20CKA_"
+	    "ALLOWED_MECHANISMS%20(CKR_ATTRIBUTE_TYPE_INVALID),%20"));
+	assert_int_equal(ceremony_log_parse(line.data, line.len, &back,
+	    fx->err, sizeof(fx->err)), 0);
+	assert_string_equal(back.result, r.result);
+	buf_release(&line);
 }
 
 /* test_longest_record - every field full of bytes to encode still fits */
@@ -531,10 +459,10 @@ test_format_refuses(void **state)
 	REFUSED(memset(bad.host, 'h', sizeof(bad.host)), "NUL-terminated");
 #undef REFUSED
 	buf_release(&line);
-	assert_int_equal(ceremony_log_append(fx->path, &r, fx->err,
+	assert_int_equal(ceremony_log_append(fx->path, NULL, &r, fx->err,
 	    sizeof(fx->err)), 0);
 	r.operator_name[0] = '\0';
-	assert_int_equal(ceremony_log_append(fx->path, &r, fx->err,
+	assert_int_equal(ceremony_log_append(fx->path, NULL, &r, fx->err,
 	    sizeof(fx->err)), -1);
 	assert_non_null(strstr(fx->err, "refusing to append"));
 }
@@ -573,7 +501,8 @@ test_parse_strict(void **state)
 		{ " host=hsm1.example token=mosa", " token=mosa host=hsm1.example" },
 		{ "=generate", "=Generate" }, { "fpr=3b", "fpr=3B" },
 		{ "fpr=3b", "fpr=3b3" }, { "=ok", "=fine" }, { "=ok", "=failed" },
-		{ "=ok", "=failed:%20" }, { "prev=ab", "prev=AB" },
+		{ "=ok", "=failed:%20" }, { "=ok", "=ok:" }, { "=ok", "=ok:%20" },
+		{ "=ok", "=okay" }, { "prev=ab", "prev=AB" },
 		{ "prev=ab", "prev=a" }, { "prev=ab", "prev=abc" },
 		{ "prev=ab", "extra=1 prev=ab" },
 	};
@@ -647,16 +576,16 @@ test_error_paths(void **state)
 
 	record_fill(&r, "generate", "ok");
 	snprintf(path, sizeof(path), "%s/no/such/dir/log", fx->dir);
-	assert_int_equal(ceremony_log_append(path, &r, fx->err,
+	assert_int_equal(ceremony_log_append(path, NULL, &r, fx->err,
 	    sizeof(fx->err)), -1);
 	assert_non_null(strstr(fx->err, "open to append"));
 	assert_non_null(strstr(fx->err, path));
-	assert_int_equal(ceremony_log_append(fx->dir, &r, fx->err,
+	assert_int_equal(ceremony_log_append(fx->dir, NULL, &r, fx->err,
 	    sizeof(fx->err)), -1);
 	assert_int_equal(ceremony_log_verify(path, &sum, NULL, 0), 0);
 	assert_int_equal(sum.absent, 1);
-	assert_int_equal(ceremony_log_append(fx->dir, &r, NULL, 0), -1);
-	assert_int_equal(ceremony_log_append(fx->dir, &r, tiny,
+	assert_int_equal(ceremony_log_append(fx->dir, NULL, &r, NULL, 0), -1);
+	assert_int_equal(ceremony_log_append(fx->dir, NULL, &r, tiny,
 	    sizeof(tiny)), -1);
 	assert_int_equal(strlen(tiny), sizeof(tiny) - 1);
 	assert_int_equal(ceremony_log_transcript(fx->dir, 0, stdout, NULL, 0),
@@ -706,7 +635,7 @@ test_transcript(void **state)
 	record_fill(&r, "revoke", "failed: DNS update refused");
 	snprintf(r.operator_name, sizeof(r.operator_name),
 	    "mallory\nWitness: \x1b[2Jforged");
-	assert_int_equal(ceremony_log_append(fx->path, &r, fx->err,
+	assert_int_equal(ceremony_log_append(fx->path, NULL, &r, fx->err,
 	    sizeof(fx->err)), 0);
 	assert_int_equal(ceremony_log_verify(fx->path, &sum, fx->err,
 	    sizeof(fx->err)), 0);
@@ -754,6 +683,7 @@ main(void)
 		T(test_garbage),
 		T(test_concurrent),
 		T(test_encoding),
+		T(test_ok_note),
 		T(test_longest_record),
 		T(test_format_refuses),
 		T(test_parse_strict),

@@ -77,6 +77,26 @@ test_valid(void **state)
 	assert_int_equal(conf_key_label(i, 0, CONF_KIND_MAIN, name, sizeof(name)), 0);
 	assert_string_equal(name, "mosa-stxsel1");
 	assert_null(conf_institution(c, "other"));
+	assert_null(c->module_init_args);
+	conf_free(c);
+}
+
+/* test_init_args - pkcs11-init-args is kept as written */
+static void
+test_init_args(void **state)
+{
+	static const char args[] = "configdir='sql:/var/lib/p11dkim/nss' "
+	    "certPrefix='' keyPrefix='' secmod='secmod.db'";
+	char	 text[4096], err[CONF_ERR_MAX];
+	struct conf *c;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%spkcs11-init-args = \"%s\"\n%s", head,
+	    args, mosa);
+	c = load_text(text, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(c->module_init_args, args);
 	conf_free(c);
 }
 
@@ -119,6 +139,10 @@ test_refusals(void **state)
 		  "needs %c and %n" },
 		{ "institution t {\n subdomains = \"perhaps\"\n}\n", NULL,
 		  ":13: invalid boolean value for option 'subdomains'" },
+		{ "pkcs11-init-args = \"a\\tb\"\n", NULL, ":12: pkcs11-init-args "
+		  "'a\tb': a control character" },
+		{ "pkcs11-init-args = \"\"\n", NULL, ":12: pkcs11-init-args '': 1 "
+		  "to 1024 bytes" },
 		/* Found by fuzz_conf: one global selector, after the section. */
 		{ NULL, "pkcs11-module = \"/m.so\"\nprovider-zone = \"d.example\"\n"
 		  "record-name = \"%s-%c\"\nstate-dir = \"/s\"\n"
@@ -172,6 +196,10 @@ test_daemon(void **state)
 	assert_int_equal(c->daemon.max_message_bytes, 1000);
 	assert_int_equal(c->daemon.io_timeout, 30);
 	assert_int_equal(c->daemon.sandbox, 0);
+	assert_int_equal(c->daemon.request_timeout, 300);
+	assert_int_equal(c->daemon.max_per_uid, 4);	/* half the workers */
+	assert_int_equal(c->daemon.nstats_uids, 0);
+	assert_int_equal(c->daemon.nstats_gids, 0);
 	assert_int_equal(c->daemon.nlisten, 1);
 	assert_string_equal(c->daemon.listen[0].path,
 	    "/run/p11dkim/p11dkimd.sock");
@@ -191,6 +219,45 @@ test_daemon(void **state)
 	conf_free(c);
 }
 
+/* test_connection_limits - request-timeout, the per-uid cap, STATS lists */
+static void
+test_connection_limits(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned per_uid;
+	} cases[] = {
+		{ "workers = 1\n", 1 },		/* at least one */
+		{ "workers = 3\n", 1 },
+		{ "workers = 64\n", 32 },
+		{ "workers = 8\nmax-connections-per-uid = 8\n", 8 },
+		{ "max-connections-per-uid = 5\n", 5 },
+	};
+	char	 text[4096], err[CONF_ERR_MAX];
+	struct conf *c;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		snprintf(text, sizeof(text), "%s%s%s", head, cases[k].text, mosa);
+		if ((c = load_text(text, err, sizeof(err))) == NULL)
+			fail_msg("case %zu: %s", k, err);
+		assert_int_equal(c->daemon.max_per_uid, cases[k].per_uid);
+		conf_free(c);
+	}
+	snprintf(text, sizeof(text), "%s%s%s", head, "request-timeout = 45\n"
+	    "stats-allow-uids = { \"root\", \"4242\" }\n"
+	    "stats-allow-gids = { \"4343\" }\n", mosa);
+	if ((c = load_text(text, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->daemon.request_timeout, 45);
+	assert_int_equal(c->daemon.nstats_uids, 2);
+	assert_int_equal(c->daemon.stats_uids[0], 0);
+	assert_int_equal(c->daemon.stats_uids[1], 4242);
+	assert_int_equal(c->daemon.nstats_gids, 1);
+	assert_int_equal(c->daemon.stats_gids[0], 4343);
+	conf_free(c);
+}
+
 /* test_daemon_refusals - bad daemon values, with their line */
 static void
 test_daemon_refusals(void **state)
@@ -205,6 +272,16 @@ test_daemon_refusals(void **state)
 		{ "listen \"rel.sock\" {\n}\n", ": listen \"rel.sock\": not an "
 		  "absolute path" },
 		{ "max-header-bytes = 2000000\n", ": max-header-bytes: at most" },
+		{ "request-timeout = 0\n", ":7: request-timeout '0': seconds, "
+		  "from 1 to 86400" },
+		{ "max-connections-per-uid = 0\n",
+		  ":7: max-connections-per-uid '0': a whole number" },
+		{ "workers = 4\nmax-connections-per-uid = 5\n",
+		  ": max-connections-per-uid: at most workers (4)" },
+		{ "stats-allow-uids = { \"no-such-user-x\" }\n",
+		  ":7: stats-allow-uids 'no-such-user-x': no such user" },
+		{ "stats-allow-gids = { \"4294967296\" }\n",
+		  ":7: stats-allow-gids '4294967296': a group id must be" },
 	};
 	char	 text[4096], err[CONF_ERR_MAX];
 
@@ -215,6 +292,169 @@ test_daemon_refusals(void **state)
 		if (strstr(err, bad[k][1]) == NULL)
 			fail_msg("case %zu: '%s' lacks '%s'", k, err, bad[k][1]);
 	}
+}
+
+/*
+ * milter_text - head, a milter section (lines 7-10) with the given
+ * option lines 8 and 9, and an institution whose line 15 is given
+ */
+static void
+milter_text(char *text, size_t len, const char *m8, const char *m9,
+    const char *i15)
+{
+	snprintf(text, len, "%smilter \"unix:/run/m.sock\" {\n%s\n%s\n}\n"
+	    "institution x {\n domains = {\"x.example\"}\n pin = \"prompt\"\n"
+	    " active-selector = \"stxsel1\"\n%s\n}\n", head, m8, m9, i15);
+}
+
+/* test_milter_lists - who may sign for an institution through the milter */
+static void
+test_milter_lists(void **state)
+{
+	char	 text[4096], err[CONF_ERR_MAX];
+	const struct conf_institution *i;
+	struct conf *c;
+
+	(void)state;
+	milter_text(text, sizeof(text), " internal-hosts = {\"127.0.0.1\", "
+	    "\"10.1.0.0/16\"}", "", " milter-hosts = {\"10.1.2.0/24\"}\n"
+	    " milter-logins = {\"alice\", \"*@X.Example\"}");
+	if ((c = load_text(text, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_non_null(c->daemon.milter->internal_hosts);
+	assert_int_equal(c->daemon.milter->single_tenant, 0);
+	assert_int_equal(c->daemon.milter->sign_authenticated, 1);
+	i = conf_institution(c, "x");
+	assert_non_null(i->milter_hosts);
+	assert_int_equal(i->nmilter_logins, 2);
+	assert_string_equal(i->milter_logins[1], "*@X.Example");
+	assert_null(i->milter_logins[2]);
+	conf_free(c);
+	milter_text(text, sizeof(text), " single-tenant = true", "", "");
+	if ((c = load_text(text, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->daemon.milter->single_tenant, 1);
+	assert_null(conf_institution(c, "x")->milter_hosts);
+	assert_int_equal(conf_institution(c, "x")->nmilter_logins, 0);
+	conf_free(c);
+}
+
+/* test_milter_list_refusals - bad lists, with their line */
+static void
+test_milter_list_refusals(void **state)
+{
+	static const char *const bad[][4] = {
+		{ "", "", " milter-logins = {\"a*b\"}", ":15: milter-logins "
+		  "'a*b': a login (no spaces, control characters or '*')" },
+		{ "", "", " milter-logins = {\"two words\"}",
+		  ":15: milter-logins 'two words': a login" },
+		{ "", "", " milter-logins = {\"*@not a domain\"}",
+		  ":15: milter-logins '*@not a domain': not *@DOMAIN" },
+		{ "", "", " milter-logins = {\"\"}", ":15: milter-logins '': "
+		  "a login is 1 to 256 bytes" },
+		{ "", "", " milter-hosts = {\"mosa-net\"}", ":15: milter-hosts "
+		  "'mosa-net': not an address" },
+		{ "", "", " milter-hosts = {\"10.9.0.0/16\"}", ": institution "
+		  "'x': milter-hosts '10.9.0.0/16' is not inside the milter's "
+		  "internal-hosts" },
+		{ " internal-hosts = {\"10.0.0.0/8\"}", "", " milter-hosts = "
+		  "{\"10.1.0.0/16\", \"127.0.0.1\"}", ": institution 'x': "
+		  "milter-hosts '127.0.0.1' is not inside" },
+		{ " sign-authenticated = false", "", " milter-logins = "
+		  "{\"alice\"}", ": institution 'x': milter-logins need "
+		  "sign-authenticated = true" },
+		{ " sign-authenticated = false", " signing-domain = \"auth\"",
+		  "", ":10: milter 'unix:/run/m.sock': signing-domain = "
+		  "\"auth\" needs sign-authenticated = true" },
+	};
+	char	 text[4096], err[CONF_ERR_MAX];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		milter_text(text, sizeof(text), bad[k][0], bad[k][1],
+		    bad[k][2]);
+		err[0] = '\0';
+		assert_null(load_text(text, err, sizeof(err)));
+		if (strstr(err, bad[k][3]) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s'", k, err, bad[k][3]);
+	}
+}
+
+/*
+ * test_id_range - numeric ids outside the uid_t/gid_t range are refused
+ * with their line, instead of wrapping (4294967296 would be uid 0); the
+ * largest id that is not (uid_t)-1 is accepted.
+ */
+static void
+test_id_range(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "user = \"4294967296\"\n", ":7: user '4294967296': a user id "
+		  "must be from 0 to 4294967294" },
+		{ "signer-user = \"18446744073709551616\"\n",
+		  ":7: signer-user '18446744073709551616': a user id" },
+		{ "listen \"/x.sock\" {\n owner = \"4294967295\"\n}\n",
+		  ":8: owner '4294967295': a user id must be" },
+		{ "listen \"/x.sock\" {\n group = \"4294967296\"\n}\n",
+		  ":8: group '4294967296': a group id must be from 0 to "
+		  "4294967294" },
+		{ "milter \"unix:/m.sock\" {\n owner = \"99999999999\"\n}\n",
+		  ":8: owner '99999999999': a user id" },
+		{ "milter \"unix:/m.sock\" {\n group = \"4294967295\"\n}\n",
+		  ":8: group '4294967295': a group id" },
+		{ "institution x {\n domains = {\"x.example\"}\n pin = \"prompt\"\n"
+		  " active-selector = \"stxsel1\"\n allow-uids = {\"4294967296\"}\n}\n",
+		  ":11: allow-uids '4294967296': a user id must be" },
+		{ "institution x {\n domains = {\"x.example\"}\n pin = \"prompt\"\n"
+		  " active-selector = \"stxsel1\"\n allow-gids = {\"0\", "
+		  "\"4294967295\"}\n}\n", ":11: allow-gids '4294967295': a group id" },
+	};
+	char	 text[4096], err[CONF_ERR_MAX];
+	struct conf *c;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		snprintf(text, sizeof(text), "%s%s%s", head, bad[k][0], mosa);
+		err[0] = '\0';
+		c = load_text(text, err, sizeof(err));
+		if (c != NULL || strstr(err, bad[k][1]) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s'", k, err, bad[k][1]);
+	}
+	snprintf(text, sizeof(text), "%s%s", head, "institution mosa {\n"
+	    " domains = {\"mosamuseum.com\"}\n pin = \"prompt\"\n"
+	    " active-selector = \"stxsel1\"\n"
+	    " allow-uids = {\"4294967294\", \"0\"}\n"
+	    " allow-gids = {\"4294967294\"}\n}\n");
+	c = load_text(text, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->inst[0].allow_uids[0], 4294967294U);
+	assert_int_equal(c->inst[0].allow_uids[1], 0);
+	assert_int_equal(c->inst[0].allow_gids[0], 4294967294U);
+	conf_free(c);
+}
+
+/* test_numeric_id - the number parser shared with the daemon */
+static void
+test_numeric_id(void **state)
+{
+	unsigned long id = 7;
+
+	(void)state;
+	assert_int_equal(conf_numeric_id("0", &id), 1);
+	assert_int_equal(id, 0);
+	assert_int_equal(conf_numeric_id("4294967294", &id), 1);
+	assert_int_equal(id, 4294967294UL);
+	assert_int_equal(conf_numeric_id("4294967295", &id), -1);
+	assert_int_equal(conf_numeric_id("4294967296", &id), -1);
+	assert_int_equal(conf_numeric_id("123456789012345678901234567890", &id),
+	    -1);
+	assert_int_equal(conf_numeric_id("root", &id), 0);
+	assert_int_equal(conf_numeric_id("", &id), 0);
+	assert_int_equal(conf_numeric_id("-1", &id), 0);
+	assert_int_equal(conf_numeric_id("+5", &id), 0);
+	assert_int_equal(conf_numeric_id(" 5", &id), 0);
+	assert_int_equal(conf_numeric_id("5x", &id), 0);
 }
 
 /* test_missing_file - a clear line, no crash */
@@ -234,9 +474,15 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_init_args),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_daemon),
+		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_daemon_refusals),
+		cmocka_unit_test(test_milter_lists),
+		cmocka_unit_test(test_milter_list_refusals),
+		cmocka_unit_test(test_id_range),
+		cmocka_unit_test(test_numeric_id),
 		cmocka_unit_test(test_missing_file),
 	};
 

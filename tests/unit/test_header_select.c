@@ -103,6 +103,44 @@ test_wildcard_and_exact(void **state)
 	header_section_release(&hs);
 }
 
+/*
+ * test_names_not_in_a_tag_value - RFC 5322 lets a field name hold ';',
+ * RFC 6376 3.2 does not let a tag value: such a field is never signed,
+ * whether a wildcard matches it or a list names it.
+ */
+static void
+test_names_not_in_a_tag_value(void **state)
+{
+	static const char *const sign[] = { "List-*", "x;y", "Subject", NULL };
+	static const char *const over[] = { "x;y", "list-*", NULL };
+	static const char text[] =
+	    "From: a@example.org\n"
+	    "List-x;l=0;zz=: foo\n"
+	    "List-Id: <l.example.org>\n"
+	    "X;y: z\n"
+	    "Subject: s\n"
+	    "\n";
+	struct header_section hs;
+	struct header_selection sel;
+	struct dkim_err err;
+
+	(void)state;
+	section(&hs, text);
+	assert_int_equal(header_select(&hs, sign, over, &sel, &err), 0);
+	assert_string_equal(buf_str(&sel.hlist),
+	    "from:list-id:list-id:subject");
+	assert_int_equal(sel.n, 4);
+	assert_int_equal(sel.fields[1], 2);
+	header_selection_release(&sel);
+	header_section_release(&hs);
+	assert_int_equal(header_select_name_ok("List-Id", 7), 1);
+	assert_int_equal(header_select_name_ok("List-x;l=0", 10), 0);
+	assert_int_equal(header_select_name_ok("a:b", 3), 0);
+	assert_int_equal(header_select_name_ok("a b", 3), 0);
+	assert_int_equal(header_select_name_ok("a\x7f", 2), 0);
+	assert_int_equal(header_select_name_ok("", 0), 0);
+}
+
 int
 main(void)
 {
@@ -110,6 +148,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_custom_lists),
 		cmocka_unit_test(test_wildcard_and_exact),
+		cmocka_unit_test(test_names_not_in_a_tag_value),
 	};
 
 	return cmocka_run_group_tests_name("header_select", tests, NULL, NULL);

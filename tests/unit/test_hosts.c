@@ -1,5 +1,6 @@
 /*
- * test_hosts.c - daemon/hosts.c: internal-host lists and prefixes.
+ * test_hosts.c - conf/hosts.c: internal-host lists and prefixes, and
+ * whether one list lies inside another.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,7 +68,46 @@ test_match(void **state)
 	b = v6("::ffff:127.0.0.1");
 	assert_true(hosts_match(h, (struct sockaddr *)&b));
 	assert_false(hosts_match(h, NULL));
+	assert_false(hosts_match(NULL, (struct sockaddr *)&b));
 	hosts_free(h);
+}
+
+/* within - parse two lists and ask hosts_within */
+static int
+within(const char *const *inner, size_t ni, const char *const *outer,
+    size_t no)
+{
+	char	 err[128];
+	struct hosts *i = hosts_parse(inner, ni, err, sizeof(err));
+	struct hosts *o = hosts_parse(outer, no, err, sizeof(err));
+	int	 rc;
+
+	assert_non_null(i);
+	assert_non_null(o);
+	rc = hosts_within(i, o);
+	hosts_free(i);
+	hosts_free(o);
+	return rc;
+}
+
+/* test_within - networks inside others: prefix, length, family */
+static void
+test_within(void **state)
+{
+	static const char *const outer[] = { "127.0.0.1", "10.1.0.0/16",
+	    "2001:db8::/32" };
+	static const char *const in[] = { "127.0.0.1", "10.1.2.0/24",
+	    "10.1.255.7", "2001:db8:5::/48", "10.1.0.0/16" };
+	static const char *const out[] = { "127.0.0.2", "10.0.0.0/8",
+	    "10.2.0.0/24", "::1", "2001:db9::/48", "127.0.0.0/24" };
+
+	(void)state;
+	assert_true(within(in, 5, outer, 3));
+	for (size_t k = 0; k < sizeof(out) / sizeof(out[0]); k++)
+		if (within(&out[k], 1, outer, 3))
+			fail_msg("%s taken as inside", out[k]);
+	assert_false(within(in, 1, outer, 0));
+	assert_true(within(in, 0, outer, 0));
 }
 
 /* test_bad - entries that are not addresses */
@@ -91,6 +131,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_within),
 	};
 
 	return cmocka_run_group_tests_name("hosts", tests, NULL, NULL);

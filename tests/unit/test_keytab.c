@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "p11dkim/keyspec.h"
 #include "p11dkim/keytab.h"
 
 static const char conf_text[] =
@@ -108,7 +109,8 @@ test_for_domain(void **state)
 
 /*
  * test_request_check - a key number and an algorithm number as a front
- * sends them: the table's pairs pass; a refusal names what was asked
+ * sends them, checked against the specs the signer receives (keyspec.c):
+ * the table's pairs pass; a refusal names what was asked
  * for, an algorithm number the protocol does not have included
  */
 static void
@@ -131,13 +133,17 @@ test_request_check(void **state)
 		{ 2, UINT32_MAX, "no algorithm number 4294967295" },
 	};
 	const struct keytab *t = &((struct rig *)*state)->keys;
+	struct keyspec *specs;
 	char	 why[192];
 	int	 rc;
 
+	if (keyspec_build(t, &specs, why, sizeof(why)) < 0)
+		fail_msg("keyspec_build: %s", why);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		why[0] = '\0';
-		rc = keytab_request_check(t, cases[i].key, cases[i].alg, why,
-		    sizeof(why));
+		rc = keyspec_request_check(cases[i].key < t->n ?
+		    &specs[cases[i].key] : NULL, cases[i].key, cases[i].alg,
+		    why, sizeof(why));
 		if (cases[i].why == NULL && rc != 0)
 			fail_msg("case %zu refused: %s", i, why);
 		if (cases[i].why != NULL && (rc != -1 ||
@@ -145,6 +151,7 @@ test_request_check(void **state)
 			fail_msg("case %zu: rc %d, '%s', not '%s'", i, rc, why,
 			    cases[i].why);
 	}
+	free(specs);
 }
 
 int

@@ -74,6 +74,8 @@ test_names(void **state)
 	static const char *const bad1[] = { "From:", NULL };
 	static const char *const bad2[] = { "*", NULL };
 	static const char *const bad3[] = { "Sub ject", NULL };
+	static const char *const bad4[] = { "List-x;l=0", NULL };
+	static const char *const bad5[] = { "X;*", NULL };
 	struct dkim_err err;
 
 	(void)state;
@@ -82,6 +84,9 @@ test_names(void **state)
 	assert_int_equal(sign_params_names(bad2, "h", &err), -1);
 	assert_int_equal(sign_params_names(bad3, "h", &err), -1);
 	assert_string_equal(err.msg, "h: bad header field name 'Sub ject'");
+	/* ';' ends a tag value (RFC 6376 3.2): no name in h= may hold one. */
+	assert_int_equal(sign_params_names(bad4, "h", &err), -1);
+	assert_int_equal(sign_params_names(bad5, "h", &err), -1);
 }
 
 /* test_algorithms - rsa-sha1 is refused by name (RFC 8301) */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +53,7 @@ struct rig {
 	int	 stopped;
 	struct signer *front;	/* NULL in the raw-link tests */
 	int	 link;		/* the raw-link tests' end of the link */
+	uint32_t link_id;	/* the parent's name for it */
 };
 
 /* sleep_ms - nanosleep for ms */
@@ -108,7 +110,7 @@ fake_free(struct signer *base)
 	(void)base;
 }
 
-static const struct signer_ops fake_ops = { fake_sign, fake_free };
+static const struct signer_ops fake_ops = { fake_sign, fake_free, NULL };
 
 /* set_delay - how slow the fake is from now on */
 static void
@@ -119,13 +121,60 @@ set_delay(struct rig *g, int ms)
 	pthread_mutex_unlock(&g->fake.mu);
 }
 
+/* fake_view - every table is the fake itself */
+static struct signer *
+fake_view(void *ctx, uint32_t table)
+{
+	(void)table;
+	return ctx;
+}
+
+/* fake_load - every table loads */
+static int
+fake_load(void *ctx, uint32_t table, int fd, uint32_t flags,
+    uint32_t *unseen, char *err, size_t len)
+{
+	(void)ctx;
+	(void)table;
+	(void)fd;
+	(void)flags;
+	(void)err;
+	(void)len;
+	*unseen = 0;
+	return 0;
+}
+
+/* fake_retire - nothing to do */
+static void
+fake_retire(void *ctx, uint32_t table)
+{
+	(void)ctx;
+	(void)table;
+}
+
 static void *
 serve_thread(void *arg)
 {
 	struct rig *g = arg;
+	struct signer_host host = { &g->fake.base, fake_view, fake_load,
+	    fake_retire };
 
-	g->served = signer_ipc_serve(&g->fake.base, g->serve_fd, TOKEN_CALLS);
+	g->served = signer_ipc_serve(&host, g->serve_fd, TOKEN_CALLS);
 	return NULL;
+}
+
+/* rig_link - a new link, named id, passed to the signer; our end */
+static int
+rig_link(struct rig *g, uint32_t id)
+{
+	uint32_t arg[2] = { id, 1 };
+	int	 link[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, link), 0);
+	assert_int_equal(fdpass_sendmsg(g->ctl, 'F', link[1], arg,
+	    sizeof(arg)), 0);
+	close(link[1]);
+	return link[0];
 }
 
 /* rig_new - a serving signer with one link; a front on it unless raw */
@@ -138,13 +187,12 @@ rig_new(int raw, unsigned timeout_ms)
 	assert_non_null(g);
 	g->fake.base.ops = &fake_ops;
 	pthread_mutex_init(&g->fake.mu, NULL);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ctl), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, link), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl), 0);
 	g->ctl = ctl[0];
 	g->serve_fd = ctl[1];
 	assert_int_equal(pthread_create(&g->serve, NULL, serve_thread, g), 0);
-	assert_int_equal(fdpass_send(g->ctl, 'F', link[1]), 0);
-	close(link[1]);
+	g->link_id = 1;
+	link[0] = rig_link(g, g->link_id);
 	if (raw)
 		g->link = link[0];
 	else {
@@ -287,16 +335,23 @@ test_timeout_then_fresh_reply(void **state)
 	rig_free(g);
 }
 
-/* raw_channel - a channel opened by hand on a raw link; our end */
+/* channel_on - a channel opened by hand on a raw link; our end */
 static int
-raw_channel(struct rig *g)
+channel_on(int link)
 {
 	int	 sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-	assert_int_equal(fdpass_send(g->link, SIGNER_LINK_CHANNEL, sv[1]), 0);
+	assert_int_equal(fdpass_send(link, SIGNER_LINK_CHANNEL, sv[1]), 0);
 	close(sv[1]);
 	return sv[0];
+}
+
+/* raw_channel - a channel opened by hand on the rig's raw link */
+static int
+raw_channel(struct rig *g)
+{
+	return channel_on(g->link);
 }
 
 /* raw_ask - one well-formed request on a raw channel; 1 if answered right */
@@ -314,7 +369,7 @@ raw_ask(int fd, uint32_t key)
 	req.alg = DKIM_ALG_RSA_SHA256;
 	digest_of(9, (int)key, req.digest);
 	expected(req.digest, key, want);
-	return send(fd, &req, sizeof(req), 0) == (ssize_t)sizeof(req) &&
+	return send(fd, &req, sizeof(req), MSG_NOSIGNAL) == (ssize_t)sizeof(req) &&
 	    recv(fd, &rep, sizeof(rep), 0) == (ssize_t)sizeof(rep) &&
 	    rep.magic == SIGNER_MAGIC_REP && rep.id == 7 &&
 	    rep.status == SIGNER_OK && rep.len == sizeof(want) &&
@@ -582,36 +637,129 @@ test_lost_channel_keeps_link(void **state)
 }
 
 /*
- * a front that opens more channels than the signer will hold (it forgets
- * the ones it gave up on sooner than the signer): the extra ones are
- * closed, the link stays
+ * open_until_refused - channels on link, each asked once, until the
+ * signer closes one instead of answering; how many it took
+ */
+static int
+open_until_refused(int link, int *ch, int max)
+{
+	for (int i = 0; i < max; i++) {
+		ch[i] = channel_on(link);
+		if (!raw_ask(ch[i], (uint32_t)i % 64)) {
+			close(ch[i]);
+			return i;
+		}
+	}
+	return max;
+}
+
+/* close_all - the first n of ch */
+static void
+close_all(int *ch, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(ch[i]);
+}
+
+/*
+ * a front that opens more channels than the signer will hold for one link
+ * (it forgets the ones it gave up on sooner than the signer): the extra
+ * ones are closed, the link stays; a front that keeps within
+ * SIGNER_CHANNELS_MAX is never refused
  */
 static void
 test_channel_cap_keeps_link(void **state)
 {
-	enum { CAP = 2 * SIGNER_CHANNELS_MAX };
+	enum { MAX = 2 * SIGNER_CHANNELS_MAX + 64 };
 	struct rig *g = rig_new(1, 0);
 	struct pollfd pfd;
-	int	*ch = calloc(CAP + 1, sizeof(int));
+	int	*ch = calloc(MAX, sizeof(int)), cap, last;
 
 	(void)state;
 	assert_non_null(ch);
-	for (int i = 0; i < CAP; i++)
-		ch[i] = raw_channel(g);
-	assert_true(raw_ask(ch[CAP - 1], 4));
-	ch[CAP] = raw_channel(g);
-	assert_true(hung_up(ch[CAP]));
+	cap = open_until_refused(g->link, ch, MAX);
+	assert_true(cap >= SIGNER_CHANNELS_MAX);
+	assert_true(cap <= 2 * SIGNER_CHANNELS_MAX);
+	assert_true(raw_ask(ch[cap - 1], 4));
+	last = raw_channel(g);
+	assert_true(hung_up(last));
+	close(last);
 	pfd = (struct pollfd){ g->link, POLLIN, 0 };
 	assert_int_equal(poll(&pfd, 1, 100), 0);	/* still open */
-	for (int i = 0; i < 10; i++)
-		close(ch[i]);
+	close_all(ch, 10);
 	sleep_ms(100);			/* their threads leave */
 	ch[0] = raw_channel(g);
 	assert_true(raw_ask(ch[0], 6));
 	close(ch[0]);
-	for (int i = 10; i <= CAP; i++)
-		close(ch[i]);
+	close_all(ch + 10, cap - 10);
 	free(ch);
+	rig_free(g);
+}
+
+/*
+ * all links share one budget of channels, below FD_SETSIZE: two links
+ * filled to their caps leave none for a third, until channels close
+ */
+static void
+test_channel_budget_shared(void **state)
+{
+	enum { MAX = 2 * SIGNER_CHANNELS_MAX + 64 };
+	struct rig *g = rig_new(1, 0);
+	int	*a = calloc(MAX, sizeof(int)), *b = calloc(MAX, sizeof(int));
+	int	 na, nb, third, ch;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	na = open_until_refused(g->link, a, MAX);
+	nb = open_until_refused(third = rig_link(g, 2), b, MAX);
+	assert_true(na + nb < FD_SETSIZE);
+	assert_true(nb >= SIGNER_CHANNELS_MAX);
+	close(third);
+	third = rig_link(g, 3);
+	ch = channel_on(third);
+	assert_true(hung_up(ch));
+	close(ch);
+	close_all(b, nb);
+	sleep_ms(200);
+	ch = channel_on(third);
+	assert_true(raw_ask(ch, 5));
+	close(ch);
+	close(third);
+	close_all(a, na);
+	free(a);
+	free(b);
+	rig_free(g);
+}
+
+/*
+ * the parent says a front is gone ('D' with its link's id): the link and
+ * all its channels are closed, though their other ends are still held
+ * (as by a child the front forked); other links go on
+ */
+static void
+test_dropped_front_loses_link(void **state)
+{
+	enum { N = 40 };
+	struct rig *g = rig_new(1, 0);
+	uint32_t id = g->link_id;
+	int	 ch[N], other, och;
+
+	(void)state;
+	other = rig_link(g, 2);
+	och = channel_on(other);
+	for (int i = 0; i < N; i++)
+		ch[i] = raw_channel(g);
+	assert_true(raw_ask(ch[N - 1], 3));
+	assert_int_equal(fdpass_sendmsg(g->ctl, 'D', -1, &id, sizeof(id)), 0);
+	assert_true(hung_up(g->link));
+	for (int i = 0; i < N; i++) {
+		assert_true(hung_up(ch[i]));
+		close(ch[i]);
+	}
+	assert_true(raw_ask(och, 4));
+	close(och);
+	close(other);
 	rig_free(g);
 }
 
@@ -760,6 +908,8 @@ main(void)
 		cmocka_unit_test(test_long_link_message_drops_link),
 		cmocka_unit_test(test_lost_channel_keeps_link),
 		cmocka_unit_test(test_channel_cap_keeps_link),
+		cmocka_unit_test(test_channel_budget_shared),
+		cmocka_unit_test(test_dropped_front_loses_link),
 		cmocka_unit_test(test_overload_keeps_link),
 		cmocka_unit_test(test_stop_answers_in_flight),
 	};

@@ -1,0 +1,177 @@
+/*
+ * child.c - the start of every child of p11dkimd (see child.h).
+ *
+ * Security: the parent may hold a PIN descriptor (pin = "fd:N"), the
+ * terminal a PIN is typed on (pin = "prompt"), other generations' links
+ * and its listeners.  A child keeps only what it was given to keep.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "p11dkim/log.h"
+#include "child.h"
+
+#define RELAY_BUF	8192
+
+/* child_signals - default signal actions, nothing blocked */
+void
+child_signals(void)
+{
+	sigset_t all;
+
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+}
+
+/*
+ * child_files - a front may open as many descriptors as the hard limit
+ * allows: one per client and per channel to the signer (the soft limit is
+ * often 1024).  Not the signer: a PKCS#11 module may use select(), which
+ * cannot take a descriptor of 1024 or more.
+ */
+void
+child_files(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* int_cmp - for qsort */
+static int
+int_cmp(const void *a, const void *b)
+{
+	int	 x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* close_above - every descriptor from lo up, but those in sorted keep */
+static void
+close_above(int lo, const int *keep, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < lo)
+			continue;
+		if (keep[i] > lo)
+			(void)close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
+		lo = keep[i] + 1;
+	}
+	(void)close_range((unsigned)lo, ~0U, 0);
+}
+
+/* child_descriptors - /dev/null in and out; keep only what is asked */
+int
+child_descriptors(const int *keep, size_t n)
+{
+	int	 sorted[CHILD_KEEP_MAX], null;
+
+	if (n > CHILD_KEEP_MAX)
+		n = CHILD_KEEP_MAX;
+	memcpy(sorted, keep, n * sizeof(int));
+	qsort(sorted, n, sizeof(int), int_cmp);
+	close_above(STDERR_FILENO + 1, sorted, n);
+	if ((null = open("/dev/null", O_RDWR)) < 0)
+		return -1;
+	(void)dup2(null, STDIN_FILENO);
+	(void)dup2(null, STDOUT_FILENO);
+	if (null > STDERR_FILENO && bsearch(&null, sorted, n, sizeof(int),
+	    int_cmp) == NULL)
+		close(null);
+	return 0;
+}
+
+/* child_detach - a session of its own: no controlling terminal */
+void
+child_detach(void)
+{
+	(void)setsid();
+}
+
+/* write_all - all of buf to fd */
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/*
+ * relay - copy the fronts' lines to the terminal, whole lines at a time
+ * so that they never mix with the parent's own
+ */
+static void *
+relay(void *arg)
+{
+	int	 fd = (int)(intptr_t)arg;
+	char	 buf[RELAY_BUF];
+	size_t	 len = 0, keep;
+	ssize_t	 n;
+	char	*lf;
+
+	for (;;) {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		lf = memrchr(buf, '\n', len);
+		if (lf == NULL && len < sizeof(buf))
+			continue;
+		keep = lf ? len - (size_t)(lf + 1 - buf) : 0;
+		write_all(STDERR_FILENO, buf, len - keep);
+		memmove(buf, buf + len - keep, keep);
+		len = keep;
+	}
+	write_all(STDERR_FILENO, buf, len);
+	close(fd);
+	return NULL;
+}
+
+/* child_stderr_relay - a pipe for the fronts' stderr when it is a tty */
+int
+child_stderr_relay(void)
+{
+	pthread_t th;
+	int	 p[2];
+
+	if (!isatty(STDERR_FILENO))
+		return -1;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_warn("no stderr relay for the fronts: %s", strerror(errno));
+		return -1;
+	}
+	/* A front never waits for the parent: a line that does not fit is
+	 * lost rather than stalling a request. */
+	(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
+	if (pthread_create(&th, NULL, relay, (void *)(intptr_t)p[0]) != 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	pthread_detach(th);
+	return p[1];
+}

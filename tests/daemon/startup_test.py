@@ -1,0 +1,152 @@
+"""startup_test.py - how p11dkimd starts: users kept apart, readiness.
+
+- Privilege separation: started by root, p11dkimd refuses (exit 78) a
+  configuration whose fronts would run as root or as the signer's user,
+  at start, with -n and on reload; require-separate-users = false starts
+  anyway with a warning; with user set, the fronts run as that user.
+- Readiness: with NOTIFY_SOCKET set (systemd's Type=notify), the parent
+  sends READY=1 once the daemon serves.
+
+Run through tests/integration/run.sh, as root.  Last line:
+"startup-test: N passed, M failed".
+"""
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import p11env  # noqa: E402
+from p11env import BUILD, CONF, T, check, log_text, sign, wire  # noqa: E402
+
+P11DKIMD = os.path.join(BUILD, "p11dkimd")
+NOBODY = pwd.getpwnam("nobody").pw_uid
+MSG = wire(b"From: a@mosamuseum.com\nTo: b@example.org\nSubject: hi\n\nbody\n")
+
+
+def try_sign():
+    try:
+        return sign(MSG)[0]
+    except OSError as e:
+        return "no reply: %s" % e
+
+
+def start(env=None):
+    log = open(os.path.join(T, "daemon.log"), "ab")
+    return subprocess.Popen([P11DKIMD, "-f", "-c", CONF], stdout=log, stderr=log,
+                            env=env)
+
+
+def wait_serving(p):
+    for _ in range(1200):
+        if p.poll() is not None:
+            return False
+        if p11env.Daemon.answers():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+    return p.wait(timeout=60)
+
+
+def refused(users, what):
+    """A start and -n with these top-level lines exit 78 and say why."""
+    p11env.write_conf(users=users)
+    r = subprocess.run([P11DKIMD, "-n", "-c", CONF], capture_output=True, text=True)
+    check("-n refuses %s" % what, r.returncode == 78 and what in r.stderr, r.stderr)
+    err = os.path.join(T, "refused.err")
+    with open(err, "w") as f:
+        p = subprocess.Popen([P11DKIMD, "-f", "-c", CONF], stdout=f, stderr=f)
+    try:
+        rc = p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        rc = "still running after 20 s: %d" % stop(p)
+    text = open(err).read()
+    check("a start refuses %s (exit 78)" % what,
+          rc == 78 and what in text and "require-separate-users" in text, (rc, text))
+    check("nothing was bound", not os.path.exists(p11env.SOCK))
+
+
+def uids_of_children(p):
+    out = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True)
+    uids = []
+    for pid in out.stdout.split():
+        try:
+            for line in open("/proc/%s/status" % pid):
+                if line.startswith("Uid:"):
+                    uids.append(int(line.split()[1]))
+        except OSError:
+            pass
+    return sorted(uids)
+
+
+def separation():
+    refused("", "would run as root")
+    refused('user = "root"', "would run as root")
+    refused('user = "nobody"\nsigner-user = "nobody"', "are the same user")
+
+    p11env.write_conf(users="require-separate-users = false")
+    p = start()
+    check("require-separate-users = false: starts", wait_serving(p))
+    check("... and warns that privilege separation is off",
+          "warning: privilege separation is off" in log_text(), log_text()[-500:])
+    check("... stops with 0", stop(p) == 0)
+
+    mark = len(log_text())
+    p11env.write_conf(users='user = "nobody"')
+    p = start()
+    check("user = nobody, signer root: starts", wait_serving(p))
+    check("... without a warning", "privilege separation is off" not in log_text()[mark:])
+    check("the front runs as nobody, the signer as root",
+          uids_of_children(p) == [0, NOBODY], uids_of_children(p))
+    status = try_sign()
+    check("... and signs", status.startswith("OK"), status)
+    p11env.write_conf(users="")
+    p.send_signal(signal.SIGHUP)
+    time.sleep(2)
+    check("a reload to fronts as root is refused",
+          "reload refused" in log_text()[mark:] and "would run as root" in log_text()[mark:],
+          log_text()[mark:][-800:])
+    status = try_sign()
+    check("... the running configuration goes on signing", status.startswith("OK"), status)
+    check("... its front still runs as nobody", NOBODY in uids_of_children(p))
+    check("... stops with 0", stop(p) == 0)
+
+
+def readiness():
+    path = os.path.join(T, "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(120)
+    p11env.write_conf()
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    p = start(env)
+    try:
+        msg = s.recv(4096).decode()
+    except socket.timeout:
+        msg = ""
+    check("sd_notify: READY=1 sent to NOTIFY_SOCKET", "READY=1" in msg.split("\n"), msg)
+    check("... once the daemon serves", p11env.Daemon.answers())
+    check("... stops with 0", stop(p) == 0)
+    s.close()
+
+
+def main():
+    if os.getuid() != 0:
+        print("startup-test: must run as root")
+        return 1
+    p11env.setup()
+    separation()
+    readiness()
+    return p11env.summary("startup-test")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
