@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +20,12 @@
 #include "child.h"
 
 #define RELAY_BUF	8192
+
+/* What the relay thread is started with. */
+struct relay_start {
+	int	 fd;			/* the pipe's read end */
+	sem_t	 running;		/* posted once the thread runs */
+};
 
 /* child_signals - default signal actions, nothing blocked */
 void
@@ -125,12 +132,14 @@ write_all(int fd, const char *p, size_t n)
 static void *
 relay(void *arg)
 {
-	int	 fd = (int)(intptr_t)arg;
+	struct relay_start *st = arg;
+	int	 fd = st->fd;
 	char	 buf[RELAY_BUF];
 	size_t	 len = 0, keep;
 	ssize_t	 n;
 	char	*lf;
 
+	sem_post(&st->running);		/* st is gone from here on */
 	for (;;) {
 		n = read(fd, buf + len, sizeof(buf) - len);
 		if (n < 0 && errno == EINTR)
@@ -155,6 +164,7 @@ relay(void *arg)
 int
 child_stderr_relay(void)
 {
+	struct relay_start st;
 	pthread_t th;
 	int	 p[2];
 
@@ -167,11 +177,22 @@ child_stderr_relay(void)
 	/* A front never waits for the parent: a line that does not fit is
 	 * lost rather than stalling a request. */
 	(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
-	if (pthread_create(&th, NULL, relay, (void *)(intptr_t)p[0]) != 0) {
+	st.fd = p[0];
+	if (sem_init(&st.running, 0, 0) < 0 ||
+	    pthread_create(&th, NULL, relay, &st) != 0) {
 		close(p[0]);
 		close(p[1]);
 		return -1;
 	}
+	/*
+	 * The parent forks its children next: not while the new thread may
+	 * still be setting itself up (a sanitizer's runtime allocates then,
+	 * and a child forked meanwhile would wait for its allocator lock
+	 * for ever).  Once running, the thread only reads and writes.
+	 */
+	while (sem_wait(&st.running) < 0 && errno == EINTR)
+		;
+	sem_destroy(&st.running);
 	pthread_detach(th);
 	return p[1];
 }

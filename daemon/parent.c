@@ -662,6 +662,8 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 		for (int i = 0; i < GENS_MAX; i++)
 			sproc_quit(&p.sprocs[i]);
 		wait_children(&p, 0, 10);
+		for (int i = 0; i < GENS_MAX; i++)
+			sproc_release(&p.sprocs[i]);
 		return EX_UNAVAILABLE;
 	}
 	log_info("started: %zu institution(s), %zu listener(s)%s", c->ninst,

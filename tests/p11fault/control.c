@@ -341,7 +341,7 @@ control_wait(void)
 	return 0;
 }
 
-/* control_stop - C_Finalize: release hung calls, write the counters */
+/* control_stop - C_Finalize: release hung calls, write the counters, drop the rules */
 void
 control_stop(void)
 {
@@ -352,5 +352,8 @@ control_stop(void)
 	pthread_mutex_lock(&reload_mu);
 	if (stats_path != NULL)
 		stats_write(stats_path);
+	publish(NULL);		/* the module may be unloaded next */
+	free(seen_text);
+	seen_text = NULL;
 	pthread_mutex_unlock(&reload_mu);
 }

@@ -101,7 +101,7 @@ struct ruleset *control_rules(void);
 /* control_wait - a hung call waits for a change; -1 once finalizing */
 int	control_wait(void);
 
-/* control_stop - C_Finalize: release hung calls, write the counters */
+/* control_stop - C_Finalize: release hung calls, write the counters, drop the rules */
 void	control_stop(void);
 
 /* --- counters (stats.c) ------------------------------------------------ */
