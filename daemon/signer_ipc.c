@@ -223,7 +223,7 @@ exchange(struct signer_ipc *s, int fd, const struct signer_req *req,
 		    strerror(errno) : "bad reply record");
 		return 0;
 	}
-	r->status = rep.status <= SIGNER_PERM ? (enum signer_status)rep.status :
+	r->status = rep.status <= SIGNER_LIMIT ? (enum signer_status)rep.status :
 	    SIGNER_TEMP;
 	r->len = rep.len <= sizeof(r->sig) ? rep.len : 0;
 	memcpy(r->sig, rep.sig, r->len);
