@@ -49,7 +49,7 @@ SYSTEMD_LIBS  := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -ls
 SECCOMP_LIBS  := $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 # --- libraries, bottom layer first -----------------------------------------
-UTIL_SRC := util/buf.c util/clock.c util/strmap.c util/atomic_file.c
+UTIL_SRC := util/buf.c util/clock.c util/strmap.c util/atomic_file.c util/quota.c
 DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 	    dkim/canon_header.c dkim/header_section.c dkim/header_select.c \
 	    dkim/sig_field.c dkim/sign_params.c dkim/dkim_sign.c dkim/addr.c

@@ -50,6 +50,9 @@ static cfg_opt_t inst_opts[] = {
 	CFG_STR_LIST_CB("milter-logins", NULL, CFGF_NODEFAULT, cb_login),
 	CFG_BOOL("dual-sign", cfg_false, CFGF_NONE),
 	CFG_STR_LIST_CB("dual-selectors", NULL, CFGF_NODEFAULT, cb_selector),
+	CFG_INT_CB("rate", 0, CFGF_NODEFAULT, cb_quota),
+	CFG_INT_CB("burst", 0, CFGF_NODEFAULT, cb_quota),
+	CFG_INT_CB("daily-cap", 0, CFGF_NODEFAULT, cb_quota),
 	CFG_END()
 };
 
@@ -108,6 +111,9 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR_LIST_CB("stats-allow-gids", NULL, CFGF_NODEFAULT, cb_group),
 	CFG_INT_CB("drain-timeout", 30, CFGF_NONE, cb_timeout),
 	CFG_BOOL("sandbox", cfg_true, CFGF_NONE),
+	CFG_INT_CB("rate", 0, CFGF_NODEFAULT, cb_quota),
+	CFG_INT_CB("burst", 0, CFGF_NODEFAULT, cb_quota),
+	CFG_INT_CB("daily-cap", 0, CFGF_NODEFAULT, cb_quota),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter", milter_opts, CFGF_MULTI | CFGF_TITLE),
@@ -392,6 +398,12 @@ check_whole(cfg_t *cfg, const struct conf *c, char *err, size_t errlen)
 		    c->path, CONF_HEADER_BYTES_MAX);
 		return -1;
 	}
+	if (cfg_size(cfg, "burst") > 0 && (cfg_size(cfg, "rate") == 0 ||
+	    cfg_getint(cfg, "rate") == 0)) {
+		snprintf(err, errlen, "%s: burst = %ld without a rate: set rate "
+		    "too (messages a second)", c->path, cfg_getint(cfg, "burst"));
+		return -1;
+	}
 	if (c->daemon.max_per_uid > c->daemon.workers) {
 		snprintf(err, errlen, "%s: max-connections-per-uid: at most "
 		    "workers (%u)", c->path, c->daemon.workers);
@@ -429,7 +441,7 @@ copy_one(cfg_t *root, cfg_t *file, cfg_t *sec, struct conf_institution *i,
 		snprintf(err, errlen, "%s: out of memory", file->filename);
 		return -1;
 	}
-	return 0;
+	return conf_copy_quota(root, sec, i, file->filename, err, errlen);
 }
 
 /*

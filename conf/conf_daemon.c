@@ -106,6 +106,35 @@ conf_copy_signing(cfg_t *sec, struct conf_institution *i)
 	return 0;
 }
 
+/* quota_value - an institution's own value of a quota option, else root's */
+static uint32_t
+quota_value(cfg_t *root, cfg_t *sec, const char *name)
+{
+	cfg_t	*from = cfg_size(sec, name) > 0 ? sec : root;
+
+	return cfg_size(from, name) > 0 ? (uint32_t)cfg_getint(from, name) : 0;
+}
+
+/* conf_copy_quota - rate, burst and daily-cap into i */
+int
+conf_copy_quota(cfg_t *root, cfg_t *sec, struct conf_institution *i,
+    const char *file, char *err, size_t errlen)
+{
+	struct quota_limits *q = &i->quota;
+
+	q->rate = quota_value(root, sec, "rate");
+	q->burst = quota_value(root, sec, "burst");
+	q->daily_cap = quota_value(root, sec, "daily-cap");
+	if (q->rate == 0 && cfg_size(sec, "burst") > 0) {
+		snprintf(err, errlen, "%s: institution '%s': burst = %u without "
+		    "a rate: set rate too (messages a second)", file, i->code,
+		    q->burst);
+		return -1;
+	}
+	quota_limits_fix(q);
+	return 0;
+}
+
 /* conf_free_signing - what conf_copy_signing allocated */
 void
 conf_free_signing(struct conf_institution *i)

@@ -32,6 +32,7 @@ int	cb_host(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_login(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_failure(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_signing_domain(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_quota(cfg_t *, cfg_opt_t *, const char *, void *);
 
 /* conf_milter_conn_ok - "unix:/PATH" or "inet:PORT@ADDRESS" */
 int	conf_milter_conn_ok(const char *);
@@ -86,6 +87,14 @@ int	conf_check_milter_lists(cfg_t *sec, const struct conf *c,
 
 /* conf_free_daemon - what conf_copy_daemon allocated */
 void	conf_free_daemon(struct conf_daemon *);
+
+/*
+ * conf_copy_quota - an institution's rate, burst and daily-cap (its own,
+ * else root's) into i; -1 with "file: why" in err for a burst without a
+ * rate
+ */
+int	conf_copy_quota(cfg_t *root, cfg_t *sec, struct conf_institution *i,
+	    const char *file, char *err, size_t errlen);
 
 /* conf_free_signing - what conf_copy_signing allocated */
 void	conf_free_signing(struct conf_institution *);

@@ -4,12 +4,14 @@
  */
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <confuse.h>
 
 #include "p11dkim/hosts.h"
+#include "p11dkim/quota.h"
 #include "p11dkim/sign_params.h"
 #include "conf_int.h"
 
@@ -244,6 +246,30 @@ cb_seconds(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	if (*value == '\0' || *end != '\0' || n < 0 || n > 1000000000L)
 		return value_error(cfg, opt, value, "seconds, from 0 to "
 		    "1000000000");
+	*(long *)result = n;
+	return 0;
+}
+
+/*
+ * cb_quota - rate, burst or daily-cap: a whole number in the option's
+ * range (include/p11dkim/quota.h); 0 is no limit, except for a burst
+ */
+int
+cb_quota(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	int	 burst = strcmp(opt->name, "burst") == 0;
+	long	 max = burst ? QUOTA_BURST_MAX : strcmp(opt->name, "rate") == 0 ?
+	    QUOTA_RATE_MAX : QUOTA_DAILY_MAX;
+	char	*end, why[96];
+	long	 n = strtol(value, &end, 10);
+
+	if (*value == '\0' || *end != '\0' || n < (burst ? 1 : 0) || n > max) {
+		snprintf(why, sizeof(why), "a whole number from %d to %ld%s",
+		    burst ? 1 : 0, max, burst ? " (messages)" :
+		    strcmp(opt->name, "rate") == 0 ? " (messages a second; 0: "
+		    "no limit)" : " (messages a UTC day; 0: no limit)");
+		return value_error(cfg, opt, value, why);
+	}
 	*(long *)result = n;
 	return 0;
 }

@@ -46,7 +46,11 @@ keyspec_build(const struct keytab *t, struct keyspec **out, char *err,
 
 		v[k].magic = KEYSPEC_MAGIC;
 		v[k].alg = (uint32_t)e->alg;
-		v[k].flags = i->optional ? KEYSPEC_OPTIONAL : 0;
+		v[k].flags = (i->optional ? KEYSPEC_OPTIONAL : 0) |
+		    (e->kind == CONF_KIND_DUAL ? KEYSPEC_SECOND : 0) |
+		    (e->dual != KEYTAB_NONE ? KEYSPEC_FIRST : 0);
+		v[k].quota = i->quota;
+		quota_limits_fix(&v[k].quota);
 		if (put(v[k].code, sizeof(v[k].code), i->code) < 0 ||
 		    put(v[k].token_label, sizeof(v[k].token_label),
 		    i->token_label) < 0 ||
@@ -75,12 +79,15 @@ keyspec_same_token(const struct keyspec *a, const struct keyspec *b)
 	    strcmp(a->pin, b->pin) == 0;
 }
 
-/* keyspec_same_key - do two specs name the same key on the same token? */
+/*
+ * keyspec_same_key - do two specs name the same key on the same token?
+ * (Its role and its institution's quota are the table's, not the key's.)
+ */
 int
 keyspec_same_key(const struct keyspec *a, const struct keyspec *b)
 {
 	return keyspec_same_token(a, b) && a->alg == b->alg &&
-	    a->flags == b->flags && strcmp(a->key_label, b->key_label) == 0 &&
+	    (a->flags & ~KEYSPEC_ROLES) == (b->flags & ~KEYSPEC_ROLES) && strcmp(a->key_label, b->key_label) == 0 &&
 	    strcmp(a->code, b->code) == 0;
 }
 
@@ -131,6 +138,12 @@ keyspec_check(const struct keyspec *s, char *err, size_t errlen)
 	    !terminated(s->key_label, sizeof(s->key_label)) ||
 	    s->key_label[0] == '\0')
 		why = "a field is empty or not terminated";
+	else if ((s->flags & ~(KEYSPEC_OPTIONAL | KEYSPEC_ROLES)) != 0 ||
+	    (s->flags & KEYSPEC_ROLES) == KEYSPEC_ROLES)
+		why = "unknown flags";
+	else if (!quota_limits_ok(&s->quota) ||
+	    (s->quota.rate > 0 && s->quota.burst == 0))
+		why = "quota out of range";
 	if (why == NULL)
 		return 0;
 	snprintf(err, errlen, "key table record: %s", why);

@@ -444,7 +444,9 @@ m_eom(SMFICTX *ctx)
 	if (fields != NULL && insert_fields(ctx, mc, fields, len) < 0)
 		signing_fail(&mc->s, SIGNING_TEMP, "the MTA did not take the "
 		    "signature header");
-	if (mc->s.fail == SIGNING_TEMP && !mconf->accept_on_token_failure)
+	/* Over quota: the MTA queues it, whatever on-token-failure says. */
+	if (mc->s.fail == SIGNING_TEMP && (!mconf->accept_on_token_failure ||
+	    mc->s.over_quota))
 		rc = SMFIS_TEMPFAIL;
 	signing_done(&mc->s, mc->client);
 	mc->in_msg = 0;

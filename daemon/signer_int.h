@@ -1,7 +1,8 @@
 /*
  * signer_int.h - the inside of the signer: its keys and tokens (the
  * registry, signer_keys.c) and the tables that number them for the
- * fronts (signer_local.c).  Private to those two files.
+ * fronts (signer_local.c), and the institutions' quotas
+ * (signer_quota.c).  Private to those files.
  *
  * A key entry is one spec (include/p11dkim/keyspec.h) with what it has
  * on its token: the token entry it shares with the other keys of that
@@ -21,6 +22,7 @@
 #include <time.h>
 
 #include "p11dkim/keyspec.h"
+#include "p11dkim/quota.h"
 #include "p11dkim/signer_local.h"
 #include "p11dkim/token.h"
 
@@ -127,5 +129,50 @@ void	registry_signed(struct registry *, struct key_entry *);
  */
 int	registry_settle(struct registry *, struct key_entry **, size_t n,
 	    char *err, size_t errlen);
+
+/*
+ * The quotas: a bucket per institution code, kept across reloads while a
+ * table names it.  The book is under the registry's lock; a bucket's
+ * quota under its own.
+ */
+struct bucket;
+struct quota_book;
+
+/* quota_book_new - an empty book; NULL: no memory */
+struct quota_book *quota_book_new(void);
+
+/* quota_book_free - every bucket; NULL is fine */
+void	quota_book_free(struct quota_book *);
+
+/*
+ * quota_book_get - the bucket of a spec's institution (locked): the one
+ * there is, or a new one with the spec's limits; a reference is taken.
+ * NULL when out of memory.
+ */
+struct bucket *quota_book_get(struct quota_book *, const struct keyspec *,
+	    const struct quota_now *);
+
+/* quota_book_put - a reference less (locked); NULL is fine */
+void	quota_book_put(struct quota_book *, struct bucket *);
+
+/*
+ * bucket_apply - a loaded table's limits for the institution (what is
+ * spent stays spent; see quota_set)
+ */
+void	bucket_apply(struct bucket *, const struct quota_limits *,
+	    const struct quota_now *);
+
+/*
+ * bucket_take - may a request with this role go now?  0 (what it took
+ * in *taken), or -1 with why, the refusal counted
+ */
+int	bucket_take(struct bucket *, enum quota_role, enum quota_result *taken,
+	    char *why, size_t len);
+
+/* bucket_give_back - a request that bucket_take let go made no signature */
+void	bucket_give_back(struct bucket *, enum quota_role, enum quota_result);
+
+/* bucket_refusals - requests refused: [0] over the rate, [1] the cap */
+void	bucket_refusals(struct bucket *, uint32_t out[2]);
 
 #endif

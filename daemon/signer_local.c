@@ -1,7 +1,14 @@
 /*
  * signer_local.c - the signer in this process: key tables and their views
  * (see include/p11dkim/signer_local.h); the keys themselves live in the
- * registry (signer_keys.c).
+ * registry (signer_keys.c), the institutions' quotas in the book
+ * (signer_quota.c).
+ *
+ * Quotas: a table holds, for each key, its institution's bucket and the
+ * key's role in a message; a request is charged on its bucket (a
+ * constant cost) once its key is ready, before the token signs, and
+ * what it took goes back when the token fails.  A refusal is
+ * SIGNER_LIMIT with the reason.
  *
  * Security: this is the only code of the daemon that loads the PKCS#11
  * module and reads PINs.  It signs only 32-byte digests with keys of its
@@ -17,10 +24,17 @@
 
 #define TABLES_MAX	8
 
+/* A key's quota in a table: its institution's bucket, its role. */
+struct table_quota {
+	struct bucket *b;
+	enum quota_role role;
+};
+
 struct table {
 	uint32_t id;
 	size_t	 n;
 	struct key_entry **keys;
+	struct table_quota *quota;	/* n of them */
 	unsigned views;
 	int	 retired;
 };
@@ -28,6 +42,7 @@ struct table {
 struct signer_local {
 	struct registry reg;
 	struct table *tables[TABLES_MAX];
+	struct quota_book *book;
 	unsigned wait_ms;		/* for a key another thread opens */
 };
 
@@ -45,10 +60,13 @@ table_free(struct signer_local *s, struct table *t)
 	for (int i = 0; i < TABLES_MAX; i++)
 		if (s->tables[i] == t)
 			s->tables[i] = NULL;
-	for (size_t k = 0; k < t->n; k++)
+	for (size_t k = 0; k < t->n; k++) {
 		if (t->keys[k] != NULL)
 			registry_put(&s->reg, t->keys[k]);
+		quota_book_put(s->book, t->quota[k].b);
+	}
 	free(t->keys);
+	free(t->quota);
 	free(t);
 }
 
@@ -62,11 +80,25 @@ table_find(struct signer_local *s, uint32_t id)
 	return NULL;
 }
 
+/* table_key - spec v's key entry and quota as the table's next (locked) */
+static int
+table_key(struct signer_local *s, struct table *t, const struct keyspec *v,
+    const struct quota_now *now)
+{
+	struct table_quota *q = &t->quota[t->n];
+
+	q->role = v->flags & KEYSPEC_FIRST ? QUOTA_FIRST :
+	    v->flags & KEYSPEC_SECOND ? QUOTA_SECOND : QUOTA_ONLY;
+	return (t->keys[t->n] = registry_get(&s->reg, v)) != NULL &&
+	    (q->b = quota_book_get(s->book, v, now)) != NULL;
+}
+
 /* table_new - a table of n specs' entries in a free place (locked) */
 static struct table *
 table_new(struct signer_local *s, uint32_t id, const struct keyspec *v,
     size_t n, char *err, size_t errlen)
 {
+	struct quota_now now;
 	struct table *t;
 	int	 slot = -1;
 
@@ -79,15 +111,20 @@ table_new(struct signer_local *s, uint32_t id, const struct keyspec *v,
 		return NULL;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->keys = calloc(n + 1, sizeof(*t->keys))) == NULL) {
+	    (t->keys = calloc(n + 1, sizeof(*t->keys))) == NULL ||
+	    (t->quota = calloc(n + 1, sizeof(*t->quota))) == NULL) {
+		if (t != NULL)
+			free(t->keys);
 		free(t);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	t->id = id;
 	s->tables[slot] = t;
+	quota_clock(&now);
 	for (; t->n < n; t->n++)
-		if ((t->keys[t->n] = registry_get(&s->reg, &v[t->n])) == NULL) {
+		if (!table_key(s, t, &v[t->n], &now)) {
+			t->n++;		/* what it has of this one goes too */
 			table_free(s, t);
 			snprintf(err, errlen, "out of memory");
 			return NULL;
@@ -101,6 +138,7 @@ signer_local_load(struct signer_local *s, uint32_t id,
     const struct keyspec *v, size_t n, struct signer_load *how, char *err,
     size_t errlen)
 {
+	struct quota_now now;
 	struct table *t;
 	int	 rc;
 
@@ -120,6 +158,9 @@ signer_local_load(struct signer_local *s, uint32_t id,
 		pthread_mutex_unlock(&s->reg.mu);
 		return -1;
 	}
+	quota_clock(&now);
+	for (size_t k = 0; k < t->n; k++)
+		bucket_apply(t->quota[k].b, &v[k].quota, &now);
 	pthread_mutex_lock(&s->reg.mu);
 	t->views--;
 	pthread_mutex_unlock(&s->reg.mu);
@@ -153,6 +194,8 @@ view_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
 	struct view *v = (struct view *)base;
 	struct p11_sign_report rep;
 	struct key_entry *ke;
+	struct table_quota *q;
+	enum quota_result taken;
 	char	 why[SIGNER_WHY_MAX];
 	struct p11_key *k;
 	struct p11_err err;
@@ -171,11 +214,17 @@ view_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
 		    ke->spec.code, why);
 		return;
 	}
+	q = &v->t->quota[key];
+	if (bucket_take(q->b, q->role, &taken, why, sizeof(why)) < 0) {
+		signer_reply_set(r, SIGNER_LIMIT, "%.180s", why);
+		return;
+	}
 	r->len = sizeof(r->sig);
 	rc = p11_key_sign_report(k, digest, r->sig, &r->len, &rep, &err);
 	if (rep.bad_signatures > 0)
 		bad_signature(v->s, ke, &rep, rc);
 	if (rc < 0) {
+		bucket_give_back(q->b, q->role, taken);
 		/*
 		 * Whatever the token says (even a PIN refused at a re-login),
 		 * the message is fine: mail must be queued and retried,
@@ -208,21 +257,26 @@ view_free(struct signer *base)
 
 /*
  * view_status - the table's keys from first on: their states (a byte
- * each), or their bad signature counts (four bytes each)
+ * each), their bad signature counts (four bytes each), or their
+ * institutions' quota refusals (eight bytes each)
  */
 static size_t
 view_status(struct signer *base, int what, size_t first, unsigned char *out,
     size_t max)
 {
 	struct view *v = (struct view *)base;
-	size_t	 n = 0, each = what == SIGNER_STATUS_BAD ? 4 : 1;
-	uint32_t bad;
+	size_t	 n = 0, each = what == SIGNER_STATUS_BAD ? 4 :
+	    what == SIGNER_STATUS_QUOTA ? 8 : 1;
+	uint32_t bad, refused[2];
 
 	pthread_mutex_lock(&v->s->reg.mu);
 	for (; first < v->t->n && n + each <= max; first++, n += each) {
 		const struct key_entry *ke = v->t->keys[first];
 
-		if (what == SIGNER_STATUS_BAD) {
+		if (what == SIGNER_STATUS_QUOTA) {
+			bucket_refusals(v->t->quota[first].b, refused);
+			memcpy(out + n, refused, 8);
+		} else if (what == SIGNER_STATUS_BAD) {
 			bad = ke->bad_signatures > UINT32_MAX ? UINT32_MAX :
 			    (uint32_t)ke->bad_signatures;
 			memcpy(out + n, &bad, 4);
@@ -287,6 +341,11 @@ signer_local_new(const struct conf *c, char *err, size_t errlen)
 		return NULL;
 	}
 	s->wait_ms = c->daemon.io_timeout * 1000 / 2;
+	if ((s->book = quota_book_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
 	if (registry_init(&s->reg, c, err, errlen) < 0) {
 		signer_local_free(s);
 		return NULL;
@@ -304,6 +363,7 @@ signer_local_free(struct signer_local *s)
 		if (s->tables[i] != NULL)
 			table_free(s, s->tables[i]);
 	registry_stop(&s->reg);
+	quota_book_free(s->book);
 	free(s);
 }
 

@@ -194,8 +194,9 @@ sign_one(struct signing *s, size_t i)
 	if (rep.status != SIGNER_OK) {
 		if (rep.status == SIGNER_TEMP)
 			stats_token_error(s->f->stats, s->inst);
-		signing_fail(s, rep.status == SIGNER_TEMP ? SIGNING_TEMP :
-		    SIGNING_PERM, "%s", rep.reason);
+		s->over_quota = rep.status == SIGNER_LIMIT;
+		signing_fail(s, rep.status == SIGNER_PERM ? SIGNING_PERM :
+		    SIGNING_TEMP, "%s", rep.reason);
 		return -1;
 	}
 	if (dkim_sign_set_signature(s->ctx, i, rep.sig, rep.len, &err) < 0) {

@@ -28,6 +28,7 @@ struct signing {
 	int	 inst;			/* index, -1: not picked */
 	size_t	 total;			/* message bytes so far */
 	int	 fail;			/* SIGNING_PERM or SIGNING_TEMP */
+	int	 over_quota;		/* TEMP: the institution's quota */
 	char	 reason[256];
 	struct buf fields;		/* the signature fields */
 	struct timespec start;

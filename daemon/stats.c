@@ -229,6 +229,37 @@ out:
 	return rc;
 }
 
+/*
+ * render_quota - per institution, the requests its quota refused (the
+ * signer counts them, for every front, across reloads), by limit
+ */
+static int
+render_quota(const struct keytab *keys, struct signer *signer,
+    struct buf *out)
+{
+	uint32_t *refused = calloc(2 * keys->n + 2, sizeof(*refused));
+	size_t	 n;
+	int	 rc = -1;
+
+	if (refused == NULL)
+		return -1;
+	n = fetch(signer, SIGNER_STATUS_QUOTA, 8, keys->n,
+	    (unsigned char *)refused);
+	rc = buf_printf(out, "# HELP p11dkim_quota_refusals_total Requests "
+	    "refused with a temporary failure: the institution's quota was "
+	    "spent.\n# TYPE p11dkim_quota_refusals_total counter\n");
+	for (size_t k = 0; rc == 0 && k < n; k++)
+		if (keys->e[k].kind == CONF_KIND_MAIN)
+			rc = buf_printf(out, "p11dkim_quota_refusals_total{"
+			    "institution=\"%s\",limit=\"rate\"} %lu\n"
+			    "p11dkim_quota_refusals_total{institution=\"%s\","
+			    "limit=\"daily-cap\"} %lu\n", keys->e[k].inst->code,
+			    (unsigned long)refused[2 * k], keys->e[k].inst->code,
+			    (unsigned long)refused[2 * k + 1]);
+	free(refused);
+	return rc;
+}
+
 /* stats_bound - how large the exposition text may grow */
 size_t
 stats_bound(const struct conf *c)
@@ -245,6 +276,8 @@ stats_render(struct stats *s, const struct keytab *keys,
 
 	rc = keys != NULL && signer != NULL ? render_keys(s, keys, signer,
 	    out) : 0;
+	if (rc == 0 && keys != NULL && signer != NULL)
+		rc = render_quota(keys, signer, out);
 	pthread_mutex_lock(&s->mu);
 	if (rc == 0)
 		rc = render_requests(s, out);

@@ -6,9 +6,9 @@
  * (smfi_getpriv, smfi_setpriv, smfi_getsymval, smfi_insheader) and a
  * stand-in signer.  Byte 0 picks one of three configurations (signing
  * domain from From, the envelope or the SASL login; small limits;
- * tempfail or accept on token trouble; single-tenant, or one institution
- * authorized by client network and SASL login); then, until the input
- * runs out:
+ * tempfail or accept on token trouble; single-tenant without
+ * authenticated senders, or one institution authorized by client network
+ * and SASL login); then, until the input runs out:
  *
  *   'N' f1(4) f0(1)   negotiate: the steps and actions the MTA offers
  *   'C' kind str      connect: host name (255: none), an address kind
@@ -26,8 +26,9 @@
  * never rejects or discards mail; it replies nothing only to a step the
  * MTA agreed to get no reply to, and asks for no step or action the MTA
  * did not offer; it tempfails only at the end of a message (or when it
- * has no memory for the connection), and not at all with
- * on-token-failure = accept; it inserts only DKIM-Signature
+ * has no memory for the connection), and with on-token-failure =
+ * accept only when the institution's quota is spent (then always); it
+ * inserts only DKIM-Signature
  * fields, at the top, during the end of a message, each a well-folded
  * value without CR or an empty line, carrying v=1 and a b= tag.
  *
@@ -84,13 +85,13 @@ static const char *const mosa_auth[CONFS] = {
 	" milter-hosts = { \"127.0.0.1\" }\n",
 };
 static const char *const variant[CONFS] = {
-	"milter \"unix:/nonexistent/m.sock\" {\n single-tenant = true\n}\n",
+	"milter \"unix:/nonexistent/m.sock\" {\n single-tenant = true\n"
+	" sign-authenticated = false\n}\n",
 	"max-header-bytes = 1024\nmax-message-bytes = 4096\n"
 	"milter \"unix:/nonexistent/m.sock\" {\n signing-domain = \"envelope\"\n"
 	" on-token-failure = \"accept\"\n"
 	" internal-hosts = { \"192.0.2.0/24\", \"2001:db8::/32\" }\n}\n",
-	"milter \"unix:/nonexistent/m.sock\" {\n signing-domain = \"auth\"\n"
-	" sign-authenticated = false\n}\n",
+	"milter \"unix:/nonexistent/m.sock\" {\n signing-domain = \"auth\"\n}\n",
 };
 
 static const char head[] = "pkcs11-module = \"/x.so\"\n"
@@ -263,6 +264,7 @@ step(const struct smfiDesc *d, SMFICTX *ctx, struct input *in,
 	struct sockaddr_storage ss;
 	const uint8_t *op = input_take(in, 1), *k, *n, *body;
 	int	 fail = mt.fail_setpriv;
+	sfsistat rc;
 	char	*s;
 
 	if (op == NULL)
@@ -312,7 +314,12 @@ step(const struct smfiDesc *d, SMFICTX *ctx, struct input *in,
 		break;
 	case 'O':
 		mt.in_eom = 1;
-		check_rc(d->xxfi_eom(ctx), 0, mt.tempfail_at_eom);
+		harness_limited = 0;
+		rc = d->xxfi_eom(ctx);
+		/* Over quota: tempfail, whatever on-token-failure says. */
+		if (harness_limited && rc != SMFIS_TEMPFAIL)
+			abort();
+		check_rc(rc, 0, mt.tempfail_at_eom || harness_limited);
 		mt.in_eom = 0;
 		break;
 	case 'A':

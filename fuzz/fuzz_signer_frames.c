@@ -26,7 +26,7 @@
  * is the channel tag alone with one Unix SOCK_SEQPACKET socket, and
  * every descriptor that came with anything else is closed; a reply is
  * taken exactly when it is one reply to that request, with a status of
- * the three, a signature of 1 to DKIM_SIG_MAX bytes when it is OK, and
+ * the four, a signature of 1 to DKIM_SIG_MAX bytes when it is OK, and
  * a reason that is a string.  A violation aborts.
  *
  *   make -C fuzz && fuzz/build/fuzz_signer_frames fuzz/corpus/fuzz_signer_frames
@@ -311,7 +311,7 @@ reply_record(struct input *in)
 	if (!want)
 		return;
 	if (r.status != SIGNER_OK && r.status != SIGNER_TEMP &&
-	    r.status != SIGNER_PERM)
+	    r.status != SIGNER_PERM && r.status != SIGNER_LIMIT)
 		abort();
 	if (r.status == SIGNER_OK && (r.len == 0 || r.len > sizeof(r.sig)))
 		abort();		/* "signed", without a signature */

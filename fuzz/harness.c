@@ -52,6 +52,8 @@ harness_conf(const char *text, const char *target)
 	return c;
 }
 
+int	 harness_limited;
+
 /* stand_in_sign - a fixed signature, or a refusal */
 static void
 stand_in_sign(struct signer *s, uint32_t key, enum dkim_alg alg,
@@ -61,6 +63,12 @@ stand_in_sign(struct signer *s, uint32_t key, enum dkim_alg alg,
 	(void)key;
 	if (digest[0] == 0x42) {
 		signer_reply_set(r, SIGNER_TEMP, "token unavailable");
+		return;
+	}
+	if (digest[0] == 0x43) {
+		harness_limited = 1;
+		signer_reply_set(r, SIGNER_LIMIT, "rate limit: institution "
+		    "mosa over 1 messages/s (burst 1); retry later");
 		return;
 	}
 	r->len = alg == DKIM_ALG_ED25519_SHA256 ? 64 : 256;

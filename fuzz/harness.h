@@ -27,8 +27,11 @@ struct conf *harness_conf(const char *text, const char *target);
 
 /*
  * harness_signer - a stand-in signer: 256 bytes (64 for Ed25519) of
- * 0x5a, or a temporary failure when the digest starts with 0x42
+ * 0x5a, a temporary failure when the digest starts with 0x42, the
+ * institution's quota spent (SIGNER_LIMIT, and harness_limited set) when
+ * it starts with 0x43
  */
 extern struct signer harness_signer;
+extern int harness_limited;
 
 #endif

@@ -31,3 +31,13 @@ clock_left_ms(const struct timespec *until)
 	    (until->tv_nsec - now.tv_nsec) / 1000000;
 	return ms > 0 ? (unsigned)ms : 0;
 }
+
+/* clock_mono_ns - CLOCK_MONOTONIC in nanoseconds */
+uint64_t
+clock_mono_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+}

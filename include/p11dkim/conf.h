@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "p11dkim/dkim_alg.h"
+#include "p11dkim/quota.h"
 
 #define CONF_SELECTORS		2	/* an active one and a standby */
 #define CONF_CODE_MAX		32	/* institution code */
@@ -64,6 +65,11 @@ struct conf_institution {
 	 */
 	int	 dual_sign;
 	char	*dual_selectors[CONF_SELECTORS];	/* NULL unless dual */
+	/*
+	 * Signing quota (rate, burst, daily-cap): its own values, else the
+	 * top-level ones; all 0: no limit.  burst is the rate when unset.
+	 */
+	struct quota_limits quota;
 };
 
 /* Key kinds of an institution: its algorithm's, and the dual Ed25519. */

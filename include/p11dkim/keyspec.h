@@ -9,6 +9,11 @@
  * same key: a signer that receives a new table keeps what it has for the
  * specs it already knows, logged in, and opens only the new ones.
  *
+ * A spec also carries its institution's signing quota and the key's
+ * role in a message (its only signature, or the first or second of a
+ * dual-signed one): the signer keeps one quota per institution code,
+ * which a new table updates, so neither is part of what names a key.
+ *
  * On the wire the table is an array of fixed-size records in a memfd the
  * parent passes ('K' on the control socket); the signer checks every
  * record (magic number, terminated fields, a known algorithm) and refuses
@@ -30,11 +35,15 @@
 #define KEYSPEC_MAX		(1U << 20)	/* keys in one table */
 
 #define KEYSPEC_OPTIONAL	0x1	/* strict-start may start without it */
+#define KEYSPEC_FIRST		0x2	/* the first key of a dual-signed message */
+#define KEYSPEC_SECOND		0x4	/* the second (the dual Ed25519 key) */
+#define KEYSPEC_ROLES		(KEYSPEC_FIRST | KEYSPEC_SECOND)
 
 struct keyspec {
 	uint32_t magic;
 	uint32_t alg;			/* enum dkim_alg */
 	uint32_t flags;
+	struct quota_limits quota;	/* the institution's; burst set */
 	char	 code[CONF_CODE_MAX + 1];
 	char	 token_label[KEYSPEC_LABEL_MAX + 1];
 	char	 token_serial[KEYSPEC_SERIAL_MAX + 1];	/* "": any */

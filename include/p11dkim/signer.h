@@ -21,7 +21,8 @@
 enum signer_status {
 	SIGNER_OK = 0,
 	SIGNER_TEMP = 1,	/* retry later: token down, signer busy */
-	SIGNER_PERM = 2		/* will not work: no such key, wrong type */
+	SIGNER_PERM = 2,	/* will not work: no such key, wrong type */
+	SIGNER_LIMIT = 3	/* retry later: the institution's quota is spent */
 };
 
 struct signer_reply {
@@ -36,6 +37,9 @@ struct signer;
 /* What signer_status reports, per key of the table, from first on. */
 #define SIGNER_STATUS_STATES	0	/* a byte a key: SIGNER_KEY_* */
 #define SIGNER_STATUS_BAD	1	/* 4 bytes a key (host order): bad signatures */
+#define SIGNER_STATUS_QUOTA	2	/* 8 bytes a key (host order): its */
+					/* institution's refusals over the */
+					/* rate, then over the daily cap */
 #define SIGNER_KEY_STATUS	UINT32_MAX	/* the key number that asks */
 
 /* Key states (SIGNER_STATUS_STATES). */

@@ -3,8 +3,8 @@
  * format: requests per institution and result, token errors, connections
  * turned away (all workers busy, or the peer's uid at its cap), a
  * latency histogram, and what the signer says of each institution's keys
- * (up or not, bad signatures).  Safe from many threads.  The series per
- * institution make the text grow with them: about 600 bytes an
+ * (up or not, bad signatures) and quota (requests refused, by limit).  Safe from many threads.  The series per
+ * institution make the text grow with them: about 800 bytes an
  * institution (stats_bound).
  */
 #ifndef P11DKIM_STATS_H

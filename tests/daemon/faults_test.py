@@ -72,17 +72,6 @@ def run_clients(n, clients, make):
     return out
 
 
-def stats_text():
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(SOCK)
-    s.sendall(b"STATS\n")
-    f = s.makefile("rb")
-    st = f.readline()
-    body = f.read(int(st.split()[1])).decode() if st.startswith(b"OK ") else ""
-    s.close()
-    return body
-
 
 def flaky(table):
     control("C_Sign error=CKR_DEVICE_ERROR p=0.1\nC_Sign corrupt p=0.1\n")

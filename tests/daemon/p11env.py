@@ -135,6 +135,19 @@ def sign(message, domain=None, sock=SOCK, chunk=1 << 20):
     return status, payload
 
 
+def stats_text():
+    """The STATS text (empty when refused)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(SOCK)
+    s.sendall(b"STATS\n")
+    f = s.makefile("rb")
+    st = f.readline()
+    body = f.read(int(st.split()[1])).decode() if st.startswith(b"OK ") else ""
+    s.close()
+    return body
+
+
 def wire(message):
     m = re.sub(rb"(?<!\r)\n", b"\r\n", message)
     return m if m.endswith(b"\r\n") else m + b"\r\n"

@@ -294,6 +294,86 @@ test_daemon_refusals(void **state)
 	}
 }
 
+/* quota_text - head, top-level lines, and two institutions with theirs */
+static void
+quota_text(char *text, size_t len, const char *top, const char *in_mosa,
+    const char *in_gala)
+{
+	snprintf(text, len, "%s%sinstitution mosa {\n  domains = { \"mosa.org\" "
+	    "}\n  pin = \"file:/p\"\n  active-selector = \"stxsel1\"\n%s}\n"
+	    "institution gala {\n  domains = { \"gala.org\" }\n  pin = "
+	    "\"file:/p\"\n  active-selector = \"stxsel1\"\n%s}\n", head, top,
+	    in_mosa, in_gala);
+}
+
+/* test_quota - top-level defaults, an institution's own values, burst */
+static void
+test_quota(void **state)
+{
+	static const struct {
+		const char *top, *mosa, *gala;
+		struct quota_limits m, g;
+	} cases[] = {
+		{ "", "", "", { 0, 0, 0 }, { 0, 0, 0 } },
+		{ "rate = 5\n", "", "", { 5, 5, 0 }, { 5, 5, 0 } },
+		{ "rate = 5\nburst = 10\ndaily-cap = 1000\n", "rate = 1\n", "",
+		  { 1, 10, 1000 }, { 5, 10, 1000 } },
+		{ "rate = 5\n", "burst = 2\n", "rate = 0\n", { 5, 2, 0 },
+		  { 0, 0, 0 } },
+		{ "daily-cap = 3\n", "daily-cap = 0\n", "rate = 2\n",
+		  { 0, 0, 0 }, { 2, 2, 3 } },
+		{ "", "rate = 1000000\nburst = 1000000\n",
+		  "daily-cap = 1000000000\n", { 1000000, 1000000, 0 },
+		  { 0, 0, 1000000000 } },
+	};
+	char	 text[4096], err[CONF_ERR_MAX];
+	struct conf *c;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		quota_text(text, sizeof(text), cases[k].top, cases[k].mosa,
+		    cases[k].gala);
+		if ((c = load_text(text, err, sizeof(err))) == NULL)
+			fail_msg("case %zu: %s", k, err);
+		assert_memory_equal(&c->inst[0].quota, &cases[k].m,
+		    sizeof(cases[k].m));
+		assert_memory_equal(&c->inst[1].quota, &cases[k].g,
+		    sizeof(cases[k].g));
+		conf_free(c);
+	}
+}
+
+/* test_quota_refusals - negative, absurd, a burst without a rate */
+static void
+test_quota_refusals(void **state)
+{
+	static const char *const bad[][3] = {
+		{ "rate = -1\n", "", ":7: rate '-1': a whole number from 0 to "
+		  "1000000 (messages a second; 0: no limit)" },
+		{ "", "rate = 1000001\n", ":11: rate '1000001': a whole number "
+		  "from 0 to 1000000" },
+		{ "", "burst = 0\n", ":11: burst '0': a whole number from 1 to "
+		  "1000000" },
+		{ "daily-cap = 1e6\n", "", ":7: daily-cap '1e6': a whole number "
+		  "from 0 to 1000000000 (messages a UTC day" },
+		{ "", "daily-cap = -5\n", ":11: daily-cap '-5'" },
+		{ "", "burst = 10\n", ": institution 'mosa': burst = 10 without "
+		  "a rate: set rate too" },
+		{ "rate = 3\n", "rate = 0\nburst = 4\n", ": institution "
+		  "'mosa': burst = 4 without a rate" },
+		{ "burst = 10\n", "rate = 2\n", ": burst = 10 without a rate" },
+	};
+	char	 text[4096], err[CONF_ERR_MAX];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		quota_text(text, sizeof(text), bad[k][0], bad[k][1], "");
+		assert_null(load_text(text, err, sizeof(err)));
+		if (strstr(err, bad[k][2]) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s'", k, err, bad[k][2]);
+	}
+}
+
 /*
  * milter_text - head, a milter section (lines 7-10) with the given
  * option lines 8 and 9, and an institution whose line 15 is given
@@ -479,6 +559,8 @@ main(void)
 		cmocka_unit_test(test_daemon),
 		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_daemon_refusals),
+		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_quota_refusals),
 		cmocka_unit_test(test_milter_lists),
 		cmocka_unit_test(test_milter_list_refusals),
 		cmocka_unit_test(test_id_range),
