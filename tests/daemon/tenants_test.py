@@ -92,15 +92,7 @@ def signs(i, n=0, table=None):
 
 def stats():
     try:
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
-        s.connect(SOCK)
-        s.sendall(b"STATS\n")
-        f = s.makefile("rb")
-        st = f.readline()
-        body = f.read(int(st.split()[1])).decode() if st.startswith(b"OK ") else ""
-        s.close()
-        return body
+        return stats_text()
     except OSError:
         return ""
 

@@ -241,7 +241,10 @@ postfix stop >/dev/null 2>&1
 
 step "rotate (p11dkim-signer) and reload (ExecReload)"
 check "rotate start" Kq rotate mosa start
-K rotate mosa publish 2>>"$W/keys.log" >"$W/rot.zone"
+check "rotate publish" Kq rotate mosa publish
+# What DNS then serves: our TXT records, and the CNAMEs the institution
+# made for both selectors (rotate verify checks the new selector's).
+K dns mosa 2>>"$W/keys.log" >"$W/rot.zone"
 check "rotate verify" Kq rotate mosa verify --zone - <"$W/rot.zone"
 check "rotate activate" Kq rotate mosa activate
 keytable
