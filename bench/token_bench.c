@@ -4,6 +4,7 @@
  *
  *   token_bench -m MODULE -t TOKEN -p PIN -k KEY [-c THREADS]
  *               [-d SECONDS] [-w SECONDS] [-s SESSIONS] [-M raw|layer|both]
+ *               [-i INIT_ARGS]
  *
  * N threads sign SHA-256 digests back to back for D seconds, by two
  * paths on the same logged-in token and key:
@@ -22,7 +23,9 @@
  * on the raw path it stops the bench.
  *
  * The PIN comes from a PIN source (file:PATH, fd:N, prompt), never from
- * the command line.  The last line is for scripts: "result: raw_s=...
+ * the command line.  -i hands the module its C_Initialize arguments
+ * (CK_C_INITIALIZE_ARGS.pReserved), as p11dkimd's pkcs11-init-args does:
+ * NSS softoken needs its database there.  The last line is for scripts: "result: raw_s=...
  * layer_s=... raw_cpu_us=... layer_cpu_us=... layer_errors=..."
  * (signatures per second, CPU microseconds of this process per signature,
  * failed layer signatures).  Exit status 0, or 1 when the token, the key,
@@ -53,6 +56,7 @@ enum path { PATH_RAW, PATH_LAYER };
 
 struct opts {
 	const char *module, *token, *pin, *key;
+	const char *init_args;	/* -i; NULL: none */
 	unsigned threads;
 	unsigned sessions;	/* the token layer's pool; 0: = threads */
 	double	 duration, warmup;
@@ -387,7 +391,8 @@ open_token(struct bench *b)
 	struct pin_source *pin;
 	struct p11_err err;
 
-	if ((b->mod = p11_module_load(b->o.module, &err)) == NULL)
+	b->mod = p11_module_load_args(b->o.module, b->o.init_args, &err);
+	if (b->mod == NULL)
 		bench_fatal("%s", err.msg);
 	if ((pin = pin_source_parse(b->o.pin, "user PIN", &err)) == NULL)
 		bench_fatal("%s", err.msg);
@@ -416,6 +421,7 @@ usage(void)
 	fprintf(stderr, "usage: token_bench -m MODULE -t TOKEN -p PIN -k KEY "
 	    "[-c THREADS] [-d SECONDS]\n"
 	    "                   [-w SECONDS] [-s SESSIONS] [-M raw|layer|both]\n"
+	    "                   [-i INIT_ARGS]\n"
 	    "  -m MODULE   the PKCS#11 module\n"
 	    "  -t TOKEN    the token label\n"
 	    "  -p PIN      the user PIN source: file:PATH, fd:N or prompt\n"
@@ -425,7 +431,9 @@ usage(void)
 	    "  -w SECONDS  warm-up per path, not counted (default 0.5)\n"
 	    "  -s SESSIONS the token layer's session pool (default: THREADS)\n"
 	    "  -M PATH     raw (C_Sign), layer (p11_key_sign) or both "
-	    "(default)\n", THREADS_MAX);
+	    "(default)\n"
+	    "  -i ARGS     the module's C_Initialize arguments (pReserved), as "
+	    "pkcs11-init-args\n", THREADS_MAX);
 	exit(1);
 }
 
@@ -440,12 +448,13 @@ parse_opts(struct opts *o, int argc, char **argv)
 	o->duration = 3;
 	o->warmup = 0.5;
 	o->raw = o->layer = 1;
-	while ((ch = getopt(argc, argv, "m:t:p:k:c:d:w:s:M:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:t:p:k:c:d:w:s:M:i:")) != -1) {
 		switch (ch) {
 		case 'm': o->module = optarg; break;
 		case 't': o->token = optarg; break;
 		case 'p': o->pin = optarg; break;
 		case 'k': o->key = optarg; break;
+		case 'i': o->init_args = *optarg ? optarg : NULL; break;
 		case 'c': o->threads = (unsigned)bench_arg_double(optarg, 1,
 		    THREADS_MAX, usage); break;
 		case 'd': o->duration = bench_arg_double(optarg,
