@@ -71,6 +71,7 @@ struct bench {
 	CK_FUNCTION_LIST *fn;
 	CK_SLOT_ID slot;
 	pthread_barrier_t ready;	/* every thread set up */
+	pthread_mutex_t setup;		/* one raw set-up at a time */
 	atomic_int stop;
 };
 
@@ -172,15 +173,19 @@ raw_sign(struct worker *w, const unsigned char digest[32],
 		len = sizeof(data);
 	} else
 		memcpy(data, digest, 32);
-	if ((rv = fn->C_SignInit(w->s, &mech, w->o)) == CKR_OK)
-		rv = fn->C_Sign(w->s, data, len, sig, &slen);
-	if (rv != CKR_OK) {
+	if ((rv = fn->C_SignInit(w->s, &mech, w->o)) != CKR_OK) {
+		worker_fail(w, "C_SignInit: rv 0x%lx", (unsigned long)rv);
+		return -1;
+	}
+	if ((rv = fn->C_Sign(w->s, data, len, sig, &slen)) != CKR_OK) {
 		worker_fail(w, "C_Sign: rv 0x%lx", (unsigned long)rv);
 		return -1;
 	}
 	*siglen = slen;
 	return 0;
 }
+
+static int raw_setup_one(struct worker *);
 
 /* verify - does sig verify over the digest with the key's public half? */
 static int
@@ -210,10 +215,24 @@ verify(EVP_PKEY *pub, int rsa, const unsigned char digest[32],
 /*
  * raw_setup - the thread's own session (logged in already: login state
  * belongs to the process, and the token layer holds it), the key handle
- * on it, and one signature that must verify.
+ * on it, and one signature that must verify.  Threads set up one at a
+ * time (raw_setup_one): tpm2-pkcs11 1.9 sometimes answers concurrent
+ * first calls on new sessions with CKR_OPERATION_NOT_INITIALIZED.
  */
 static int
 raw_setup(struct worker *w)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&w->b->setup);
+	rc = raw_setup_one(w);
+	pthread_mutex_unlock(&w->b->setup);
+	return rc;
+}
+
+/* raw_setup_one - raw_setup's work, under its lock */
+static int
+raw_setup_one(struct worker *w)
 {
 	struct bench *b = w->b;
 	unsigned char digest[32], sig[SIG_BUF];
@@ -484,6 +503,7 @@ main(int argc, char **argv)
 	struct path_result raw, layer;
 
 	memset(&b, 0, sizeof(b));
+	pthread_mutex_init(&b.setup, NULL);
 	memset(&raw, 0, sizeof(raw));
 	memset(&layer, 0, sizeof(layer));
 	parse_opts(&b.o, argc, argv);
