@@ -34,6 +34,42 @@ median() {
 	printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"
 }
 
+# --- a configuration ------------------------------------------------------
+# bench_conf MODULE GLOBAL INSTITUTION: $tmp/p11dkim.conf, like
+# scripts/demo's: institution mosa (mosamuseum.com, its PIN in
+# $tmp/mosa.pin, selector stxsel1), $WORKERS workers and connections for
+# the one uid of every client, the log on stderr, the socket
+# $tmp/p11dkimd.sock; GLOBAL and INSTITUTION are more lines for the top
+# and for the institution
+bench_conf() {
+	cat >"$tmp/p11dkim.conf" <<CONF
+# like scripts/demo's configuration
+pkcs11-module = "$1"
+$2
+provider-zone = "dkim.example.net"
+record-name = "sel%n-%c"
+selectors = { "stxsel1", "stxsel2" }
+state-dir = "$tmp/state"
+ceremony-log = "$tmp/state/ceremony.log"
+log = "stderr"
+# one user: a bench, not a deployment
+require-separate-users = false
+workers = $WORKERS
+# One uid opens every connection here, the idle ones included.
+max-connections-per-uid = $WORKERS
+listen "$tmp/p11dkimd.sock" {
+	mode = "0600"
+}
+institution mosa {
+	domains = { "mosamuseum.com" }
+	pin = "file:$tmp/mosa.pin"
+	active-selector = "stxsel1"
+	allow-uids = { "$(id -u)" }
+$3
+}
+CONF
+}
+
 # --- the daemon and its processes ----------------------------------------
 dpid=
 # start_daemon CONF: p11dkimd -f, until its front is ready; its children
@@ -108,4 +144,25 @@ our_s() {
 # cpu_model: the CPU's name, from /proc/cpuinfo
 cpu_model() {
 	awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo
+}
+
+# --- keys for the verifiers -----------------------------------------------
+# keytable DOMAIN: from `p11dkim-keys dns` on stdin, the key of selector
+# stxsel1 (record sel1-...) as a line of tests/xverify's key tables:
+# "stxsel1._domainkey.DOMAIN v=DKIM1; ..."
+keytable() {
+	awk -v dom="$1" '
+	/^sel1-[^ ]* IN TXT \(/ { on = 1 }
+	on {
+		s = $0
+		while (match(s, /"[^"]*"/)) {
+			rec = rec substr(s, RSTART + 1, RLENGTH - 2)
+			s = substr(s, RSTART + RLENGTH)
+		}
+		if (s ~ /\)/) on = 0
+	}
+	END {
+		if (rec == "") exit 1
+		print "stxsel1._domainkey." dom " " rec
+	}'
 }

@@ -102,31 +102,7 @@ setup() {
 	    >"$tmp/mosa.pin"
 	printf 'so-bench-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
 	    >"$tmp/so.pin"
-	cat >"$tmp/p11dkim.conf" <<CONF
-# daemon_bench.sh: like scripts/demo's configuration.
-pkcs11-module = "$MODULE"
-provider-zone = "dkim.example.net"
-record-name = "sel%n-%c"
-selectors = { "stxsel1", "stxsel2" }
-state-dir = "$tmp/state"
-ceremony-log = "$tmp/state/ceremony.log"
-log = "stderr"
-# one user: a bench, not a deployment
-require-separate-users = false
-workers = $WORKERS
-# One uid opens every connection here, the idle ones included.
-max-connections-per-uid = $WORKERS
-listen "$tmp/p11dkimd.sock" {
-	mode = "0600"
-}
-institution mosa {
-	domains = { "mosamuseum.com" }
-	pin = "file:$tmp/mosa.pin"
-	active-selector = "stxsel1"
-	key-type = "rsa2048"
-	allow-uids = { "$(id -u)" }
-}
-CONF
+	bench_conf "$MODULE" "" '	key-type = "rsa2048"'
 	{ K init-token mosa --so-pin "file:$tmp/so.pin" \
 	    --pin "file:$tmp/mosa.pin" && K generate mosa; } \
 	    >"$tmp/keys.log" 2>&1 ||
