@@ -84,6 +84,26 @@ setup() {
 	    die "no key record in p11dkim-keys dns"
 }
 
+# service_pids: the implementation's own processes (swtpm, tpm2-abrmd and
+# its bus; openCryptoki's pkcsslotd), by the fixture's directory in their
+# command line, or by the pid file the fixture's pkcsslotd writes in the
+# fixture's own /run
+service_pids() {
+	for p in /proc/[0-9]*; do
+		c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		case $c in *"$P11DKIM_FIXTURE_DIR/impl"*) echo "${p#/proc/}" ;; esac
+	done
+	[ "$P11DKIM_TOKEN_IMPL" != opencryptoki ] || cat /run/pkcsslotd.pid
+}
+# svc_ticks: their CPU time so far, clock ticks
+svc_ticks() {
+	n=0
+	for p in $svc; do
+		n=$((n + $(ticks "$p")))
+	done
+	echo "$n"
+}
+
 # token OUT LABEL: token_bench's raw C_Sign on the daemon's token and key
 token() {
 	set -- "$1" "$2" -m "$P11DKIM_TEST_MODULE" -t "$2" \
@@ -92,14 +112,20 @@ token() {
 	out=$1
 	shift 2
 	[ -n "$P11DKIM_TEST_INIT_ARGS" ] && set -- "$@" -i "$P11DKIM_TEST_INIT_ARGS"
+	s0=$(svc_ticks)
 	"$TOKENB" "$@" >"$tmp/$out" 2>&1 ||
 	    { cat "$tmp/$out" >&2; die "token_bench failed"; }
 	alive
+	r=$(result "$tmp/$out")
+	t_svc=$(calc "($(svc_ticks) - $s0) * 1e6 / $HZ / $(field raw_all "$r")")
+	t_cpu=$(calc "$(field raw_cpu_us "$r") + $t_svc")
 }
 
 # daemon OUT: load_bench, 8 clients, 4 KiB; every request signed, the
-# last signature verified; the daemon's CPU per request in c_*
+# last signature verified; CPU per request of the daemon's processes in
+# c_*, of the implementation's own in c_svc, of the client in c_client
 daemon() {
+	s0=$(svc_ticks)
 	cpu_mark
 	"$LOAD" -s "$tmp/p11dkimd.sock" -c "$THREADS" -m 4k -w "$WARM" \
 	    -d "$PHASE" -o "$tmp/$1.eml" >"$tmp/$1" 2>&1 || {
@@ -109,6 +135,8 @@ daemon() {
 	}
 	r=$(result "$tmp/$1")
 	cpu_since "$(field all "$r")"
+	c_svc=$(calc "($(svc_ticks) - $s0) * 1e6 / $HZ / $(field all "$r")")
+	c_client=$(field client_cpu_us "$r")
 	[ "$(field ok "$r")" -gt 0 ] && [ "$(field permfail "$r")" = 0 ] || {
 		tail -n 20 "$tmp/p11dkimd.log" >&2
 		die "requests refused: $r"
@@ -122,12 +150,13 @@ daemon() {
 }
 
 # rounds KEYTYPE LABEL: token and daemon alternating, a last token run;
-# one row into $OUT/rows
+# one row of medians into $OUT/rows
 rounds() {
 	i=1 ratios='' dsigns='' raws='' tcpus='' cpus='' signers='' fronts=''
-	temp=0
+	parents='' svcs='' clients='' temp=0
 	token tok1 "$2"
 	while [ $i -le "$ROUNDS" ]; do
+		tcpus="$tcpus $t_cpu"
 		daemon "d$i"
 		token "tok$((i + 1))" "$2"
 		ra=$(field raw_s "$(result "$tmp/tok$i")")
@@ -136,20 +165,22 @@ rounds() {
 		d=$(field signs_s "$r")
 		temp=$((temp + $(field tempfail "$r")))
 		ratios="$ratios $(calc "100 * $d * 2 / ($ra + $rb)")"
-		dsigns="$dsigns $d"
-		raws="$raws $ra"
-		tcpus="$tcpus $(field raw_cpu_us "$(result "$tmp/tok$i")")"
-		cpus="$cpus $(calc "$c_parent + $c_signer + $c_front")"
+		dsigns="$dsigns $d" raws="$raws $ra"
+		cpus="$cpus $(calc "$c_parent + $c_signer + $c_front + $c_svc")"
 		signers="$signers $c_signer" fronts="$fronts $c_front"
+		parents="$parents $c_parent" svcs="$svcs $c_svc"
+		clients="$clients $c_client"
 		i=$((i + 1))
 	done
-	raws="$raws $rb"
+	raws="$raws $rb" tcpus="$tcpus $t_cpu"
 	key=RSA-2048
 	[ "$1" = ed25519 ] && key=Ed25519
-	printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$P11DKIM_TOKEN_IMPL" \
-	    "$key" "$(median $raws)" "$(median $dsigns)" "$(median $ratios)" \
-	    "$(median $tcpus)" "$(median $cpus)" "$(median $signers)" "$(median $fronts)" \
-	    "$temp" "$(echo $ratios | tr ' ' ',')" >>"$OUT/rows"
+	tc=$(median $tcpus) dc=$(median $cpus)
+	echo "$P11DKIM_TOKEN_IMPL $key $(median $raws) $(median $dsigns)" \
+	    "$(median $ratios) $tc $dc $(calc "100 * $tc / $dc")" \
+	    "$(median $signers) $(median $fronts) $(median $parents)" \
+	    "$(median $svcs) $(median $clients) $temp" \
+	    "$(echo $ratios | tr ' ' ',')" >>"$OUT/rows"
 }
 
 # one_key KEYTYPE: a token, a key and a daemon of its own, measured
@@ -160,6 +191,7 @@ one_key() {
 	    sed "s/%s/mosa-${1%%[0-9]*}/")
 	setup "$1" "$label"
 	start_daemon "$tmp/p11dkim.conf"
+	svc=$(service_pids)
 	rounds "$1" "$label"
 	stop_daemon
 }
@@ -230,7 +262,7 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 busy0=$(busy_ticks)
 t0=$(awk '{ print $1 }' /proc/uptime)
 times >"$tmp/times0"
-broken= rounds_of=
+broken= details=
 for impl in "$@"; do
 	if ! tests/tokens/"$impl".sh "$top/bench/tokens.sh" --inner \
 	    "$tmp" >"$tmp/$impl.log" 2>&1; then
@@ -248,23 +280,27 @@ echo "shared machine: other programs used $others of the $(calc "$wall * \
 $(nproc)") CPU-seconds of the run ($(calc "100 * $others / ($wall * \
 $(nproc))")%); token alone and daemon alternate, so both see that load"
 echo
-printf '%-13s %-9s %10s %10s %7s %10s %10s %9s %9s\n' "implementation" \
-    "key" "token s/s" "daemon s/s" "ratio" "token CPU" "daemon CPU" "signer" \
-    "front"
-while read -r impl key raw d ratio tcpu cpu signer front temp all; do
-	printf '%-13s %-9s %10s %10s %6s%% %7s us %7s us %6s us %6s us\n' \
-	    "$impl" "$key" "$raw" "$d" "$ratio" "$tcpu" "$cpu" "$signer" \
-	    "$front"
-	[ "$temp" = 0 ] || echo "  $impl $key: $temp request(s) TEMPFAIL"
-	rounds_of="$rounds_of $impl/$key: $all;"
+printf '%-13s %-9s %10s %10s %7s %10s %10s %7s\n' "implementation" \
+    "key" "token s/s" "daemon s/s" "ratio" "token CPU" "daemon CPU" \
+    "CPU"
+while read -r impl key raw d ratio tc dc cr sg fr pa sv cl temp all; do
+	printf '%-13s %-9s %10s %10s %6s%% %7s us %7s us %6s%%\n' \
+	    "$impl" "$key" "$raw" "$d" "$ratio" "$tc" "$dc" "$cr"
+	details="$details
+  $impl $key: daemon CPU = signer $sg + front $fr + parent $pa + the\
+ implementation's processes $sv us; client $cl us; rounds $all%"
+	[ "$temp" = 0 ] || details="$details; $temp request(s) TEMPFAIL"
 done <"$tmp/rows"
+echo "$details"
 echo
-echo "token s/s: token_bench, raw C_Sign, $THREADS threads, median run;" \
-    "daemon s/s: median round; ratio: median of each daemon round against" \
-    "the mean of the token runs around it (rounds, %:${rounds_of:- none})"
-echo "CPU per signature, median: token CPU is token_bench's process," \
-    "daemon CPU is parent + signer + front per request; the token's own" \
-    "processes (swtpm, tpm2-abrmd, pkcsslotd) are counted in neither"
+echo "token s/s: token_bench, raw C_Sign, $THREADS threads, median run." \
+    "daemon s/s: median round; ratio: median of the daemon rounds, each" \
+    "against the mean of the token runs before and after it."
+echo "CPU per signature, medians: token CPU is token_bench's process," \
+    "daemon CPU parent + signer + front per request (not the client);" \
+    "both count the implementation's own processes (swtpm, tpm2-abrmd," \
+    "pkcsslotd). CPU: token CPU / daemon CPU, the ratio a CPU-bound" \
+    "daemon would reach; on a shared machine trust it over signs/s."
 if [ -n "$broken" ]; then
 	echo "tokens: broken:$broken (see above)" >&2
 	exit 1
