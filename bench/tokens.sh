@@ -90,7 +90,7 @@ setup() {
 # fixture's own /run
 service_pids() {
 	for p in /proc/[0-9]*; do
-		c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		c=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
 		case $c in *"$P11DKIM_FIXTURE_DIR/impl"*) echo "${p#/proc/}" ;; esac
 	done
 	[ "$P11DKIM_TOKEN_IMPL" != opencryptoki ] || cat /run/pkcsslotd.pid
