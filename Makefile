@@ -243,6 +243,8 @@ bench: all $(BENCH_BIN)
 	@BUILD=$(BUILD) bench/daemon_bench.sh
 	@echo "== the milter front vs OpenDKIM"
 	@BUILD=$(BUILD) bench/milter_compare.sh
+	@echo "== p11dkimd on the four PKCS#11 implementations vs each token alone"
+	@BUILD=$(BUILD) bench/tokens.sh
 
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin

@@ -54,7 +54,7 @@ THREADS=8	# token threads and daemon clients
 SESSIONS=4	# the daemon's default session pool, for the token layer
 WORKERS=64
 IDLE=64		# idle connections for the memory check
-HZ=$(getconf CLK_TCK)
+. "$top/bench/bench_lib.sh"
 
 usage() {
 	echo "usage: daemon_bench.sh [-q] [-d SECONDS] [-r ROUNDS]" >&2
@@ -83,14 +83,6 @@ done
 [ -r "$MODULE" ] || die "no PKCS#11 module at $MODULE"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/p11dkim-bench.XXXXXX")
-dpid=
-stop_daemon() {
-	if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
-		kill -TERM "$dpid"
-		wait "$dpid" || true
-	fi
-	dpid=
-}
 cleanup() {
 	stop_daemon
 	rm -rf "$tmp"
@@ -110,108 +102,14 @@ setup() {
 	    >"$tmp/mosa.pin"
 	printf 'so-bench-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
 	    >"$tmp/so.pin"
-	cat >"$tmp/p11dkim.conf" <<CONF
-# daemon_bench.sh: like scripts/demo's configuration.
-pkcs11-module = "$MODULE"
-provider-zone = "dkim.example.net"
-record-name = "sel%n-%c"
-selectors = { "stxsel1", "stxsel2" }
-state-dir = "$tmp/state"
-ceremony-log = "$tmp/state/ceremony.log"
-log = "stderr"
-# one user: a bench, not a deployment
-require-separate-users = false
-workers = $WORKERS
-# One uid opens every connection here, the idle ones included.
-max-connections-per-uid = $WORKERS
-listen "$tmp/p11dkimd.sock" {
-	mode = "0600"
-}
-institution mosa {
-	domains = { "mosamuseum.com" }
-	pin = "file:$tmp/mosa.pin"
-	active-selector = "stxsel1"
-	key-type = "rsa2048"
-	allow-uids = { "$(id -u)" }
-}
-CONF
+	bench_conf "$MODULE" "" '	key-type = "rsa2048"'
 	{ K init-token mosa --so-pin "file:$tmp/so.pin" \
 	    --pin "file:$tmp/mosa.pin" && K generate mosa; } \
 	    >"$tmp/keys.log" 2>&1 ||
 	    { cat "$tmp/keys.log" >&2; die "token setup failed"; }
 }
 
-# --- numbers --------------------------------------------------------------
-# field NAME LINE: the value of " NAME=value" in a result line
-field() {
-	printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"
-}
-# result FILE: the "result:" line of a bench's output
-result() {
-	grep '^result:' "$1" | tail -n 1
-}
-# calc EXPR: floating point arithmetic, one decimal
-calc() {
-	awk "BEGIN { printf \"%.1f\", $1 }"
-}
-# ge A B, lt A B: comparisons of floating point numbers
-ge() {
-	awk "BEGIN { exit !($1 >= $2) }"
-}
-lt() {
-	awk "BEGIN { exit !($1 < $2) }"
-}
-# median VALUES...: the middle one (the lower middle of an even count)
-median() {
-	printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"
-}
-
-# --- the daemon and its processes ----------------------------------------
-start_daemon() {
-	"$DAEMON" -f -c "$tmp/p11dkim.conf" 2>"$tmp/p11dkimd.log" &
-	dpid=$!
-	i=0
-	until grep -q 'front ready' "$tmp/p11dkimd.log" 2>/dev/null; do
-		kill -0 "$dpid" 2>/dev/null ||
-		    { cat "$tmp/p11dkimd.log" >&2; die "p11dkimd did not start"; }
-		i=$((i + 1))
-		[ $i -lt 300 ] || die "p11dkimd not ready after 30 s"
-		sleep 0.1
-	done
-	# the signer is forked first, the front once the signer is ready
-	kids=$(for p in $(ps -o pid= --ppid "$dpid"); do
-		echo "$(cut -d' ' -f22 "/proc/$p/stat") $p"
-	done | sort -n | awk '{ printf "%s ", $2 }')
-	read -r signer front extra <<EOF
-$kids
-EOF
-	[ -n "$front" ] && [ -z "$extra" ] ||
-	    die "expected two children of p11dkimd, found: $kids"
-}
-# alive: the daemon and the same two children still run
-alive() {
-	for p in "$dpid" "$signer" "$front"; do
-		kill -0 "$p" 2>/dev/null || {
-			tail -n 20 "$tmp/p11dkimd.log" >&2
-			die "p11dkimd (or a child) stopped during the run"
-		}
-	done
-}
-# ticks PID: CPU time so far (user + system, every thread), clock ticks
-ticks() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-# cpu_mark: remember the daemon's CPU times
-cpu_mark() {
-	m_parent=$(ticks "$dpid") m_signer=$(ticks "$signer")
-	m_front=$(ticks "$front")
-}
-# cpu_since N: the daemon's CPU since cpu_mark, us per request of N
-cpu_since() {
-	c_parent=$(calc "($(ticks "$dpid") - $m_parent) * 1e6 / $HZ / $1")
-	c_signer=$(calc "($(ticks "$signer") - $m_signer) * 1e6 / $HZ / $1")
-	c_front=$(calc "($(ticks "$front") - $m_front) * 1e6 / $HZ / $1")
-}
+# --- the measurements, piece by piece -----------------------------------
 # idle_cpu_s: the daemon's CPU seconds since cpu_mark (while it is idle)
 idle_cpu_s() {
 	awk "BEGIN { printf \"%.2f\", ($(ticks "$dpid") + $(ticks "$signer") + \
@@ -265,19 +163,6 @@ peaks() {
 }
 mib() {
 	calc "$1 / 1024"
-}
-
-# --- the machine: how much of it other programs took ---------------------
-# busy_ticks: ticks every CPU spent busy so far (user, nice, system, irq,
-# softirq, steal), from /proc/stat
-busy_ticks() {
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
-# our_s FILE: CPU seconds of this shell and its waited-for children, from
-# the output of the times builtin (run in this shell, not a subshell)
-our_s() {
-	awk '{ for (i = 1; i <= 2; i++) { split($i, t, "m"); sub("s", "", \
-	    t[2]); s += t[1] * 60 + t[2] } } END { printf "%.1f", s }' "$1"
 }
 
 # --- the measurements -----------------------------------------------------
@@ -364,8 +249,7 @@ cpurow() {
 	printf '%-40s %9s %8s %7s %7s %7s\n' "$@"
 }
 print_head() {
-	echo "p11dkimd benchmark, $started: $(nproc) CPUs ($(awk -F': ' \
-	    '/^model name/ { print $2; exit }' /proc/cpuinfo)), SoftHSM2 \
+	echo "p11dkimd benchmark, $started: $(nproc) CPUs ($(cpu_model)), SoftHSM2 \
 $(softhsm2-util --version 2>/dev/null || echo '?'), RSA-2048, $THREADS \
 threads/clients, $ROUNDS round(s) of ${CEIL} s token + ${PHASE} s daemon"
 	echo "other programs used $others of the $(calc "$wall * $(nproc)") \
@@ -472,7 +356,7 @@ setup
 busy0=$(busy_ticks)
 t0=$(awk '{ print $1 }' /proc/uptime)
 times >"$tmp/times0"
-start_daemon
+start_daemon "$tmp/p11dkim.conf"
 rounds
 round_numbers
 load_cpu d1m -c "$THREADS" -m 1m -w "$WARM" -d "$PHASE"	# (c)

@@ -5,7 +5,7 @@
  * first byte sent to its reply read.
  *
  *   load_bench -s SOCKET [-c N] [-m SIZE] [-d SECONDS | -n COUNT]
- *              [-r RATE] [-w SECONDS] [-H SECONDS]
+ *              [-r RATE] [-w SECONDS] [-H SECONDS] [-o FILE]
  *
  * Closed loop (the default): every connection sends its next request as
  * soon as the reply to the last one is in, which measures capacity.
@@ -21,6 +21,9 @@
  * each request; the body is made once by a fixed-seed PRNG.  With -T N
  * the sender is tickets@tNNNNN.example instead, the institutions t00001
  * ... tN of bench/tenants_build taken in turn, spread over all of them.
+ *
+ * -o FILE writes the last message the first connection had signed, the
+ * DKIM-Signature field(s) of the reply on top, for a verifier to check.
  *
  * The last line is for scripts: "result: key=value ..." (all= counts
  * the replies of the warm-up too).  Exit status: 0
@@ -77,6 +80,7 @@ struct opts {
 	double	 warmup;	/* -w: requests not counted */
 	double	 hold;		/* -H: keep the connections open after */
 	unsigned tenants;	/* -T: spread over t00001..tN; 0: mosa */
+	const char *out;	/* -o: write the last signed message here */
 };
 
 struct message {
@@ -98,6 +102,10 @@ struct worker {
 	char	 in[INBUF];
 	size_t	 pos, len;	/* unread reply bytes: in[pos..len) */
 	char	 reply[REPLY_MAX];
+	size_t	 reply_len;	/* of an OK reply's field(s) */
+	char	*last;		/* -o, worker 0: the last OK reply's field(s) */
+	size_t	 last_len;
+	unsigned long last_seq;	/* and the request it signed */
 	struct series lat;	/* first byte sent to reply read */
 	struct series sched;	/* open loop: from the time it was due */
 	unsigned long ok, temp, perm, errors;
@@ -470,6 +478,7 @@ read_reply(struct worker *w, const char **why)
 	*why = "connection closed or failed in the signature";
 	if (read_payload(w, n) < 0)
 		return -1;
+	w->reply_len = n;
 	*why = "an OK payload that is not a DKIM-Signature field";
 	return strncasecmp(w->reply, field, sizeof(field) - 1) == 0 ?
 	    REPLY_OK : -1;
@@ -520,6 +529,11 @@ one_request(struct worker *w, double due)
 	}
 	w->answered++;
 	count(w, kind, t0, t1, due);
+	if (kind == REPLY_OK && w->last != NULL) {
+		memcpy(w->last, w->reply, w->reply_len);
+		w->last_len = w->reply_len;
+		w->last_seq = w->seq - 1;
+	}
 	if (kind != REPLY_OK) {
 		close(w->fd);
 		w->fd = -1;
@@ -616,7 +630,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: load_bench -s SOCKET [-c N] [-m SIZE] "
 	    "[-d SECONDS | -n COUNT] [-r RATE]\n"
-	    "                  [-w SECONDS] [-H SECONDS] [-T N]\n"
+	    "                  [-w SECONDS] [-H SECONDS] [-T N] [-o FILE]\n"
 	    "  -s SOCKET   p11dkimd's socket\n"
 	    "  -c N        connections, one thread each (default 8, at most "
 	    "%d)\n"
@@ -629,7 +643,9 @@ usage(void)
 	    "  -w SECONDS  warm up this long first (not counted)\n"
 	    "  -H SECONDS  then keep every connection open, idle, this long\n"
 	    "  -T N        spread over the institutions t00001 ... tN of "
-	    "bench/tenants_build\n",
+	    "bench/tenants_build\n"
+	    "  -o FILE     write the first connection's last signed message, "
+	    "signature on top\n",
 	    CONNS_MAX);
 	exit(1);
 }
@@ -663,7 +679,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 	memset(o, 0, sizeof(*o));
 	o->conns = 8;
 	o->size = 4 * KIB;
-	while ((ch = getopt(argc, argv, "s:c:m:d:n:r:w:H:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:c:m:d:n:r:w:H:T:o:")) != -1) {
 		switch (ch) {
 		case 's': o->sock = optarg; break;
 		case 'c': o->conns = (unsigned)bench_arg_double(optarg, 1,
@@ -681,6 +697,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 		    0, 3600, usage); break;
 		case 'T': o->tenants = (unsigned)bench_arg_double(optarg, 1,
 		    99999, usage); break;
+		case 'o': o->out = optarg; break;
 		default: usage();
 		}
 	}
@@ -712,9 +729,40 @@ start(struct bench *b)
 		b->w[i].b = b;
 		b->w[i].id = i;
 		b->w[i].fd = -1;
+		if (i == 0 && b->o.out != NULL &&
+		    (b->w[i].last = malloc(REPLY_MAX)) == NULL)
+			bench_fatal("out of memory for -o");
 		if (pthread_create(&b->w[i].th, NULL, worker_run, &b->w[i]) != 0)
 			bench_fatal("cannot start thread %u of %u", i + 1, b->o.conns);
 	}
+}
+
+/*
+ * write_last - -o: the last message worker 0 had signed, its reply's
+ * field(s) on top, as a client would deliver it
+ */
+static void
+write_last(const struct bench *b)
+{
+	const struct worker *w = &b->w[0];
+	char	 header[HEADER_MAX];
+	size_t	 hlen;
+	FILE	*f;
+
+	if (w->last_len == 0)
+		bench_fatal("-o %s: the first connection had no message signed",
+		    b->o.out);
+	hlen = header_format(header, sizeof(header), w->last_seq, w->id);
+	if ((f = fopen(b->o.out, "wb")) == NULL)
+		bench_fatal("-o %s: %s", b->o.out, strerror(errno));
+	if (fwrite(w->last, 1, w->last_len, f) != w->last_len ||
+	    fwrite(header, 1, hlen, f) != hlen ||
+	    fwrite(b->msg.body, 1, b->msg.body_len, f) != b->msg.body_len) {
+		(void)fclose(f);
+		bench_fatal("-o %s: write failed", b->o.out);
+	}
+	if (fclose(f) != 0)
+		bench_fatal("-o %s: %s", b->o.out, strerror(errno));
 }
 
 /* report - the totals, the percentiles and the result line */
@@ -795,9 +843,12 @@ main(int argc, char **argv)
 		pthread_join(b->w[i].th, NULL);
 	b->cpu_measured += bench_cpu_s();
 	rc = report(b);
+	if (b->o.out != NULL)
+		write_last(b);
 	for (unsigned i = 0; i < b->o.conns; i++) {
 		free(b->w[i].lat.v);
 		free(b->w[i].sched.v);
+		free(b->w[i].last);
 	}
 	pthread_barrier_destroy(&b->done);
 	free(b->msg.body);

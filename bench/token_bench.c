@@ -4,6 +4,7 @@
  *
  *   token_bench -m MODULE -t TOKEN -p PIN -k KEY [-c THREADS]
  *               [-d SECONDS] [-w SECONDS] [-s SESSIONS] [-M raw|layer|both]
+ *               [-i INIT_ARGS]
  *
  * N threads sign SHA-256 digests back to back for D seconds, by two
  * paths on the same logged-in token and key:
@@ -22,11 +23,17 @@
  * on the raw path it stops the bench.
  *
  * The PIN comes from a PIN source (file:PATH, fd:N, prompt), never from
- * the command line.  The last line is for scripts: "result: raw_s=...
- * layer_s=... raw_cpu_us=... layer_cpu_us=... layer_errors=..."
- * (signatures per second, CPU microseconds of this process per signature,
- * failed layer signatures).  Exit status 0, or 1 when the token, the key,
- * a thread's set-up or a raw signature failed.
+ * the command line.  -i hands the module its C_Initialize arguments
+ * (CK_C_INITIALIZE_ARGS.pReserved), as p11dkimd's pkcs11-init-args does:
+ * NSS softoken needs its database there.
+ *
+ * The last line is for scripts: "result: raw_s=... layer_s=...
+ * raw_cpu_us=... layer_cpu_us=... layer_errors=... raw_all=..."
+ * (signatures per second, CPU microseconds of this process per
+ * signature, failed layer signatures, and every raw signature of the
+ * run, warm-up and set-up included, for CPU time measured from outside).
+ * Exit status 0, or 1 when the token, the key, a thread's set-up or a
+ * raw signature failed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,6 +60,7 @@ enum path { PATH_RAW, PATH_LAYER };
 
 struct opts {
 	const char *module, *token, *pin, *key;
+	const char *init_args;	/* -i; NULL: none */
 	unsigned threads;
 	unsigned sessions;	/* the token layer's pool; 0: = threads */
 	double	 duration, warmup;
@@ -67,6 +75,7 @@ struct bench {
 	CK_FUNCTION_LIST *fn;
 	CK_SLOT_ID slot;
 	pthread_barrier_t ready;	/* every thread set up */
+	pthread_mutex_t setup;		/* one raw set-up at a time */
 	atomic_int stop;
 };
 
@@ -88,6 +97,7 @@ struct path_result {
 	double	 rate;		/* signatures per second, all threads */
 	double	 cpu_us;	/* CPU microseconds per signature */
 	unsigned long min, max;	/* signatures of the slowest, fastest thread */
+	unsigned long all;	/* signatures of the whole run, set-up's too */
 	unsigned long errors;
 	char	 why[P11_ERR_MSG_MAX + 64];	/* the first error */
 };
@@ -168,15 +178,19 @@ raw_sign(struct worker *w, const unsigned char digest[32],
 		len = sizeof(data);
 	} else
 		memcpy(data, digest, 32);
-	if ((rv = fn->C_SignInit(w->s, &mech, w->o)) == CKR_OK)
-		rv = fn->C_Sign(w->s, data, len, sig, &slen);
-	if (rv != CKR_OK) {
+	if ((rv = fn->C_SignInit(w->s, &mech, w->o)) != CKR_OK) {
+		worker_fail(w, "C_SignInit: rv 0x%lx", (unsigned long)rv);
+		return -1;
+	}
+	if ((rv = fn->C_Sign(w->s, data, len, sig, &slen)) != CKR_OK) {
 		worker_fail(w, "C_Sign: rv 0x%lx", (unsigned long)rv);
 		return -1;
 	}
 	*siglen = slen;
 	return 0;
 }
+
+static int raw_setup_one(struct worker *);
 
 /* verify - does sig verify over the digest with the key's public half? */
 static int
@@ -206,10 +220,24 @@ verify(EVP_PKEY *pub, int rsa, const unsigned char digest[32],
 /*
  * raw_setup - the thread's own session (logged in already: login state
  * belongs to the process, and the token layer holds it), the key handle
- * on it, and one signature that must verify.
+ * on it, and one signature that must verify.  Threads set up one at a
+ * time (raw_setup_one): tpm2-pkcs11 1.9 sometimes answers concurrent
+ * first calls on new sessions with CKR_OPERATION_NOT_INITIALIZED.
  */
 static int
 raw_setup(struct worker *w)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&w->b->setup);
+	rc = raw_setup_one(w);
+	pthread_mutex_unlock(&w->b->setup);
+	return rc;
+}
+
+/* raw_setup_one - raw_setup's work, under its lock */
+static int
+raw_setup_one(struct worker *w)
 {
 	struct bench *b = w->b;
 	unsigned char digest[32], sig[SIG_BUF];
@@ -373,6 +401,7 @@ run_path(struct bench *b, enum path path, struct path_result *r)
 	pthread_barrier_destroy(&b->ready);
 	collect(w, n, path, r);
 	spread(before, after, n, r);
+	r->all = counts(w, n, after) + (path == PATH_RAW ? n : 0);
 	r->cpu_us = n1 > n0 ? (c1 - c0) * 1e6 / (double)(n1 - n0) : 0;
 	r->rate = (double)(n1 - n0) / (t1 - t0);
 	free(before);
@@ -387,7 +416,8 @@ open_token(struct bench *b)
 	struct pin_source *pin;
 	struct p11_err err;
 
-	if ((b->mod = p11_module_load(b->o.module, &err)) == NULL)
+	b->mod = p11_module_load_args(b->o.module, b->o.init_args, &err);
+	if (b->mod == NULL)
 		bench_fatal("%s", err.msg);
 	if ((pin = pin_source_parse(b->o.pin, "user PIN", &err)) == NULL)
 		bench_fatal("%s", err.msg);
@@ -416,6 +446,7 @@ usage(void)
 	fprintf(stderr, "usage: token_bench -m MODULE -t TOKEN -p PIN -k KEY "
 	    "[-c THREADS] [-d SECONDS]\n"
 	    "                   [-w SECONDS] [-s SESSIONS] [-M raw|layer|both]\n"
+	    "                   [-i INIT_ARGS]\n"
 	    "  -m MODULE   the PKCS#11 module\n"
 	    "  -t TOKEN    the token label\n"
 	    "  -p PIN      the user PIN source: file:PATH, fd:N or prompt\n"
@@ -425,7 +456,9 @@ usage(void)
 	    "  -w SECONDS  warm-up per path, not counted (default 0.5)\n"
 	    "  -s SESSIONS the token layer's session pool (default: THREADS)\n"
 	    "  -M PATH     raw (C_Sign), layer (p11_key_sign) or both "
-	    "(default)\n", THREADS_MAX);
+	    "(default)\n"
+	    "  -i ARGS     the module's C_Initialize arguments (pReserved), as "
+	    "pkcs11-init-args\n", THREADS_MAX);
 	exit(1);
 }
 
@@ -440,12 +473,13 @@ parse_opts(struct opts *o, int argc, char **argv)
 	o->duration = 3;
 	o->warmup = 0.5;
 	o->raw = o->layer = 1;
-	while ((ch = getopt(argc, argv, "m:t:p:k:c:d:w:s:M:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:t:p:k:c:d:w:s:M:i:")) != -1) {
 		switch (ch) {
 		case 'm': o->module = optarg; break;
 		case 't': o->token = optarg; break;
 		case 'p': o->pin = optarg; break;
 		case 'k': o->key = optarg; break;
+		case 'i': o->init_args = *optarg ? optarg : NULL; break;
 		case 'c': o->threads = (unsigned)bench_arg_double(optarg, 1,
 		    THREADS_MAX, usage); break;
 		case 'd': o->duration = bench_arg_double(optarg,
@@ -475,6 +509,7 @@ main(int argc, char **argv)
 	struct path_result raw, layer;
 
 	memset(&b, 0, sizeof(b));
+	pthread_mutex_init(&b.setup, NULL);
 	memset(&raw, 0, sizeof(raw));
 	memset(&layer, 0, sizeof(layer));
 	parse_opts(&b.o, argc, argv);
@@ -500,8 +535,8 @@ main(int argc, char **argv)
 			    "%s\n", layer.errors, layer.why);
 	}
 	printf("result: raw_s=%.1f layer_s=%.1f raw_cpu_us=%.1f "
-	    "layer_cpu_us=%.1f layer_errors=%lu\n", raw.rate, layer.rate,
-	    raw.cpu_us, layer.cpu_us, layer.errors);
+	    "layer_cpu_us=%.1f layer_errors=%lu raw_all=%lu\n", raw.rate,
+	    layer.rate, raw.cpu_us, layer.cpu_us, layer.errors, raw.all);
 	fflush(stdout);
 	token_close(b.tok);
 	p11_module_free(b.mod);
