@@ -15,7 +15,9 @@ by a reload.  Then, with a daemon of its own in a throw-away folder:
             every institution is up (STATS: every key logged in and
             checked by the background openers); then one request for each
             institution, by 8 clients, to show that every one signs
-  rss       the resident memory of every p11dkimd process, summed
+  rss, pss  the resident memory of every p11dkimd process, summed: RSS
+            counts a page the fronts share with the parent (fork) in each
+            process, PSS counts it once
   stats     the size of the STATS reply and the time to get it
   reload    add (institution N+1, whose token is there), remove, change
             (a domain added) one institution by a file and SIGHUP, each
@@ -27,7 +29,7 @@ by a reload.  Then, with a daemon of its own in a throw-away folder:
             3 times (medians); the ratio is what the target is about
 
 Prints one table; writes the figures to CACHE/results.txt and a plot of
-the start time and RSS against N to docs/tenants.png (gnuplot).  Every
+the start time and memory against N to docs/tenants.png (gnuplot).  Every
 figure is for this machine: the CPU is printed with them.
 """
 import argparse
@@ -122,16 +124,25 @@ listen "%s" { mode = "0666" }
         out = subprocess.run(["pgrep", "-P", str(self.p.pid)], capture_output=True, text=True)
         return [self.p.pid] + [int(x) for x in out.stdout.split()]
 
-    def rss_mib(self):
+    def mem_mib(self, field, path):
+        """A field of /proc/PID/<path> summed over every process, in MiB."""
         total = 0
         for pid in self.pids():
             try:
-                for line in open("/proc/%d/status" % pid):
-                    if line.startswith("VmRSS:"):
+                for line in open("/proc/%d/%s" % (pid, path)):
+                    if line.startswith(field + ":"):
                         total += int(line.split()[1])
             except OSError:
                 pass
         return total / 1024
+
+    def rss_mib(self):
+        """RSS summed: a page the fronts share with the parent counts in each."""
+        return self.mem_mib("VmRSS", "status")
+
+    def pss_mib(self):
+        """PSS summed: each shared page counts once in all."""
+        return self.mem_mib("Pss", "smaps_rollup")
 
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
@@ -209,6 +220,7 @@ def one_size(n, cache, seconds, results):
         wait_for(lambda: up in stats(d.sock), 1800, 0.2)
         row["all_up_s"] = time.time() - d.t0
         row["rss_mib"] = d.rss_mib()
+        row["pss_mib"] = d.pss_mib()
         t0 = time.time()
         body = stats(d.sock)
         row["stats_ms"] = (time.time() - t0) * 1000
@@ -269,20 +281,21 @@ def plot(results, out):
     data = os.path.join(tempfile.mkdtemp(), "data")
     with open(data, "w") as f:
         for r in results:
-            f.write("%d %.2f %.1f\n" % (r["n"], r["all_up_s"], r["rss_mib"]))
+            f.write("%d %.2f %.1f %.1f\n" % (r["n"], r["all_up_s"], r["rss_mib"], r["pss_mib"]))
     script = """set terminal png size 800,500
 set output '%s'
 set logscale x
 set xlabel 'institutions (each on its own SoftHSM2 token)'
 set ylabel 'seconds from start until every institution is up'
-set y2label 'RSS of all p11dkimd processes (MiB)'
+set y2label 'memory of all p11dkimd processes (MiB)'
 set y2tics
 set ytics nomirror
 set key top left
 set title 'p11dkimd: start time and memory against the number of institutions'
 plot '%s' using 1:2 with linespoints axes x1y1 title 'start (s)', \\
-     '%s' using 1:3 with linespoints axes x1y2 title 'RSS (MiB)'
-""" % (out, data, data)
+     '%s' using 1:3 with linespoints axes x1y2 title 'RSS summed (MiB)', \\
+     '%s' using 1:4 with linespoints axes x1y2 title 'PSS summed (MiB)'
+""" % (out, data, data, data)
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
 
@@ -297,14 +310,14 @@ def main():
     os.makedirs(a.c, exist_ok=True)
     results = []
     print("CPU: %s" % cpu())
-    hdr = ("%7s %8s %8s %8s %6s %7s %7s %7s %7s %6s %6s %8s %8s %6s" %
-           ("N", "first_s", "allup_s", "rss_MiB", "stats", "add_s", "rm_s", "chg_s", "failed",
+    hdr = ("%7s %8s %8s %8s %8s %6s %7s %7s %7s %7s %6s %6s %8s %8s %6s" %
+           ("N", "first_s", "allup_s", "rss_MiB", "pss_MiB", "stats", "add_s", "rm_s", "chg_s", "failed",
             "list_s", "dns_s", "single/s", "spread/s", "ratio"))
     print(hdr)
     for n in sizes:
         r = one_size(n, a.c, 1 if a.q else a.d, results)
-        print("%7d %8.2f %8.2f %8.1f %5.0fK %7.3f %7.3f %7.3f %7d %6.2f %6.2f %8.0f %8.0f %5.1f%%" %
-              (n, r["first_s"], r["all_up_s"], r["rss_mib"], r["stats_kib"], r["add_s"], r["remove_s"],
+        print("%7d %8.2f %8.2f %8.1f %8.1f %5.0fK %7.3f %7.3f %7.3f %7d %6.2f %6.2f %8.0f %8.0f %5.1f%%" %
+              (n, r["first_s"], r["all_up_s"], r["rss_mib"], r["pss_mib"], r["stats_kib"], r["add_s"], r["remove_s"],
                r["change_s"], r["add_failed"] + r["remove_failed"] + r["change_failed"], r["list_s"],
                r["dns_s"], r["single_rate"], r["spread_rate"], 100 * r["ratio"]))
         print("        (%s; sweep: %d of %d signed in %.1f s; STATS %.0f ms)" %

@@ -6,7 +6,7 @@
 # /var/lib/opencryptoki, /run/lock/opencryptoki) and its slot daemon
 # pkcsslotd talks to the library through SysV shared memory.  So the
 # whole run happens in private mount, IPC and PID namespaces (unshare;
-# needs root): a tmpfs on /run, our own directories bound over the other
+# needs root): tmpfs on /run and /dev/shm, our own directories bound over the other
 # two, and pkcsslotd started inside.  When the run ends, the namespace's
 # first process ends and the kernel stops everything left in it; the
 # host's openCryptoki, if any, is never seen.
@@ -36,6 +36,11 @@ fx_start() {
 	printf 'version opencryptoki-3.1\n\nslot 0\n{\nstdll = libpkcs11_sw.so\n}\n' \
 	    >"$d/etc/opencryptoki.conf"
 	mount -t tmpfs -o mode=0755 tmpfs /run || return 1
+	# The token's state lives in POSIX shared memory (shm_open: files in
+	# /dev/shm, which the IPC namespace does not cover): a private one, or
+	# two fixtures at once share a token and one's set-up resets the
+	# other's (seen: CKR_PIN_EXPIRED and a token with no keys).
+	mount -t tmpfs -o mode=1777 tmpfs /dev/shm || return 1
 	mkdir -p /run/lock/opencryptoki/swtok
 	chgrp -R pkcs11 /run/lock/opencryptoki "$d/lib" "$d/etc"
 	chmod -R 0770 /run/lock/opencryptoki "$d/lib"
