@@ -540,12 +540,10 @@ conf_load(const char *path, char *err, size_t errlen)
 	}
 	prepare(cfg);
 	cfg_set_validate_func(cfg, "milter", check_milter);
-	rc = cfg_parse(cfg, path);
-	if (rc == CFG_FILE_ERROR)
-		snprintf(err, errlen, "%s: cannot read the file", path);
-	else if (rc != CFG_SUCCESS)
+	rc = conf_parse_file(cfg, path, err, errlen);
+	if (rc == CFG_PARSE_ERROR)
 		first_error(err, errlen);
-	else {
+	else if (rc == CFG_SUCCESS) {
 		conf_included = 1;
 		rc = conf_include_load(cfg, path, file_opts, &hooks, &inc, err,
 		    errlen);

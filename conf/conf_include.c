@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conf_int.h"
 
@@ -49,6 +50,27 @@ add_file(struct conf_files *f, cfg_t *cfg)
 	return 0;
 }
 
+/* conf_parse_file - cfg_parse, of a regular file only */
+int
+conf_parse_file(cfg_t *cfg, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int	 rc;
+
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "%s: cannot read the file", path);
+		return CFG_FILE_ERROR;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a configuration file (%s)", path,
+		    S_ISDIR(st.st_mode) ? "a folder" : "not a regular file");
+		return CFG_FILE_ERROR;
+	}
+	if ((rc = cfg_parse(cfg, path)) == CFG_FILE_ERROR)
+		snprintf(err, errlen, "%s: cannot read the file", path);
+	return rc;
+}
+
 /* parse_one - one institutions file; -1 with err set */
 static int
 parse_one(struct conf_files *f, const char *path, cfg_opt_t *opts,
@@ -63,11 +85,9 @@ parse_one(struct conf_files *f, const char *path, cfg_opt_t *opts,
 		return -1;
 	}
 	h->prepare(cfg);
-	if ((rc = cfg_parse(cfg, path)) == CFG_SUCCESS)
+	if ((rc = conf_parse_file(cfg, path, err, errlen)) == CFG_SUCCESS)
 		return 0;
-	if (rc == CFG_FILE_ERROR)
-		snprintf(err, errlen, "%s: cannot read the file", path);
-	else
+	if (rc != CFG_FILE_ERROR)
 		h->error(err, errlen);
 	return -1;
 }

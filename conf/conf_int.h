@@ -67,6 +67,15 @@ int	conf_include_load(cfg_t *root, const char *main_path, cfg_opt_t *opts,
 	    const struct conf_include_hooks *, struct conf_files *f,
 	    char *err, size_t errlen);
 
+/*
+ * conf_parse_file - cfg_parse of a regular file: libconfuse's scanner
+ * exits the process when it cannot read what it opened (a folder), so
+ * anything else is refused first.  CFG_SUCCESS, or CFG_PARSE_ERROR (the
+ * error reported through the cfg's error function) or CFG_FILE_ERROR,
+ * with why in err
+ */
+int	conf_parse_file(cfg_t *, const char *path, char *err, size_t errlen);
+
 /* conf_include_free - every parsed file */
 void	conf_include_free(struct conf_files *);
 

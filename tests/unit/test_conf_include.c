@@ -2,7 +2,8 @@
  * test_conf_include.c - conf/conf_include.c: institutions in files of
  * their own, named by an `include` pattern; their errors keep their own
  * file:line; a code defined twice, or anything but an institution in an
- * included file, is refused; a pattern that matches nothing is fine.
+ * included file, is refused; a pattern that matches nothing is fine; a
+ * folder where a file should be is refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -177,6 +178,29 @@ test_no_match(void **state)
 	conf_free(c);
 }
 
+/*
+ * a folder where a file is expected, named by the pattern or as the main
+ * file: refused with the reason (libconfuse's scanner would exit the
+ * process on it)
+ */
+static void
+test_folder(void **state)
+{
+	char	 path[512], err[CONF_ERR_MAX];
+
+	(void)state;
+	put("p11dkim.conf", head);
+	institution("institutions.d/a.conf", "alpha", "alpha.example");
+	snprintf(path, sizeof(path), "%s/institutions.d/old.conf", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_null(load(err, sizeof(err)));
+	assert_non_null(strstr(err, "old.conf: not a configuration file (a "
+	    "folder)"));
+	assert_null(conf_load(dir, err, sizeof(err)));
+	if (strstr(err, "not a configuration file (a folder)") == NULL)
+		fail_msg("%s", err);
+}
+
 int
 main(void)
 {
@@ -189,6 +213,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_only_institutions, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_match, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folder, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
