@@ -2,6 +2,7 @@
  * main.c - p11dkimd: the DKIM signing daemon.
  *
  *   p11dkimd [-c FILE] [-f] [-n]
+ *   p11dkimd --version
  *
  * -c FILE  the configuration (default /etc/p11dkim/p11dkim.conf)
  * -f       stay in the foreground (for systemd and the demo)
@@ -12,6 +13,7 @@
  * See docs/p11dkimd.md.  Mailers talk to it with docs/PROTOCOL.md.
  */
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,7 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: p11dkimd [-c FILE] [-f] [-n]\n");
+	fprintf(stderr, "usage: p11dkimd [-c FILE] [-f] [-n] | --version\n");
 	return EX_USAGE;
 }
 
@@ -193,13 +195,20 @@ background(int keep_stderr, int *status)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	const char *path = DEFAULT_CONF;
 	char	 err[CONF_ERR_MAX];
 	struct conf *c;
 	int	 opt, foreground = 0, check_only = 0, rc = EX_OK, ready = -1;
 
-	while ((opt = getopt(argc, argv, "c:fnh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'V':
+			printf("p11dkimd %s\n", P11DKIM_VERSION);
+			return EX_OK;
 		case 'c': path = optarg; break;
 		case 'f': foreground = 1; break;
 		case 'n': check_only = 1; break;

@@ -27,7 +27,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from p11env import *  # noqa: E402,F401,F403
 import p11env  # noqa: E402
 
+def version_option():
+    """--version: "p11dkimd VERSION", the version of debian/changelog's first line."""
+    with open(os.path.join(TOP, "debian/changelog")) as f:
+        want = re.match(r"\S+ \(([^)]+)\)", f.readline()).group(1)
+    r = subprocess.run([os.path.join(BUILD, "p11dkimd"), "--version"], capture_output=True, text=True)
+    check("p11dkimd --version", r.returncode == 0 and r.stdout == "p11dkimd %s\n" % want, r)
+
+
 def main():
+    version_option()
     table, keyfile = setup()
     r = subprocess.run([os.path.join(BUILD, "p11dkimd"), "-n", "-c", CONF], capture_output=True, text=True)
     check("p11dkimd -n accepts the configuration", r.returncode == 0, r.stderr)
