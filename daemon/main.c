@@ -203,6 +203,7 @@ main(int argc, char **argv)
 	char	 err[CONF_ERR_MAX];
 	struct conf *c;
 	int	 opt, foreground = 0, check_only = 0, rc = EX_OK, ready = -1;
+	int	 to_stderr;
 
 	while ((opt = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -226,7 +227,7 @@ main(int argc, char **argv)
 		conf_free(c);
 		return rc;
 	}
-	log_open("p11dkimd", c->daemon.log_stderr);
+	to_stderr = log_open("p11dkimd", c->daemon.log_stderr);
 	if (c->daemon.nlisten == 0 && c->daemon.milter == NULL) {
 		fprintf(stderr, "p11dkimd: %s: no listen or milter socket\n",
 		    path);
@@ -237,7 +238,7 @@ main(int argc, char **argv)
 		conf_free(c);
 		return EX_CONFIG;
 	}
-	if (!foreground && (ready = background(c->daemon.log_stderr, &rc)) < 0) {
+	if (!foreground && (ready = background(to_stderr, &rc)) < 0) {
 		conf_free(c);
 		return rc;
 	}

@@ -646,7 +646,7 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 
 	memset(&p, 0, sizeof(p));
 	p.path = path;
-	p.stderr_relay = c->daemon.log_stderr ? child_stderr_relay() : -1;
+	p.stderr_relay = log_is_stderr() ? child_stderr_relay() : -1;
 	for (int i = 0; i < GENS_MAX; i++)
 		p.sprocs[i].ctl = -1;
 	signal(SIGPIPE, SIG_IGN);

@@ -6,12 +6,16 @@
   anyway with a warning; with user set, the fronts run as that user.
 - Readiness: with NOTIFY_SOCKET set (systemd's Type=notify), the parent
   sends READY=1 once the daemon serves.
+- log = "syslog" with nothing on /dev/log (a mount namespace with a /dev
+  of its own): p11dkimd -f says so once on stderr and logs there, a start
+  that fails included; with a syslog socket there, nothing falls back.
 
 Run through tests/integration/run.sh, as root.  Last line:
 "startup-test: N passed, M failed".
 """
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
@@ -138,6 +142,81 @@ def readiness():
     s.close()
 
 
+# A /dev of its own in a private mount namespace: the devices the daemon
+# and SoftHSM2 use, bound from the real /dev, and /dev/log only when $1
+# names a socket for it.  Then the command ($2...).
+PRIVATE_DEV = r"""
+set -e
+mount --make-rprivate /
+d=$P11DKIM_TEST_DIR/dev
+mkdir -p "$d"
+mount -t tmpfs tmpfs "$d"
+for n in null zero random urandom; do
+    : >"$d/$n"
+    mount --bind "/dev/$n" "$d/$n"
+done
+[ -z "$1" ] || ln -s "$1" "$d/log"
+mount --rbind "$d" /dev
+shift
+exec "$@"
+"""
+
+
+def start_private_dev(log_sock, errfile):
+    """p11dkimd -f with log = "syslog" in its own /dev; stderr to errfile."""
+    text = open(CONF).read().replace('log = "stderr"', 'log = "syslog"')
+    with open(CONF, "w") as f:
+        f.write(text)
+    with open(errfile, "w") as f:
+        return subprocess.Popen(["unshare", "-m", "sh", "-c", PRIVATE_DEV, "sh", log_sock or "",
+                                 P11DKIMD, "-f", "-c", CONF], stdout=f, stderr=f)
+
+
+FALLBACK = "warning: syslog: cannot reach /dev/log"
+
+
+def syslog_fallback():
+    err = os.path.join(T, "nosyslog.err")
+    p11env.write_conf()
+    p = start_private_dev(None, err)
+    check("no syslog socket: p11dkimd -f starts and serves", wait_serving(p), open(err).read()[-500:])
+    check("... stops with 0", stop(p) == 0)
+    text = open(err).read()
+    check("... said once on stderr that it logs there instead",
+          text.count(FALLBACK) == 1 and "logging to standard error instead" in text, text[-800:])
+    check("... and logged there: started, stopped", "started:" in text and "]: stopped" in text, text[-800:])
+    p11env.write_conf()
+    text = open(CONF).read().replace('listen "%s"' % p11env.SOCK, 'listen "%s/no/such/dir/s.sock"' % T)
+    with open(CONF, "w") as f:
+        f.write(text)
+    p = start_private_dev(None, err)
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        rc = "still running: %d" % stop(p)
+    text = open(err).read()
+    check("no syslog socket and a start that fails: exit 69, and why on stderr",
+          rc == 69 and FALLBACK in text and "no/such/dir" in text and "not started" in text, (rc, text[-800:]))
+    # A syslog socket there: the lines go to it, nothing falls back.
+    path = os.path.join(T, "syslog.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(60)
+    p11env.write_conf()
+    p = start_private_dev(path, err)
+    got = ""
+    try:
+        while "started:" not in got:
+            got += s.recv(65536).decode(errors="replace") + "\n"
+    except socket.timeout:
+        pass
+    check("a syslog socket: the lines reach it (mail facility, ident p11dkimd)",
+          re.search(r"<22>.*p11dkimd\[\d+\]: started:", got), got[-500:])
+    check("... stops with 0", stop(p) == 0)
+    check("... and nothing fell back to stderr", FALLBACK not in open(err).read(), open(err).read()[-500:])
+    s.close()
+
+
 def main():
     if os.getuid() != 0:
         print("startup-test: must run as root")
@@ -145,6 +224,7 @@ def main():
     p11env.setup()
     separation()
     readiness()
+    syslog_fallback()
     return p11env.summary("startup-test")
 
 
