@@ -25,6 +25,7 @@
 #include "p11dkim/log.h"
 #include "p11dkim/preflight.h"
 #include "parent.h"
+#include "pidfile.h"
 
 #define DEFAULT_CONF	"/etc/p11dkim/p11dkim.conf"
 
@@ -204,6 +205,7 @@ main(int argc, char **argv)
 	struct conf *c;
 	int	 opt, foreground = 0, check_only = 0, rc = EX_OK, ready = -1;
 	int	 to_stderr;
+	struct pidfile pf;
 
 	while ((opt = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -242,5 +244,12 @@ main(int argc, char **argv)
 		conf_free(c);
 		return rc;
 	}
-	return parent_run(c, path, ready);
+	if (pidfile_take(&pf, c->daemon.pidfile) < 0) {
+		log_err("not started");
+		conf_free(c);
+		return EX_UNAVAILABLE;	/* the waiter sees the pipe close */
+	}
+	rc = parent_run(c, path, ready);
+	pidfile_remove(&pf);
+	return rc;
 }

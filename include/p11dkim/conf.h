@@ -102,6 +102,7 @@ struct conf_daemon {
 	char	*signer_user;		/* the signer runs as; NULL: no change */
 	int	 require_separate_users; /* refuse fronts as root or signer */
 	int	 log_stderr;		/* 0: syslog */
+	char	*pidfile;		/* the parent's pid; NULL: none */
 	struct conf_listener *listen;
 	size_t	 nlisten;
 	unsigned workers;		/* requests served at once */

@@ -6,6 +6,10 @@
   anyway with a warning; with user set, the fronts run as that user.
 - Readiness: with NOTIFY_SOCKET set (systemd's Type=notify), the parent
   sends READY=1 once the daemon serves.
+- pidfile: the parent's pid, written at start (with -f and in the
+  background), gone after SIGTERM; a second p11dkimd with the same
+  pidfile refuses (exit 69) and says which pid holds it; a stale file is
+  replaced.
 - log = "syslog" with nothing on /dev/log (a mount namespace with a /dev
   of its own): p11dkimd -f says so once on stderr and logs there, a start
   that fails included; with a syslog socket there, nothing falls back.
@@ -142,6 +146,60 @@ def readiness():
     s.close()
 
 
+def pid_conf(pidfile):
+    p11env.write_conf(top='pidfile = "%s"\n' % pidfile)
+
+
+def gone(path, seconds=20):
+    for _ in range(seconds * 20):
+        if not os.path.exists(path):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def pidfile_cases():
+    pidfile = os.path.join(T, "run", "p11dkimd.pid")
+    os.makedirs(os.path.dirname(pidfile), exist_ok=True)
+    pid_conf(pidfile)
+    p = start()
+    check("pidfile: the daemon serves", wait_serving(p))
+    text = open(pidfile).read() if os.path.exists(pidfile) else ""
+    check("pidfile: holds the parent's pid", text == "%d\n" % p.pid, (text, p.pid))
+    err = os.path.join(T, "second.err")
+    with open(err, "w") as f:
+        r = subprocess.run([P11DKIMD, "-f", "-c", CONF], stdout=f, stderr=f, timeout=60)
+    said = open(err).read()
+    check("pidfile: a second p11dkimd refuses (69) and names the running one",
+          r.returncode == 69 and "another p11dkimd (pid %d) runs with it" % p.pid in said, (r.returncode, said))
+    check("... the first one's pidfile is untouched", open(pidfile).read() == "%d\n" % p.pid)
+    check("... and it still serves", try_sign().startswith("OK"))
+    check("pidfile: SIGTERM stops with 0", stop(p) == 0)
+    check("... and the pidfile is gone", not os.path.exists(pidfile))
+    check("... with no temporary file left", os.listdir(os.path.dirname(pidfile)) == [],
+          os.listdir(os.path.dirname(pidfile)))
+    # A stale file (a pid that is no p11dkimd: ours) is replaced.
+    with open(pidfile, "w") as f:
+        f.write("%d\n" % os.getpid())
+    p = start()
+    check("pidfile: a stale one does not stop a start", wait_serving(p))
+    check("... it is replaced with the parent's pid", open(pidfile).read() == "%d\n" % p.pid)
+    check("... logged", "replacing a stale one (pid %d)" % os.getpid() in log_text())
+    check("... stops with 0, removing it", stop(p) == 0 and not os.path.exists(pidfile))
+    # In the background: the daemon's pid, not the starting command's.
+    r = subprocess.run([P11DKIMD, "-c", CONF], stdout=subprocess.DEVNULL,
+                       stderr=open(os.path.join(T, "daemon.log"), "ab"), timeout=120)
+    text = open(pidfile).read() if os.path.exists(pidfile) else "0"
+    pid = int(text)
+    comm = open("/proc/%d/comm" % pid).read().strip() if pid and os.path.exists("/proc/%d" % pid) else ""
+    check("pidfile in the background: the daemon's pid, a running p11dkimd",
+          r.returncode == 0 and comm == "p11dkimd" and p11env.Daemon.answers(), (r.returncode, text, comm))
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+    check("... gone after SIGTERM", gone(pidfile))
+    p11env.write_conf()
+
+
 # A /dev of its own in a private mount namespace: the devices the daemon
 # and SoftHSM2 use, bound from the real /dev, and /dev/log only when $1
 # names a socket for it.  Then the command ($2...).
@@ -224,6 +282,7 @@ def main():
     p11env.setup()
     separation()
     readiness()
+    pidfile_cases()
     syslog_fallback()
     return p11env.summary("startup-test")
 
