@@ -14,6 +14,7 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "p11dkim/preflight.h"
 #include "parent.h"
 #include "pidfile.h"
+#include "proctitle.h"
 
 #define DEFAULT_CONF	"/etc/p11dkim/p11dkim.conf"
 
@@ -193,6 +195,24 @@ background(int keep_stderr, int *status)
 	return p[1];
 }
 
+/*
+ * keep_path - a copy of -c's file name: the process title is written
+ * over argv (proctitle.h), and the parent reads the file again on SIGHUP
+ */
+static const char *
+keep_path(const char *arg)
+{
+	static char copy[PATH_MAX];
+	int	 n = snprintf(copy, sizeof(copy), "%s", arg);
+
+	if (n < 0 || (size_t)n >= sizeof(copy)) {
+		fprintf(stderr, "p11dkimd: -c: a file name longer than %d "
+		    "bytes\n", PATH_MAX - 1);
+		return NULL;
+	}
+	return copy;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -207,12 +227,16 @@ main(int argc, char **argv)
 	int	 to_stderr;
 	struct pidfile pf;
 
+	proctitle_init(argc, argv);
 	while ((opt = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'V':
 			printf("p11dkimd %s\n", P11DKIM_VERSION);
 			return EX_OK;
-		case 'c': path = optarg; break;
+		case 'c':
+			if ((path = keep_path(optarg)) == NULL)
+				return usage();
+			break;
 		case 'f': foreground = 1; break;
 		case 'n': check_only = 1; break;
 		default: return usage();
@@ -249,6 +273,7 @@ main(int argc, char **argv)
 		conf_free(c);
 		return EX_UNAVAILABLE;	/* the waiter sees the pipe close */
 	}
+	proctitle_set("p11dkimd", "p11dkimd: parent");
 	rc = parent_run(c, path, ready);
 	pidfile_remove(&pf);
 	return rc;

@@ -39,6 +39,7 @@
 #include "front.h"
 #include "listen.h"
 #include "parent.h"
+#include "proctitle.h"
 #include "sproc.h"
 
 #define GENS_MAX	4
@@ -115,6 +116,8 @@ front_child(struct parent *p, struct gen *g, int milter, int link)
 	int	 keep[CHILD_KEEP_MAX] = { link };
 	size_t	 n = 1;
 
+	proctitle_set(milter ? "p11dkimd-milter" : "p11dkimd-front", milter ?
+	    "p11dkimd: front (milter)" : "p11dkimd: front (native)");
 	child_signals();
 	child_files();
 	child_detach();

@@ -10,6 +10,8 @@
   background), gone after SIGTERM; a second p11dkimd with the same
   pidfile refuses (exit 69) and says which pid holds it; a stale file is
   replaced.
+- Process titles: the parent, the signer, the native front and the
+  milter front each say which they are in /proc/PID/comm and in ps.
 - log = "syslog" with nothing on /dev/log (a mount namespace with a /dev
   of its own): p11dkimd -f says so once on stderr and logs there, a start
   that fails included; with a syslog socket there, nothing falls back.
@@ -144,6 +146,62 @@ def readiness():
     check("... once the daemon serves", p11env.Daemon.answers())
     check("... stops with 0", stop(p) == 0)
     s.close()
+
+
+TITLES = {"p11dkimd": "p11dkimd: parent", "p11dkimd-signer": "p11dkimd: signer",
+          "p11dkimd-front": "p11dkimd: front (native)", "p11dkimd-milter": "p11dkimd: front (milter)"}
+
+
+def comm_and_args(pid):
+    comm = open("/proc/%d/comm" % pid).read().strip()
+    args = open("/proc/%d/cmdline" % pid, "rb").read().rstrip(b"\0").decode()
+    return comm, args
+
+
+def process_titles():
+    p11env.write_conf(milter="\tinternal-hosts = { \"127.0.0.1\" }\n")
+    d = p11env.Daemon(milter=True)
+    try:
+        kids = d.children()
+        seen = {pid: comm_and_args(pid) for pid in [d.p.pid] + kids}
+        check("titles: the parent is p11dkimd, 'p11dkimd: parent'",
+              seen[d.p.pid] == ("p11dkimd", "p11dkimd: parent"), seen[d.p.pid])
+        check("titles: one signer, one native front, one milter front, each named",
+              sorted(seen[k][0] for k in kids) == ["p11dkimd-front", "p11dkimd-milter", "p11dkimd-signer"],
+              seen)
+        check("titles: each child's command line says which it is",
+              all(seen[k][1] == TITLES.get(seen[k][0]) for k in kids), seen)
+        signer = [k for k in kids if "libsofthsm2" in open("/proc/%d/maps" % k).read()]
+        check("titles: p11dkimd-signer is the process with the module",
+              [seen[k][0] for k in signer] == ["p11dkimd-signer"], signer)
+        milter = [k for k in kids if seen[k][0] == "p11dkimd-milter"]
+        socks = [os.readlink("/proc/%d/fd/%s" % (k, fd)) for k in milter[:1] for fd in os.listdir("/proc/%d/fd" % k)]
+        inodes = open("/proc/net/unix").read()
+        check("titles: p11dkimd-milter is the process on the milter socket",
+              any(l.endswith(p11env.MILTER) and ("socket:[%s]" % l.split()[6]) in socks
+                  for l in inodes.splitlines()[1:] if len(l.split()) > 7), socks)
+        ps = subprocess.run(["ps", "-o", "comm=,args=", "-p", ",".join(map(str, [d.p.pid] + kids))],
+                            capture_output=True, text=True).stdout
+        check("titles: ps shows them", all(re.search(r"^%s +%s$" % (re.escape(c), re.escape(t)), ps, re.M)
+                                           for c, t in TITLES.items()), ps)
+        before = log_text().count("configuration reloaded")
+        d.p.send_signal(signal.SIGHUP)
+        check("titles: a reload reads the file again (-c was kept)",
+              wait_log("configuration reloaded", before + 1), log_text()[-400:])
+        check("... stops with 0", d.stop() == 0)
+    finally:
+        if d.p.poll() is None:
+            d.p.kill()
+    p11env.write_conf()
+
+
+def wait_log(text, count, seconds=30):
+    """Until text is in the log count times."""
+    for _ in range(seconds * 10):
+        if log_text().count(text) >= count:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def pid_conf(pidfile):
@@ -283,6 +341,7 @@ def main():
     separation()
     readiness()
     pidfile_cases()
+    process_titles()
     syslog_fallback()
     return p11env.summary("startup-test")
 
