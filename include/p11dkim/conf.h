@@ -157,6 +157,9 @@ int	conf_numeric_id(const char *s, unsigned long *id);
 /* conf_load - read and check a file; NULL with "file:line: why" in err */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
 
+/* conf_milter_path - the milter's socket file (unix: or local:); NULL */
+const char *conf_milter_path(const struct conf_milter *);
+
 /* conf_institution - the institution with this code, or NULL */
 const struct conf_institution *conf_institution(const struct conf *,
 	    const char *code);

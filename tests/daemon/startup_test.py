@@ -12,6 +12,9 @@
   replaced.
 - Process titles: the parent, the signer, the native front and the
   milter front each say which they are in /proc/PID/comm and in ps.
+- Socket files: gone after a start that fails (the signer refuses its
+  key table; a second listener cannot be bound), never another running
+  daemon's; the milter's gone at stop, after a reload too.
 - log = "syslog" with nothing on /dev/log (a mount namespace with a /dev
   of its own): p11dkimd -f says so once on stderr and logs there, a start
   that fails included; with a syslog socket there, nothing falls back.
@@ -189,10 +192,52 @@ def process_titles():
         check("titles: a reload reads the file again (-c was kept)",
               wait_log("configuration reloaded", before + 1), log_text()[-400:])
         check("... stops with 0", d.stop() == 0)
+        check("sockets: the milter's and the native one are gone at stop",
+              not os.path.exists(p11env.MILTER) and not os.path.exists(p11env.SOCK),
+              (os.path.exists(p11env.MILTER), os.path.exists(p11env.SOCK)))
     finally:
         if d.p.poll() is None:
             d.p.kill()
     p11env.write_conf()
+
+
+def failed_start(desc):
+    """p11dkimd -f with the current file: exit 69; its stderr."""
+    err = os.path.join(T, "failed.err")
+    with open(err, "w") as f:
+        try:
+            rc = subprocess.run([P11DKIMD, "-f", "-c", CONF], stdout=f, stderr=f, timeout=120).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timed out"
+    text = open(err).read()
+    check("%s: the start fails (69)" % desc, rc == 69 and "not started" in text, (rc, text[-600:]))
+    return text
+
+
+def sockets_removed():
+    pin = os.path.join(T, "mosa.pin")
+    good = open(pin).read()
+    p11env.write_conf(top="strict-start = true\n")
+    with open(pin, "w") as f:
+        f.write("wrong-pin-00000000\n")
+    text = failed_start("strict-start and a wrong PIN")
+    with open(pin, "w") as f:
+        f.write(good)
+    check("... says why", "CKR_PIN_INCORRECT" in text, text[-400:])
+    check("... and leaves no socket file behind", not os.path.exists(p11env.SOCK))
+    p11env.write_conf()
+    with open(CONF, "a") as f:
+        f.write('listen "%s/no/such/dir/second.sock" {\n}\n' % T)
+    failed_start("a second listener that cannot be bound")
+    check("... the first one bound is removed", not os.path.exists(p11env.SOCK))
+    p11env.write_conf()
+    p = start()
+    check("sockets: a daemon serves", wait_serving(p))
+    text = failed_start("a second daemon on the same socket")
+    check("... says a daemon answers there", p11env.SOCK in text, text[-400:])
+    check("... and leaves the running one's socket alone", os.path.exists(p11env.SOCK) and
+          try_sign().startswith("OK"))
+    check("... which stops with 0, removing it", stop(p) == 0 and not os.path.exists(p11env.SOCK))
 
 
 def wait_log(text, count, seconds=30):
@@ -342,6 +387,7 @@ def main():
     readiness()
     pidfile_cases()
     process_titles()
+    sockets_removed()
     syslog_fallback()
     return p11env.summary("startup-test")
 
