@@ -692,7 +692,9 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	if (bind_all(&p, c) < 0 || gen_start(&p, &p.gens[0], c) < 0) {
+	if (bind_all(&p, c) < 0)
+		c = conf_free(c);	/* not handed to a generation yet */
+	if (c == NULL || gen_start(&p, &p.gens[0], c) < 0) {
 		log_err("not started");
 		wait_children(&p, 1, 1);
 		for (int i = 0; i < GENS_MAX; i++)
