@@ -14,7 +14,13 @@
 #
 # GNU make; no configure step.  Objects go to build/ (build-san/ with SAN=1).
 
-VERSION	:= 0.1.0
+# The version is debian/changelog's, defined there only: the programs'
+# --version and the pkg-config file carry it.
+VERSION	:= $(shell awk 'NR == 1 { gsub(/[()]/, "", $$2); print $$2 }' \
+	   debian/changelog)
+ifeq ($(VERSION),)
+$(error no version in the first line of debian/changelog)
+endif
 PREFIX	?= /usr/local
 DESTDIR	?=
 SAN	?= 0
@@ -147,6 +153,12 @@ $(CLIENT_SOLIB): $(CLIENT_OBJ) $(CLIENT_MAP)
 	    -Wl,--version-script=$(CLIENT_MAP) -o $@ $(CLIENT_OBJ) $(LDFLAGS)
 	ln -sf $(notdir $@) $(BUILD)/$(CLIENT_SONAME)
 	ln -sf $(CLIENT_SONAME) $(BUILD)/$(CLIENT_SO)
+
+# The programs' main files print "NAME VERSION" for --version.
+MAIN_OBJ := $(BUILD)/provisioning/main.o $(BUILD)/daemon/main.o \
+	    $(BUILD)/client/p11dkim_sign.o
+$(MAIN_OBJ) $(KEYS_FAULT_BIN): CPPFLAGS += -DP11DKIM_VERSION='"$(VERSION)"'
+$(MAIN_OBJ) $(KEYS_FAULT_BIN): debian/changelog
 
 $(KEYS_BIN): $(BUILD)/provisioning/main.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)

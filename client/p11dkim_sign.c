@@ -2,6 +2,7 @@
  * p11dkim_sign.c - p11dkim-sign: have p11dkimd sign one message.
  *
  *	p11dkim-sign [-s SOCKET] [-d DOMAIN] [-t TIMEOUT] [FILE]
+ *	p11dkim-sign --version
  *
  * Reads an RFC 5322 message from FILE or standard input and streams it
  * to the daemon as it is read.  On OK it writes the DKIM-Signature header
@@ -21,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +45,7 @@ struct options {
 	const char *domain;	/* NULL: the daemon uses From */
 	unsigned int timeout_s;	/* 0: the library's defaults */
 	const char *file;	/* NULL: standard input */
+	int	 version;	/* --version: print it, do nothing else */
 };
 
 struct input {
@@ -101,14 +104,22 @@ parse_seconds(const char *s, unsigned int *out)
 	return 0;
 }
 
-/* option_problem - "-X: WHAT" for the option getopt stopped at */
+/*
+ * option_problem - "-X: WHAT" for the option getopt stopped at, or
+ * "--NAME: WHAT" for a long one (optopt 0; argv[optind - 1] is it)
+ */
 static const char *
-option_problem(const char *what)
+option_problem(char **argv, const char *what)
 {
-	static char text[64];
+	static char text[128];
 
-	snprintf(text, sizeof(text), "-%c: %s",
-	    optopt > 32 && optopt < 127 ? optopt : '?', what);
+	if (optopt == 0 && optind > 0 && strncmp(argv[optind - 1], "--", 2)
+	    == 0)
+		snprintf(text, sizeof(text), "%.64s: %s", argv[optind - 1],
+		    what);
+	else
+		snprintf(text, sizeof(text), "-%c: %s",
+		    optopt > 32 && optopt < 127 ? optopt : '?', what);
 	return text;
 }
 
@@ -116,12 +127,20 @@ option_problem(const char *what)
 static int
 parse_options(int argc, char **argv, struct options *opt)
 {
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	int	 ch;
 
 	memset(opt, 0, sizeof(*opt));
 	opterr = 0;		/* one line of ours instead */
-	while ((ch = getopt(argc, argv, ":s:d:t:")) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:d:t:", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
+		case 'V':
+			opt->version = 1;
+			return 0;
 		case 's':
 			opt->socket = optarg;
 			break;
@@ -134,9 +153,9 @@ parse_options(int argc, char **argv, struct options *opt)
 				    "86400");
 			break;
 		case ':':
-			return usage(option_problem("needs an argument"));
+			return usage(option_problem(argv, "needs an argument"));
 		default:
-			return usage(option_problem("unknown option"));
+			return usage(option_problem(argv, "unknown option"));
 		}
 	}
 	if (argc - optind > 1)
@@ -471,6 +490,10 @@ main(int argc, char **argv)
 		return EX_OSERR;
 	if ((rc = parse_options(argc, argv, &opt)) != 0)
 		return rc;
+	if (opt.version) {
+		printf("p11dkim-sign %s\n", P11DKIM_VERSION);
+		return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
+	}
 	if (closed[1] || (closed[0] && opt.file == NULL)) {
 		complain("standard %s is closed", closed[1] ? "output" :
 		    "input");

@@ -95,6 +95,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR_CB("signer-user", NULL, CFGF_NODEFAULT, cb_user),
 	CFG_BOOL("require-separate-users", cfg_true, CFGF_NONE),
 	CFG_STR_CB("log", "syslog", CFGF_NONE, cb_log),
+	CFG_STR_CB("pidfile", NULL, CFGF_NODEFAULT, cb_path),
 	CFG_INT_CB("workers", 64, CFGF_NONE, cb_count),
 	CFG_INT_CB("signer-threads", 8, CFGF_NONE, cb_count),
 	CFG_INT_CB("sessions", 8, CFGF_NONE, cb_count),

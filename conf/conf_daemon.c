@@ -266,6 +266,8 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 	    "require-separate-users") == cfg_true;
 	if ((cfg_size(root, "user") > 0 &&
 	    (d->user = strdup(cfg_getstr(root, "user"))) == NULL) ||
+	    (cfg_size(root, "pidfile") > 0 &&
+	    (d->pidfile = strdup(cfg_getstr(root, "pidfile"))) == NULL) ||
 	    (cfg_size(root, "signer-user") > 0 &&
 	    (d->signer_user = strdup(cfg_getstr(root, "signer-user"))) == NULL))
 		return -1;
@@ -338,6 +340,7 @@ conf_free_daemon(struct conf_daemon *d)
 		free(d->milter);
 	}
 	free(d->user);
+	free(d->pidfile);
 	free(d->signer_user);
 	free(d->stats_uids);
 	free(d->stats_gids);

@@ -353,6 +353,19 @@ conf_milter_conn_ok(const char *s)
 	return port > 0 && port < 65536 && *at == '@' && at[1] != '\0';
 }
 
+/* conf_milter_path - the milter's socket file (unix: or local:); NULL */
+const char *
+conf_milter_path(const struct conf_milter *m)
+{
+	if (m == NULL)
+		return NULL;
+	if (strncmp(m->conn, "unix:", 5) == 0)
+		return m->conn + 5;
+	if (strncmp(m->conn, "local:", 6) == 0)
+		return m->conn + 6;
+	return NULL;
+}
+
 /* cb_timeout - a timeout in seconds: 1 to a day */
 int
 cb_timeout(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)

@@ -3,11 +3,18 @@
  *
  * Security: every line is escaped where it is built (escape()), so text
  * a client chose cannot split, forge or colour a log line.
+ *
+ * syslog(3) drops lines without a word when nothing listens on /dev/log
+ * (a container, a chroot, journald gone): log_open() tries the socket
+ * first and falls back to stderr, saying so, rather than start blind.
  */
 #include <errno.h>
+#include <paths.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,14 +24,57 @@
 static const char *log_ident = "p11dkimd";
 static int log_stderr = 1;
 
-/* log_open - where to log, and the program's name for each line */
-void
+/*
+ * syslog_reachable - does the syslog socket take a connection, as the C
+ * library makes it (datagram, else stream)?  0, or -1 with errno set
+ */
+static int
+syslog_reachable(void)
+{
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct sockaddr_un sun;
+	int	 fd, rc = -1, saved = 0;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	for (size_t i = 0; i < 2 && rc < 0; i++) {
+		if ((fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0)) < 0)
+			return -1;
+		rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		saved = errno;
+		close(fd);
+	}
+	errno = saved;
+	return rc;
+}
+
+/*
+ * log_open - where to log, and the program's name for each line; syslog
+ * falls back to stderr when its socket cannot be reached
+ */
+int
 log_open(const char *ident, int to_stderr)
 {
 	log_ident = ident;
 	log_stderr = to_stderr;
-	if (!to_stderr)
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	if (to_stderr)
+		return 1;
+	if (syslog_reachable() < 0) {
+		log_stderr = 1;
+		log_warn("syslog: cannot reach %s (%s): logging to standard "
+		    "error instead", _PATH_LOG, strerror(errno));
+		return 1;
+	}
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	return 0;
+}
+
+/* log_is_stderr - do lines go to stderr (asked for, or fallen back)? */
+int
+log_is_stderr(void)
+{
+	return log_stderr;
 }
 
 /*

@@ -2,6 +2,7 @@
  * main.c - p11dkimd: the DKIM signing daemon.
  *
  *   p11dkimd [-c FILE] [-f] [-n]
+ *   p11dkimd --version
  *
  * -c FILE  the configuration (default /etc/p11dkim/p11dkim.conf)
  * -f       stay in the foreground (for systemd and the demo)
@@ -12,6 +13,8 @@
  * See docs/p11dkimd.md.  Mailers talk to it with docs/PROTOCOL.md.
  */
 #include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,8 @@
 #include "p11dkim/log.h"
 #include "p11dkim/preflight.h"
 #include "parent.h"
+#include "pidfile.h"
+#include "proctitle.h"
 
 #define DEFAULT_CONF	"/etc/p11dkim/p11dkim.conf"
 
@@ -30,7 +35,7 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: p11dkimd [-c FILE] [-f] [-n]\n");
+	fprintf(stderr, "usage: p11dkimd [-c FILE] [-f] [-n] | --version\n");
 	return EX_USAGE;
 }
 
@@ -190,17 +195,48 @@ background(int keep_stderr, int *status)
 	return p[1];
 }
 
+/*
+ * keep_path - a copy of -c's file name: the process title is written
+ * over argv (proctitle.h), and the parent reads the file again on SIGHUP
+ */
+static const char *
+keep_path(const char *arg)
+{
+	static char copy[PATH_MAX];
+	int	 n = snprintf(copy, sizeof(copy), "%s", arg);
+
+	if (n < 0 || (size_t)n >= sizeof(copy)) {
+		fprintf(stderr, "p11dkimd: -c: a file name longer than %d "
+		    "bytes\n", PATH_MAX - 1);
+		return NULL;
+	}
+	return copy;
+}
+
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	const char *path = DEFAULT_CONF;
 	char	 err[CONF_ERR_MAX];
 	struct conf *c;
 	int	 opt, foreground = 0, check_only = 0, rc = EX_OK, ready = -1;
+	int	 to_stderr;
+	struct pidfile pf;
 
-	while ((opt = getopt(argc, argv, "c:fnh")) != -1) {
+	proctitle_init(argc, argv);
+	while ((opt = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': path = optarg; break;
+		case 'V':
+			printf("p11dkimd %s\n", P11DKIM_VERSION);
+			return EX_OK;
+		case 'c':
+			if ((path = keep_path(optarg)) == NULL)
+				return usage();
+			break;
 		case 'f': foreground = 1; break;
 		case 'n': check_only = 1; break;
 		default: return usage();
@@ -217,7 +253,7 @@ main(int argc, char **argv)
 		conf_free(c);
 		return rc;
 	}
-	log_open("p11dkimd", c->daemon.log_stderr);
+	to_stderr = log_open("p11dkimd", c->daemon.log_stderr);
 	if (c->daemon.nlisten == 0 && c->daemon.milter == NULL) {
 		fprintf(stderr, "p11dkimd: %s: no listen or milter socket\n",
 		    path);
@@ -228,9 +264,17 @@ main(int argc, char **argv)
 		conf_free(c);
 		return EX_CONFIG;
 	}
-	if (!foreground && (ready = background(c->daemon.log_stderr, &rc)) < 0) {
+	if (!foreground && (ready = background(to_stderr, &rc)) < 0) {
 		conf_free(c);
 		return rc;
 	}
-	return parent_run(c, path, ready);
+	if (pidfile_take(&pf, c->daemon.pidfile) < 0) {
+		log_err("not started");
+		conf_free(c);
+		return EX_UNAVAILABLE;	/* the waiter sees the pipe close */
+	}
+	proctitle_set("p11dkimd", "p11dkimd: parent");
+	rc = parent_run(c, path, ready);
+	pidfile_remove(&pf);
+	return rc;
 }

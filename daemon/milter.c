@@ -86,14 +86,10 @@ static int
 open_socket(const struct conf_milter *m)
 {
 	char	 conn[512];
-	const char *path = NULL;
+	const char *path = conf_milter_path(m);
 	mode_t	 old;
 	int	 rc;
 
-	if (strncmp(m->conn, "unix:", 5) == 0)
-		path = m->conn + 5;
-	else if (strncmp(m->conn, "local:", 6) == 0)
-		path = m->conn + 6;
 	snprintf(conn, sizeof(conn), "%s", m->conn);
 	old = umask(path != NULL ? ~m->mode & 0777 : 022);	/* inet: no file */
 	rc = smfi_setconn(conn) == MI_SUCCESS &&

@@ -17,6 +17,12 @@
  * gets another tenant's signature.  The login is the MTA's {auth_authen}
  * macro; the envelope sender and From are claims, never identities.
  *
+ * Log: each message's line names the client and the MTA's queue ID (the
+ * "i" macro, asked for at DATA; "-" while the MTA has none, as Postfix
+ * at MAIL).  Mail passed unsigned as not ours (an untrusted client, a
+ * domain no institution signs, a client not authorized for it) is an
+ * info line "unsigned ... reason=WHY"; only trouble is a warning.
+ *
  * Failure policy: a temporary failure (token down, signer busy) answers
  * tempfail so the MTA queues and retries, or accept unsigned when so
  * configured; a message that cannot be signed (no From, unknown domain)
@@ -27,8 +33,9 @@
  * the envelope sender, macros, headers, body) is untrusted and bounded.
  * libmilter's callbacks take no argument of ours, so the process's one
  * front lives in statics, set once by milter_filter_init().  The
- * callbacks use only smfi_getpriv, smfi_setpriv, smfi_getsymval and
- * smfi_insheader of libmilter (fuzz/fuzz_milter.c stands in for them).
+ * callbacks use only smfi_getpriv, smfi_setpriv, smfi_getsymval,
+ * smfi_setsymlist and smfi_insheader of libmilter (fuzz/fuzz_milter.c
+ * stands in for them).
  */
 #include <sys/socket.h>
 
@@ -54,6 +61,8 @@ struct mconn {
 	int	 in_msg;		/* a message is being signed */
 	int	 headers_done;		/* its header section is complete */
 	char	 client[96];		/* for the log */
+	char	 queue[32];		/* the message's queue ID; "-" */
+	char	 who[96 + 32 + 8];	/* both, as the log shows them */
 	struct sockaddr_storage addr;	/* the client's, for milter-hosts */
 	char	 login[CONF_LOGIN_MAX + 1];	/* the message's SASL login; "" */
 	char	 domain[ADDR_DOMAIN_MAX + 1];	/* envelope or auth; "" */
@@ -88,19 +97,21 @@ end_message(struct mconn *mc)
 
 /*
  * Protocol steps: the header values exactly as they are; no HELO, RCPT,
- * DATA, end-of-headers or unknown commands (nothing to do with them: the
+ * end-of-headers or unknown commands (nothing to do with them: the
  * header section ends where the body or the end of the message begins);
- * and no reply awaited after the connection, MAIL, each header and each
- * body chunk.  The MTA then waits for us once per message, at its end:
+ * DATA only for its macros (the queue ID, which Postfix has from DATA
+ * on); and no reply awaited after the connection, MAIL, DATA, each
+ * header and each body chunk.  The MTA then waits for us once per
+ * message, at its end:
  * a message passed unsigned is accepted there, not earlier.  For an MTA
  * that does not offer a "no reply" option, libmilter offers it to us all
  * the same and sends "continue" in our place; one that sends the end of
  * the headers gets "accept" there for mail that is not signed.
  */
-#define NOREPLY_STEPS	(SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | \
-	    SMFIP_NR_BODY)
+#define NOREPLY_STEPS	(SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_DATA | \
+	    SMFIP_NR_HDR | SMFIP_NR_BODY)
 #define WANTED_STEPS	(SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NORCPT | \
-	    SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOUNKNOWN | NOREPLY_STEPS)
+	    SMFIP_NOEOH | SMFIP_NOUNKNOWN | NOREPLY_STEPS)
 
 /* m_negotiate - the protocol steps above, as far as the MTA offers them */
 static sfsistat
@@ -114,8 +125,11 @@ m_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	(void)f3;
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
-	*pf0 = f0 & SMFIF_ADDHDRS;
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_SETSYMLIST);
 	*pf1 = f1 & WANTED_STEPS;
+	if ((*pf0 & SMFIF_SETSYMLIST) && smfi_setsymlist(ctx, SMFIM_DATA,
+	    (char *)(uintptr_t)"i") != MI_SUCCESS)
+		*pf0 &= ~(unsigned long)SMFIF_SETSYMLIST;
 	*pf2 = *pf3 = 0;
 	mc->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	mc->noreply = *pf1 & NOREPLY_STEPS;
@@ -224,11 +238,38 @@ sender_domain(struct mconn *mc, const char *envfrom)
 	return NULL;
 }
 
+/*
+ * take_queue_id - the MTA's queue ID for the message, when it has one
+ * yet: at most 31 printable characters without spaces, else kept
+ */
+static void
+take_queue_id(SMFICTX *ctx, struct mconn *mc)
+{
+	char	 macro[] = "i";
+	const char *v = smfi_getsymval(ctx, macro);
+	size_t	 n = 0;
+
+	for (; v != NULL && *v != '\0' && n < sizeof(mc->queue) - 1; v++)
+		if (*v > ' ' && *v < 127)
+			mc->queue[n++] = *v;
+	if (n > 0)
+		mc->queue[n] = '\0';
+}
+
+/* who - "client=HOST queue=ID" for the message's log line */
+static const char *
+who(struct mconn *mc)
+{
+	snprintf(mc->who, sizeof(mc->who), "%s queue=%s", mc->client,
+	    mc->queue);
+	return mc->who;
+}
+
 /* pass_at_mail - a message that is not signed, decided at MAIL */
 static sfsistat
-pass_at_mail(const struct mconn *mc, const char *why)
+pass_at_mail(struct mconn *mc, const char *why)
 {
-	log_info("passed unsigned: %s%s%s %s", mc->client, mc->login[0] ?
+	log_info("unsigned %s%s%s reason=%s", who(mc), mc->login[0] ?
 	    " login=" : "", mc->login, why);
 	return (mc->noreply & SMFIP_NR_MAIL) ? SMFIS_NOREPLY : SMFIS_ACCEPT;
 }
@@ -244,6 +285,8 @@ m_envfrom(SMFICTX *ctx, char **argv)
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
 	end_message(mc);
+	snprintf(mc->queue, sizeof(mc->queue), "-");
+	take_queue_id(ctx, mc);
 	if ((why = take_login(mc, smfi_getsymval(ctx, macro))) != NULL)
 		return pass_at_mail(mc, why);
 	if (!mc->trusted_host && mc->login[0] == '\0')
@@ -252,9 +295,21 @@ m_envfrom(SMFICTX *ctx, char **argv)
 	if ((why = sender_domain(mc, argv ? argv[0] : NULL)) != NULL)
 		return pass_at_mail(mc, why);
 	signing_begin(&mc->s, mfront);
+	mc->s.passes_unsigned = 1;
 	mc->in_msg = 1;
 	mc->headers_done = 0;
 	return go_on(mc, SMFIP_NR_MAIL);
+}
+
+/* m_data - DATA: the queue ID, which the MTA may have only now */
+static sfsistat
+m_data(SMFICTX *ctx)
+{
+	struct mconn *mc = conn_of(ctx);
+
+	if (mc != NULL)
+		take_queue_id(ctx, mc);
+	return go_on(mc, SMFIP_NR_DATA);
 }
 
 /* login_listed - does the message's login match the institution's list? */
@@ -292,6 +347,7 @@ authorized(struct mconn *mc, const struct conf_institution *i)
 		signing_fail(&mc->s, SIGNING_PERM, "not authorized: %s lists "
 		    "no milter-hosts or milter-logins (single-tenant = false)",
 		    i->code);
+		mc->s.not_ours = 1;
 		return 0;
 	}
 	if (hosts_match(i->milter_hosts, (const struct sockaddr *)&mc->addr) ||
@@ -304,6 +360,7 @@ authorized(struct mconn *mc, const struct conf_institution *i)
 		signing_fail(&mc->s, SIGNING_PERM, "not authorized: the client "
 		    "is not in %s's milter-hosts and login %s is not in its "
 		    "milter-logins", i->code, mc->login);
+	mc->s.not_ours = 1;
 	return 0;
 }
 
@@ -350,7 +407,7 @@ headers_end(struct mconn *mc)
 	    authorized(mc, mc->s.e->inst))
 		signing_add(&mc->s);
 	if (mc->s.fail) {
-		signing_done(&mc->s, mc->client);	/* logs why */
+		signing_done(&mc->s, who(mc));	/* logs why */
 		mc->in_msg = 0;
 		return 0;
 	}
@@ -440,6 +497,7 @@ m_eom(SMFICTX *ctx)
 
 	if (mc == NULL || !mc->in_msg || !headers_end(mc))
 		return SMFIS_ACCEPT;		/* unsigned, unchanged */
+	take_queue_id(ctx, mc);
 	fields = signing_finish(&mc->s, &len);
 	if (fields != NULL && insert_fields(ctx, mc, fields, len) < 0)
 		signing_fail(&mc->s, SIGNING_TEMP, "the MTA did not take the "
@@ -448,7 +506,7 @@ m_eom(SMFICTX *ctx)
 	if (mc->s.fail == SIGNING_TEMP && (!mconf->accept_on_token_failure ||
 	    mc->s.over_quota))
 		rc = SMFIS_TEMPFAIL;
-	signing_done(&mc->s, mc->client);
+	signing_done(&mc->s, who(mc));
 	mc->in_msg = 0;
 	return rc;
 }
@@ -484,6 +542,7 @@ static struct smfiDesc desc = {
 	.xxfi_flags = SMFIF_ADDHDRS,
 	.xxfi_connect = m_connect,
 	.xxfi_envfrom = m_envfrom,
+	.xxfi_data = m_data,
 	.xxfi_header = m_header,
 	.xxfi_eoh = m_eoh,
 	.xxfi_body = m_body,

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -39,6 +40,7 @@
 #include "front.h"
 #include "listen.h"
 #include "parent.h"
+#include "proctitle.h"
 #include "sproc.h"
 
 #define GENS_MAX	4
@@ -72,6 +74,8 @@ struct parent {
 	int	 listen[16];
 	size_t	 nlisten;
 	int	 stderr_relay;		/* fronts' stderr, or -1 */
+	char	 milter_path[108];	/* the socket file of the milter front
+					   last started; "": none */
 	uint32_t next_link;		/* ids of the fronts' links */
 	int	 stopping;
 };
@@ -115,6 +119,8 @@ front_child(struct parent *p, struct gen *g, int milter, int link)
 	int	 keep[CHILD_KEEP_MAX] = { link };
 	size_t	 n = 1;
 
+	proctitle_set(milter ? "p11dkimd-milter" : "p11dkimd-front", milter ?
+	    "p11dkimd: front (milter)" : "p11dkimd: front (native)");
 	child_signals();
 	child_files();
 	child_detach();
@@ -171,6 +177,10 @@ start_front(struct parent *p, struct gen *g, int kind)
 		front_child(p, g, kind == FRONT_MILTER, sv[0]);
 	close(sv[0]);
 	close(sv[1]);
+	if (kind == FRONT_MILTER)
+		snprintf(p->milter_path, sizeof(p->milter_path), "%s",
+		    conf_milter_path(g->conf->daemon.milter) ?
+		    conf_milter_path(g->conf->daemon.milter) : "");
 	c->pid = pid;
 	c->link = id;
 	c->started = time(NULL);
@@ -580,6 +590,33 @@ wait_children(struct parent *p, int fronts, unsigned seconds)
 	reap(p);
 }
 
+/*
+ * remove_sockets - the fronts are gone: remove the socket files this
+ * daemon made, the listeners it bound (their names from the sockets
+ * themselves) and its milter front's, whether it stops or failed to start
+ */
+static void
+remove_sockets(struct parent *p)
+{
+	struct sockaddr_un sun;
+	char	 path[sizeof(sun.sun_path) + 1];
+	socklen_t len;
+
+	for (size_t i = 0; i < p->nlisten; i++) {
+		len = sizeof(sun);
+		if (getsockname(p->listen[i], (struct sockaddr *)&sun, &len) <
+		    0 || sun.sun_family != AF_UNIX || len <= sizeof(sa_family_t))
+			continue;
+		len -= sizeof(sa_family_t);
+		memcpy(path, sun.sun_path, len);
+		path[len] = '\0';		/* a name of 108 bytes has none */
+		if (path[0] == '/')
+			(void)unlink(path);
+	}
+	if (p->milter_path[0] != '\0')
+		(void)unlink(p->milter_path);
+}
+
 /* shutdown_all - SIGTERM: fronts drain, then signers stop, sockets go */
 static void
 shutdown_all(struct parent *p)
@@ -597,8 +634,7 @@ shutdown_all(struct parent *p)
 	for (int i = 0; i < GENS_MAX; i++)
 		sproc_quit(&p->sprocs[i]);
 	wait_children(p, 0, 10);
-	for (size_t i = 0; i < c->daemon.nlisten; i++)
-		unlink(c->daemon.listen[i].path);
+	remove_sockets(p);
 }
 
 /* bind_all - the configured listeners */
@@ -646,7 +682,7 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 
 	memset(&p, 0, sizeof(p));
 	p.path = path;
-	p.stderr_relay = c->daemon.log_stderr ? child_stderr_relay() : -1;
+	p.stderr_relay = log_is_stderr() ? child_stderr_relay() : -1;
 	for (int i = 0; i < GENS_MAX; i++)
 		p.sprocs[i].ctl = -1;
 	signal(SIGPIPE, SIG_IGN);
@@ -656,12 +692,15 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	if (bind_all(&p, c) < 0 || gen_start(&p, &p.gens[0], c) < 0) {
+	if (bind_all(&p, c) < 0)
+		c = conf_free(c);	/* not handed to a generation yet */
+	if (c == NULL || gen_start(&p, &p.gens[0], c) < 0) {
 		log_err("not started");
 		wait_children(&p, 1, 1);
 		for (int i = 0; i < GENS_MAX; i++)
 			sproc_quit(&p.sprocs[i]);
 		wait_children(&p, 0, 10);
+		remove_sockets(&p);
 		for (int i = 0; i < GENS_MAX; i++)
 			sproc_release(&p.sprocs[i]);
 		return EX_UNAVAILABLE;

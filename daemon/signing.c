@@ -137,6 +137,7 @@ signing_pick(struct signing *s, const char *domain)
 	if (s->e == NULL) {
 		signing_fail(s, SIGNING_PERM, "domain %s is not signed here",
 		    domain);
+		s->not_ours = 1;
 		return NULL;
 	}
 	s->inst = (int)(s->e->inst - s->f->conf->inst);
@@ -267,22 +268,55 @@ message_id(const struct signing *s, char *out)
 	out[n] = '\0';
 }
 
-/* signing_done - log one line (peer says who asked), count, free */
+/*
+ * key_names - the selectors (or the algorithms, algs) of the keys the
+ * message was given, comma-separated: "stxsel1,stxed1"; "-" when none
+ */
+static void
+key_names(const struct signing *s, int algs, char *out, size_t len)
+{
+	size_t	 n = 0;
+	int	 w;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < s->nkeys && n < len; i++) {
+		const struct keytab_entry *e = &s->f->keys->e[s->keys[i]];
+
+		w = snprintf(out + n, len - n, "%s%s", i ? "," : "",
+		    algs ? dkim_alg_name(e->alg) : e->selector_name);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	if (out[0] == '\0')
+		snprintf(out, len, "-");
+}
+
+/* passed_as_not_ours - the milter lets through mail that is not ours */
+static int
+passed_as_not_ours(const struct signing *s)
+{
+	return s->fail == SIGNING_PERM && s->passes_unsigned && s->not_ours;
+}
+
+/*
+ * signing_done - log one line (peer says who asked), count, free.  A
+ * failure is a warning, except mail the milter passes as not ours.
+ */
 void
 signing_done(struct signing *s, const char *peer)
 {
 	double	 ms = elapsed_ms(&s->start);
-	char	 mid[100];
+	int	 pass = passed_as_not_ours(s);
+	char	 mid[100], sel[2 * 64], alg[64];
 
 	message_id(s, mid);
-	(s->fail ? log_warn : log_info)("%s inst=%s selector=%s alg=%s%s "
-	    "msgid=%s size=%zu ms=%.1f %s%s%s",
-	    s->fail == SIGNING_TEMP ? "tempfail" : s->fail ? "permfail" :
-	    "signed", s->e ? s->e->inst->code : "-",
-	    s->e ? s->e->selector_name : "-",
-	    s->e ? dkim_alg_name(s->e->alg) : "-", s->nkeys > 1 ?
-	    "+ed25519-sha256" : "", mid, s->total, ms, peer,
-	    s->fail ? " reason=" : "", s->fail ? s->reason : "");
+	key_names(s, 0, sel, sizeof(sel));
+	key_names(s, 1, alg, sizeof(alg));
+	(s->fail && !pass ? log_warn : log_info)(
+	    "%s inst=%s d=%s s=%s alg=%s msgid=%s size=%zu ms=%.1f %s%s%s",
+	    pass ? "unsigned" : s->fail == SIGNING_TEMP ? "tempfail" :
+	    s->fail ? "permfail" : "signed", s->e ? s->e->inst->code : "-", s->e ? s->d_domain : "-",
+	    sel, alg, mid, s->total, ms, peer, s->fail ? " reason=" : "",
+	    s->fail ? s->reason : "");
 	stats_request(s->f->stats, s->inst, s->fail == SIGNING_TEMP ?
 	    STATS_TEMPFAIL : s->fail ? STATS_PERMFAIL : STATS_SIGNED, ms);
 	dkim_sign_free(s->ctx);

@@ -29,6 +29,11 @@ struct signing {
 	size_t	 total;			/* message bytes so far */
 	int	 fail;			/* SIGNING_PERM or SIGNING_TEMP */
 	int	 over_quota;		/* TEMP: the institution's quota */
+	int	 not_ours;		/* failed as mail that is not ours to
+					   sign: a domain not signed here, a
+					   client not authorized for it */
+	int	 passes_unsigned;	/* the milter: a failure lets the mail
+					   through (not_ours: logged at info) */
 	char	 reason[256];
 	struct buf fields;		/* the signature fields */
 	struct timespec start;
@@ -66,7 +71,12 @@ void	signing_add(struct signing *);
 /* signing_finish - sign: all the fields, or NULL (the message failed) */
 const char *signing_finish(struct signing *, size_t *len);
 
-/* signing_done - log one line (peer says who asked), count, free */
+/*
+ * signing_done - log one line (peer says who asked), count, free.  The
+ * line: RESULT inst= d= s= alg= msgid= size= ms= PEER[ reason=]; RESULT
+ * signed (info), tempfail or permfail (warning), or unsigned (info) for
+ * mail the milter passes as not ours.
+ */
 void	signing_done(struct signing *, const char *peer);
 
 /* signing_drop - free a message the MTA gave up on: no log, no count */

@@ -26,6 +26,7 @@
 #include "p11dkim/signer_local.h"
 #include "child.h"
 #include "parent.h"
+#include "proctitle.h"
 #include "sproc.h"
 
 #define READY_WAIT_S	120	/* a module load, or a strict table */
@@ -96,6 +97,7 @@ signer_main(const struct conf *c, int ctl)
 	char	 err[SIGNER_ERR_MAX];
 	uint32_t none = 0;
 
+	proctitle_set("p11dkimd-signer", "p11dkimd: signer");
 	child_signals();
 	/*
 	 * The parent stops the signer ('Q', or its end of ctl closing) once

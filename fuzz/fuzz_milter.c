@@ -3,7 +3,8 @@
  * (daemon/milter_filter.c, and daemon/signing.c under them): any input
  * is what an MTA passes on one connection, driven through the real
  * callbacks with a stand-in for the four libmilter calls they make
- * (smfi_getpriv, smfi_setpriv, smfi_getsymval, smfi_insheader) and a
+ * (smfi_getpriv, smfi_setpriv, smfi_getsymval, smfi_setsymlist,
+ * smfi_insheader) and a
  * stand-in signer.  Byte 0 picks one of three configurations (signing
  * domain from From, the envelope or the SASL login; small limits;
  * tempfail or accept on token trouble; single-tenant without
@@ -11,8 +12,11 @@
  * and SASL login); then, until the input runs out:
  *
  *   'N' f1(4) f0(1)   negotiate: the steps and actions the MTA offers
+ *                     (f0's 0x80 offers SMFIF_SETSYMLIST too)
  *   'C' kind str      connect: host name (255: none), an address kind
  *   'U' str, 'u'      the {auth_authen} macro set, unset
+ *   'Q' str, 'q'      the i macro (the queue ID) set, unset
+ *   'D'               DATA
  *   'F' str, 'f'      MAIL FROM with that sender, without arguments
  *   'H' str str       a header field: name, value
  *   'E', 'B' n16 ...  end of headers; a body chunk of n bytes
@@ -62,11 +66,14 @@ struct smfi_str {
 /* What the stand-in libmilter saw and is told to do. */
 static struct {
 	const char *auth;		/* {auth_authen}, or NULL */
+	const char *queue;		/* i, or NULL */
+	int	 in_negotiate;		/* inside the negotiation callback */
 	int	 fail_setpriv, fail_insheader;
 	int	 tempfail_at_eom;	/* not on-token-failure = accept */
 	int	 in_eom;		/* inside the end-of-message callback */
 	int	 inserted;
 	char	 auth_buf[256];
+	char	 queue_buf[256];
 } mt;
 
 static struct conf *confs[CONFS];
@@ -127,13 +134,26 @@ smfi_setpriv(SMFICTX *ctx, void *p)
 	return MI_SUCCESS;
 }
 
-/* smfi_getsymval - the stand-in: {auth_authen} only */
+/* smfi_getsymval - the stand-in: {auth_authen} and i */
 char *
 smfi_getsymval(SMFICTX *ctx, char *name)
 {
 	(void)ctx;
+	if (strcmp(name, "i") == 0)
+		return (char *)(uintptr_t)mt.queue;
 	return strcmp(name, "{auth_authen}") == 0 ? (char *)(uintptr_t)mt.auth :
 	    NULL;
+}
+
+/* smfi_setsymlist - the stand-in: only while negotiating, a known stage */
+int
+smfi_setsymlist(SMFICTX *ctx, int stage, char *macros)
+{
+	(void)ctx;
+	if (!mt.in_negotiate || stage < SMFIM_CONNECT || stage > SMFIM_EOH ||
+	    macros == NULL)
+		abort();
+	return MI_SUCCESS;
 }
 
 /* check_value - a DKIM-Signature value as the milter must insert it */
@@ -246,8 +266,10 @@ negotiate(const struct smfiDesc *d, SMFICTX *ctx, struct input *in,
 		return -1;
 	f1 = (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 |
 	    (unsigned long)p[2] << 8 | p[3];
-	f0 = p[4];
+	f0 = p[4] | ((p[4] & 0x80) ? SMFIF_SETSYMLIST : 0);
+	mt.in_negotiate = 1;
 	rc = d->xxfi_negotiate(ctx, f0, f1, 0, 0, &pf0, &pf1, &pf2, &pf3);
+	mt.in_negotiate = 0;
 	check_rc(rc, 0, mt.fail_setpriv);
 	if ((pf0 & ~f0) != 0 || (pf1 & ~f1) != 0 || pf2 != 0 || pf3 != 0)
 		abort();		/* asked for what was not offered */
@@ -287,6 +309,17 @@ step(const struct smfiDesc *d, SMFICTX *ctx, struct input *in,
 		break;
 	case 'u':
 		mt.auth = NULL;
+		break;
+	case 'Q':
+		if ((mt.queue = str(in, mt.queue_buf, sizeof(mt.queue_buf),
+		    0)) == NULL)
+			return 0;
+		break;
+	case 'q':
+		mt.queue = NULL;
+		break;
+	case 'D':
+		check_rc(d->xxfi_data(ctx), *steps & SMFIP_NR_DATA, fail);
 		break;
 	case 'F':
 	case 'f':

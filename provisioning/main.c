@@ -3,6 +3,7 @@
  *
  *   p11dkim-keys [-c FILE] [--json] [--operator NAME] [--owner USER]
  *                [--yes] COMMAND ...
+ *   p11dkim-keys --version
  *
  * Set up an institution's token, generate its keys on the token, print
  * the DNS records, check what DNS publishes, rotate between the two
@@ -82,7 +83,8 @@ static int
 usage(FILE *out, int status)
 {
 	fprintf(out, "usage: p11dkim-keys [-c FILE] [--json] [--operator NAME] "
-	    "[--owner USER] [--yes] COMMAND ...\n\ncommands:\n");
+	    "[--owner USER] [--yes] COMMAND ...\n"
+	    "       p11dkim-keys --version\n\ncommands:\n");
 	for (const struct keys_cmd *c = commands; c->name; c++)
 		fprintf(out, "  %-11s %s\n", c->name, c->summary);
 	fprintf(out, "\n'p11dkim-keys COMMAND --help' describes a command.\n"
@@ -184,6 +186,7 @@ main(int argc, char **argv)
 		{ "yes", no_argument, NULL, 'y' },
 		{ "owner", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct keys_run r;
@@ -205,6 +208,9 @@ main(int argc, char **argv)
 		case 'y': r.yes = 1; break;
 		case 'O': r.owner = optarg; break;
 		case 'h': return usage(stdout, EX_OK);
+		case 'V':
+			printf("p11dkim-keys %s\n", P11DKIM_VERSION);
+			return EX_OK;
 		default: return usage(stderr, EX_USAGE);
 		}
 	}

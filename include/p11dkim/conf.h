@@ -108,6 +108,7 @@ struct conf_daemon {
 	char	*signer_user;		/* the signer runs as; NULL: no change */
 	int	 require_separate_users; /* refuse fronts as root or signer */
 	int	 log_stderr;		/* 0: syslog */
+	char	*pidfile;		/* the parent's pid; NULL: none */
 	struct conf_listener *listen;
 	size_t	 nlisten;
 	unsigned workers;		/* requests served at once */
@@ -162,6 +163,9 @@ int	conf_numeric_id(const char *s, unsigned long *id);
 
 /* conf_load - read and check a file; NULL with "file:line: why" in err */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
+
+/* conf_milter_path - the milter's socket file (unix: or local:); NULL */
+const char *conf_milter_path(const struct conf_milter *);
 
 /* conf_institution - the institution with this code, or NULL */
 const struct conf_institution *conf_institution(const struct conf *,

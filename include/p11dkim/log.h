@@ -8,8 +8,15 @@
 #ifndef P11DKIM_LOG_H
 #define P11DKIM_LOG_H
 
-/* log_open - where to log, and the program's name for each line */
-void	log_open(const char *ident, int to_stderr);
+/*
+ * log_open - where to log, and the program's name for each line.  With
+ * syslog (to_stderr 0) and nothing listening on /dev/log, lines go to
+ * stderr, after one warning that says so.  Returns log_is_stderr().
+ */
+int	log_open(const char *ident, int to_stderr);
+
+/* log_is_stderr - do lines go to stderr (asked for, or fallen back)? */
+int	log_is_stderr(void);
 
 /* log_info - a normal event (one signed message, a start, a reload) */
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -217,7 +217,12 @@ expect "stdout closed -> 74" 74
 expect_err "stdout closed: said so" "standard output is closed"
 sign -s "$sock" <&-;				expect "stdin closed -> 74" 74
 
+version=$(awk 'NR == 1 { gsub(/[()]/, "", $2); print $2 }' "$top/debian/changelog")
+echo "p11dkim-sign $version" >"$tmp/version"
+sign --version </dev/null;			expect "--version: name and debian/changelog's version" 0 "$tmp/version"
 sign -x </dev/null;				expect "unknown option -> 64" 64
+sign --frob </dev/null;				expect "unknown long option -> 64" 64
+expect_err "unknown long option: named" "--frob: unknown option"
 sign -s "$sock" a b </dev/null;			expect "two FILEs -> 64" 64
 sign -s "$sock" -t 0 "$tmp/lf.eml";		expect "-t 0 -> 64" 64
 sign -s "$sock" -t 1x "$tmp/lf.eml";		expect "-t 1x -> 64" 64

@@ -28,7 +28,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from p11env import *  # noqa: E402,F401,F403
 import p11env  # noqa: E402
 
+def version_option():
+    """--version: "p11dkimd VERSION", the version of debian/changelog's first line."""
+    with open(os.path.join(TOP, "debian/changelog")) as f:
+        want = re.match(r"\S+ \(([^)]+)\)", f.readline()).group(1)
+    r = subprocess.run([os.path.join(BUILD, "p11dkimd"), "--version"], capture_output=True, text=True)
+    check("p11dkimd --version", r.returncode == 0 and r.stdout == "p11dkimd %s\n" % want, r)
+
+
 def main():
+    version_option()
     table, keyfile = setup()
     r = subprocess.run([os.path.join(BUILD, "p11dkimd"), "-n", "-c", CONF], capture_output=True, text=True)
     check("p11dkimd -n accepts the configuration", r.returncode == 0, r.stderr)
@@ -99,6 +108,12 @@ def refusals(d):
     check("refusal: unauthorized peer uid", r.stdout.startswith("PERMFAIL not authorized: uid 65534 may not sign for mosa"),
           r.stdout + r.stderr)
     check("the refusal is logged", "may not sign for mosa" in log_text())
+    check("a refusal is a warning with inst= and d=, no selector used",
+          re.search(r"\]: warning: permfail inst=mosa d=mosamuseum\.com s=- alg=- msgid=<t1@mosamuseum\.com> "
+                    r"size=\d+ ms=[\d.]+ uid=65534 reason=not authorized", log_text()))
+    check("an unknown domain is a warning (the native front refuses, nothing passes)",
+          re.search(r"\]: warning: permfail inst=- d=- s=- alg=- msgid=<t1@unknown\.example> .* "
+                    r"reason=domain unknown\.example is not signed here", log_text()))
     # Framing errors close the connection after the reply.
     s = socket.socket(socket.AF_UNIX); s.connect(SOCK); s.sendall(b"HELLO\n")
     f = s.makefile("rb")
@@ -349,6 +364,9 @@ def dual(table, keyfile):
     msg = MSG.replace(b"mosamuseum.com", b"gala.example.net")
     status, fields = sign(msg)
     check("dual signing: two signatures", status.startswith("OK") and fields.count(b"DKIM-Signature:") == 2, status)
+    check("dual signing logged with d= and both selectors and algorithms",
+          re.search(r"\]: signed inst=gala d=gala\.example\.net s=stxsel1,stxed1 alg=rsa-sha256,ed25519-sha256 "
+                    r"msgid=<t1@gala\.example\.net> size=\d+ ms=[\d.]+ uid=\d+$", log_text(), re.M), log_text()[-600:])
     flat = fields.replace(b"\r\n\t", b"")
     check("dual signing: rsa-sha256 s=stxsel1 and ed25519-sha256 s=stxed1",
           b"a=rsa-sha256" in flat and b"a=ed25519-sha256" in flat and b"s=stxed1;" in flat)

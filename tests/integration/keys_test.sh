@@ -202,6 +202,9 @@ printf 'colour = "red"\n' >>"$T/wrongpin.conf"
 check "config error" 78 "$KEYS" -c "$T/wrongpin.conf" list
 expect "config error has file:line" "$T/err" "wrongpin.conf:[0-9]*: no such option 'colour'"
 check "unknown command" 64 K frobnicate
+version=$(awk 'NR == 1 { gsub(/[()]/, "", $2); print $2 }' debian/changelog)
+check "--version" 0 "$KEYS" --version
+expect "--version says the name and debian/changelog's version" "$T/out" "^p11dkim-keys $version\$"
 check "--help of a command" 0 K rotate --help
 K list >"$T/after" 2>&1
 check "nothing on the tokens changed" 0 cmp "$T/before" "$T/after"

@@ -9,14 +9,19 @@ institution's milter-hosts and milter-logins (a login or a host of one
 institution never gets another's signature), an institution that lists
 neither (nobody, unless single-tenant = true), and signing-domain =
 "auth" with a login without a domain (unsigned, never chosen by From).
-The fronts run as nobody, and a forbidden system call kills the milter
+Each message's log line: the MTA's queue ID (the "i" macro), d= and
+every selector; mail passed as not ours (foreign domain, untrusted
+client, not authorized) at info level, "unsigned ... reason=".  The
+fronts run as nobody, and a forbidden system call kills the milter
 front (restarted).  Signatures made through a real Postfix are verified
 in tests/milter/postfix_test.sh.
 
 Run through tests/integration/run.sh.  Last line:
 "milter-test: N passed, M failed".
 """
+import itertools
 import os
+import re
 import signal
 import shutil
 import subprocess
@@ -77,10 +82,19 @@ mt.disconnect(conn)
 """
 
 
+QUEUE_IDS = ("Q%04X" % n for n in itertools.count(1))
+last_queue = None
+
+
 def run(domain, host="localhost", addr="127.0.0.1", auth="", from_domain=None,
-        script=SCRIPT):
+        script=SCRIPT, queue=None):
+    """One message; its queue ID (the "i" macro at MAIL) in last_queue."""
+    global last_queue
+    last_queue = queue if queue is not None else next(QUEUE_IDS)
+    macros = '"i", "%s"' % last_queue
     if auth:
-        auth = 'mt.macro(conn, SMFIC_MAIL, "{auth_authen}", "%s")' % auth
+        macros += ', "{auth_authen}", "%s"' % auth
+    auth = 'mt.macro(conn, SMFIC_MAIL, %s)' % macros
     path = os.path.join(T, "case.lua")
     with open(path, "w") as f:
         f.write(script % {"sock": MILTER, "host": host, "addr": addr,
@@ -88,6 +102,20 @@ def run(domain, host="localhost", addr="127.0.0.1", auth="", from_domain=None,
     r = subprocess.run(["miltertest", "-s", path], capture_output=True, text=True, timeout=60)
     out = (r.stdout + r.stderr).strip()
     return out if r.returncode == 0 else "%s (miltertest exit %d)" % (out, r.returncode)
+
+
+def logged(queue=None):
+    """The daemon's log line for the message with this queue ID."""
+    queue = queue or last_queue
+    lines = [ln for ln in log_text().splitlines() if re.search(r" queue=%s( |$)" % re.escape(queue), ln)]
+    return lines[-1] if len(lines) == 1 else "%d lines for queue=%s" % (len(lines), queue)
+
+
+def logged_info(desc, *fields):
+    """The last message's line is at info level and has each field."""
+    line = logged()
+    check(desc, "]: warning: " not in line and "]: error: " not in line and
+          all(f in line.split() or f in line for f in fields), line)
 
 
 # A tenant's mailer on 10.1.2.0/24 (gala's), another client outside the
@@ -123,14 +151,20 @@ def authorization_cases():
     """Each institution's lists, with signing-domain = "from"."""
     out = run("gala.example.net", **TENANT)
     check("gala's network: gala signed (dual-signing)", out == "SIGNED", out)
+    logged_info("logged: dual signing, both selectors and algorithms", "signed", "inst=gala",
+                "d=gala.example.net", "s=stxsel1,stxed1", "alg=rsa-sha256,ed25519-sha256")
     out = run("mosamuseum.com", **TENANT)
     check("gala's network: mosa's mail passed unsigned", out == "ACCEPT unchanged", out)
+    network_refused = logged()
+    logged_info("logged at info: not authorized, unsigned, with d= and no selector",
+                "unsigned", "inst=mosa", "d=mosamuseum.com", "s=-", "reason=not authorized:")
     out = run("venue.example.org")
     check("an institution that lists nobody: passed unsigned", out == "ACCEPT unchanged", out)
     out = run("mosamuseum.com", auth="alice", **OUTSIDE)
     check("login alice, listed for mosa: signed", out == "SIGNED", out)
     out = run("gala.example.net", auth="alice", **OUTSIDE)
     check("login alice with From gala: passed unsigned", out == "ACCEPT unchanged", out)
+    login_refused = logged()
     out = run("gala.example.net", auth="alice", script=OLD_MTA, **OUTSIDE)
     check("MTA without NR_MAIL/NOEOH: login alice with From gala accepted at EOH",
           out == "ACCEPT at EOH", out)
@@ -142,11 +176,11 @@ def authorization_cases():
     check("logins are compared exactly: Alice is not alice", out == "ACCEPT unchanged", out)
     log = log_text()
     check("logged: a login refused for another institution",
-          "client=mx.example.com reason=not authorized: the client is not in gala's "
-          "milter-hosts and login alice is not in its milter-logins" in log)
+          re.search(r"client=mx\.example\.com queue=Q\w+ reason=not authorized: the client is not in gala's "
+                    "milter-hosts and login alice is not in its milter-logins$", login_refused), login_refused)
     check("logged: a network refused for another institution",
-          "client=gala-mailer.example reason=not authorized: the client is not in "
-          "mosa's milter-hosts and has no login" in log)
+          re.search(r"client=gala-mailer\.example queue=Q\w+ reason=not authorized: the client is not in "
+                    "mosa's milter-hosts and has no login$", network_refused), network_refused)
     check("logged: venue lists nobody",
           "reason=not authorized: venue lists no milter-hosts or milter-logins" in log)
     check("warned at start: venue lists nobody",
@@ -164,7 +198,7 @@ def auth_mode_cases(d, milter):
     check("auth: a login without a domain is not signed, even with an allowed From",
           out == "ACCEPT unchanged", out)
     check("logged: the login has no domain",
-          "login=alice its SASL login has no domain (signing-domain = auth)" in log_text())
+          "login=alice reason=its SASL login has no domain (signing-domain = auth)" in logged())
     out = run("mosamuseum.com", auth="eve@gala.example.net", **OUTSIDE)
     check("auth: a login of a domain that does not list it: unsigned",
           out == "ACCEPT unchanged", out)
@@ -197,10 +231,23 @@ def main():
     try:
         out = run("mosamuseum.com")
         check("internal host: signed (header inserted)", out == "SIGNED", out)
+        logged_info("logged: signed, d=, s=, the client and the queue ID", "signed", "inst=mosa",
+                    "d=mosamuseum.com", "s=stxsel1", "alg=rsa-sha256", "client=localhost")
         out = run("unknown.example")
         check("foreign domain: passed unchanged", out == "ACCEPT unchanged", out)
+        logged_info("logged at info: foreign domain, unsigned", "unsigned", "inst=-", "d=-",
+                    "reason=domain unknown.example is not signed here")
         out = run("mosamuseum.com", **OUTSIDE)
         check("untrusted client: passed unsigned", out == "ACCEPT unchanged", out)
+        logged_info("logged at info: untrusted client, unsigned", "unsigned", "client=mx.example.com",
+                    "reason=is not an internal host and did not authenticate")
+        out = run("mosamuseum.com", queue="Q\\001 x\\n")
+        check("a queue ID with a space and control bytes: signed", out == "SIGNED", out)
+        check("logged: only its printable characters, still one line",
+              "signed inst=mosa" in logged("Qx") and "\x01" not in log_text(), logged("Qx"))
+        out = run("mosamuseum.com", queue="")
+        check("no queue ID from the MTA: signed", out == "SIGNED", out)
+        check("logged: queue=- when the MTA has none", "signed inst=mosa" in logged("-"), logged("-"))
         out = run("mosamuseum.com", script=OLD_MTA)
         check("MTA without NR_MAIL/NOEOH: signed", out == "SIGNED", out)
         out = run("unknown.example", script=OLD_MTA)
@@ -218,6 +265,9 @@ def main():
         shutil.move(store, store + ".away")
         out = run("mosamuseum.com")
         check("token gone: tempfail (the MTA queues the mail)", out == "TEMPFAIL at EOM", out)
+        line = logged()
+        check("logged as a warning: tempfail with d= and s=", "]: warning: tempfail inst=mosa d=mosamuseum.com "
+              "s=stxsel1 alg=rsa-sha256 " in line, line)
         shutil.move(store + ".away", store)
         ok = False
         for _ in range(50):

@@ -164,6 +164,19 @@ done
 if [ "$signed" -eq 4 ]; then ok; else bad "$signed signed messages delivered, wanted 4"; fi
 if grep -q 'c=simple/simple' "$T"/got/*.eml && grep -q 'c=relaxed/relaxed' "$T"/got/*.eml; then ok; else bad "both canonicalizations were not seen"; fi
 if grep -q 'signed inst=simp' "$T/daemon.log"; then ok; else bad "no signing logged"; fi
+# Each message's line carries Postfix's queue ID (the "i" macro; smtpd has
+# none yet at MAIL, only from DATA on), d= and s=; the foreign one is an
+# info line "unsigned".
+for tag in smtp-1 sendmail-2 smtp-3 sendmail-4 foreign; do
+	qid=$(sed -n "s/.* \([0-9A-Za-z]*\): message-id=<$tag@.*/\1/p" "$PF_DIR/maillog" | head -1)
+	line=$(grep "msgid=<$tag@" "$T/daemon.log")
+	case $tag:$line in
+	foreign:*"]: unsigned inst=- d=- s=- "*" queue=$qid reason=domain unknown.example is not signed here") ok ;;
+	foreign:*) bad "foreign mail not logged at info with queue=$qid: $line" ;;
+	*"]: signed inst="*" d="*" s=stxsel1 "*" client="*" queue=$qid") [ -n "$qid" ] && ok || bad "no queue ID for $tag in the maillog" ;;
+	*) bad "$tag not logged with d=, s= and queue=$qid: $line" ;;
+	esac
+done
 # An smtpd of this instance ran in the jail (it lingers, idle, for a while).
 jailed=0
 for pid in $(pgrep -x smtpd); do

@@ -192,6 +192,7 @@ test_daemon(void **state)
 	if (c == NULL)
 		fail_msg("%s", err);
 	assert_int_equal(c->daemon.log_stderr, 1);
+	assert_null(c->daemon.pidfile);			/* unset by default */
 	assert_int_equal(c->daemon.workers, 8);
 	assert_int_equal(c->daemon.max_message_bytes, 1000);
 	assert_int_equal(c->daemon.io_timeout, 30);
@@ -246,9 +247,11 @@ test_connection_limits(void **state)
 	}
 	snprintf(text, sizeof(text), "%s%s%s", head, "request-timeout = 45\n"
 	    "stats-allow-uids = { \"root\", \"4242\" }\n"
-	    "stats-allow-gids = { \"4343\" }\n", mosa);
+	    "stats-allow-gids = { \"4343\" }\n"
+	    "pidfile = \"/run/p11dkim/p11dkimd.pid\"\n", mosa);
 	if ((c = load_text(text, err, sizeof(err))) == NULL)
 		fail_msg("%s", err);
+	assert_string_equal(c->daemon.pidfile, "/run/p11dkim/p11dkimd.pid");
 	assert_int_equal(c->daemon.request_timeout, 45);
 	assert_int_equal(c->daemon.nstats_uids, 2);
 	assert_int_equal(c->daemon.stats_uids[0], 0);
@@ -265,6 +268,8 @@ test_daemon_refusals(void **state)
 	static const char *const bad[][2] = {
 		{ "workers = 0\n", ":7: workers '0': a whole number" },
 		{ "log = \"file\"\n", ":7: log 'file': syslog or stderr" },
+		{ "pidfile = \"p11dkimd.pid\"\n", ":7: pidfile 'p11dkimd.pid': "
+		  "not an absolute path" },
 		{ "listen \"/x.sock\" {\n mode = \"999\"\n}\n",
 		  ":8: mode '999': not an octal mode" },
 		{ "listen \"/x.sock\" {\n owner = \"no-such-user-x\"\n}\n",
