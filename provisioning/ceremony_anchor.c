@@ -57,15 +57,16 @@ ceremony_anchor_parse(const char *text, size_t len, struct ceremony_anchor *a)
 	const char *p = text + sizeof(ANCHOR_COUNT) - 1, *end = text + len;
 	char	*after;
 
+	/* The text is not a string: every comparison stays within len. */
 	if (len < sizeof(ANCHOR_COUNT) || end[-1] != '\n' ||
 	    memchr(text, '\0', len) != NULL ||
-	    strncmp(text, ANCHOR_COUNT, sizeof(ANCHOR_COUNT) - 1) != 0 ||
+	    memcmp(text, ANCHOR_COUNT, sizeof(ANCHOR_COUNT) - 1) != 0 ||
 	    *p < '0' || *p > '9' || (*p == '0' && p[1] >= '0' && p[1] <= '9'))
 		return -1;
 	errno = 0;
-	a->count = strtoul(p, &after, 10);
-	if (errno != 0 || strncmp(after, ANCHOR_HEAD,
-	    sizeof(ANCHOR_HEAD) - 1) != 0)
+	a->count = strtoul(p, &after, 10);	/* stops at the LF at the end */
+	if (errno != 0 || (size_t)(end - after) < sizeof(ANCHOR_HEAD) - 1 ||
+	    memcmp(after, ANCHOR_HEAD, sizeof(ANCHOR_HEAD) - 1) != 0)
 		return -1;
 	p = after + sizeof(ANCHOR_HEAD) - 1;
 	if (end - p != CEREMONY_LOG_HASH_HEX)	/* the digits and the LF */
