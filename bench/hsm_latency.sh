@@ -75,6 +75,8 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# field, median, bench_conf
+. "$top/bench/bench_lib.sh"
 trap 'exit 1' HUP INT PIPE TERM
 
 umask 077
@@ -87,29 +89,8 @@ printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level 
     "$tmp" >"$SOFTHSM2_CONF"
 printf 'mosa-bench-pin-1\n' >"$tmp/mosa.pin"
 printf 'so-bench-pin-1\n' >"$tmp/so.pin"
-cat >"$tmp/p11dkim.conf" <<CONF
-pkcs11-module = "$FAULT"
-provider-zone = "dkim.example.net"
-record-name = "sel%n-%c"
-selectors = { "stxsel1", "stxsel2" }
-state-dir = "$tmp/state"
-ceremony-log = "$tmp/state/ceremony.log"
-log = "stderr"
-require-separate-users = false
-workers = $WORKERS
-max-connections-per-uid = $WORKERS
-sessions = $SESSIONS
-signer-threads = $THREADS
-listen "$tmp/p11dkimd.sock" {
-	mode = "0600"
-}
-institution mosa {
-	domains = { "mosamuseum.com" }
-	pin = "file:$tmp/mosa.pin"
-	active-selector = "stxsel1"
-	allow-uids = { "$(id -u)" }
-}
-CONF
+bench_conf "$FAULT" "sessions = $SESSIONS
+signer-threads = $THREADS" ""
 K() { "$KEYS" -c "$tmp/p11dkim.conf" --operator bench "$@"; }
 { K init-token mosa --so-pin "file:$tmp/so.pin" --pin "file:$tmp/mosa.pin" &&
     K generate mosa; } >"$tmp/keys.log" 2>&1 ||
@@ -125,12 +106,6 @@ until grep -q 'front ready' "$tmp/p11dkimd.log" 2>/dev/null; do
 	sleep 0.1
 done
 
-field() {
-	printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"
-}
-median() {
-	printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"
-}
 # phase LATENCY: one load phase with that latency; prints its result line
 phase() {
 	if [ "$1" -gt 0 ]; then
