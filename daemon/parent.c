@@ -372,6 +372,27 @@ backoff(struct child *c, time_t now)
 }
 
 /*
+ * remove_old_milter_socket - the socket file of a previous (or refused)
+ * configuration's milter front, once it stopped, when the serving one
+ * listens elsewhere: the front ran as the unprivileged user and could not
+ * remove it, and at the daemon's stop only the serving one's is removed
+ */
+static void
+remove_old_milter_socket(const struct parent *p, const struct gen *g)
+{
+	const struct conf *cur = p->gens[p->cur].conf;
+	const char *path = conf_milter_path(g->conf->daemon.milter);
+	const char *serving;
+
+	if (path == NULL || p->stopping || cur == NULL || cur == g->conf)
+		return;
+	serving = conf_milter_path(cur->daemon.milter);
+	if ((serving == NULL || strcmp(path, serving) != 0) &&
+	    unlink(path) == 0)
+		log_info("removed %s, the previous milter socket", path);
+}
+
+/*
  * front_exited - tell the signer to drop its link (a child of the front
  * may still hold it), then restart the front after a back-off, or release
  * a retiring generation once its fronts are gone
@@ -389,6 +410,8 @@ front_exited(struct parent *p, struct gen *g, int kind, int status)
 		log_info("%s of %s configuration stopped (%s)",
 		    front_names[kind], g->retiring ? "the previous" : "the",
 		    status_text(status, how, sizeof(how)));
+		if (kind == FRONT_MILTER)
+			remove_old_milter_socket(p, g);
 		if (fronts_running(g) == 0 && g->retiring)
 			gen_release(g);
 		return;
@@ -615,6 +638,10 @@ remove_sockets(struct parent *p)
 	}
 	if (p->milter_path[0] != '\0')
 		(void)unlink(p->milter_path);
+	if (p->gens[p->cur].conf != NULL &&	/* a refused reload's was last */
+	    conf_milter_path(p->gens[p->cur].conf->daemon.milter) != NULL)
+		(void)unlink(conf_milter_path(
+		    p->gens[p->cur].conf->daemon.milter));
 }
 
 /* shutdown_all - SIGTERM: fronts drain, then signers stop, sockets go */
