@@ -45,6 +45,14 @@ def free_port():
 
 PORT = free_port()
 TOP = 'metrics-listen = "127.0.0.1:%d"\n' % PORT
+PIDFILE = os.path.join(T, "p11dkimd.pid")
+FOURTH = """institution fourth {
+	domains = { "fourth.example" }
+	pin = "file:%s/fourth.pin"
+	active-selector = "stxsel1"
+	allow-uids = { "%d" }
+}
+""" % (T, os.getuid())
 MILTER_OPTS += '\tstats-file = "%s"\n' % STATS_FILE
 
 
@@ -151,7 +159,7 @@ def loopback_only():
 
 def reloaded(d, before, **conf):
     """A new configuration; true once the parent says it took it."""
-    write_conf(users=USERS, top=TOP, **conf)
+    write_conf(users=USERS, top=TOP + 'pidfile = "%s"\n' % PIDFILE, **conf)
     d.p.send_signal(signal.SIGHUP)
     return wait_for(lambda: log_text().count("configuration reloaded") > before, 30)
 
@@ -168,6 +176,52 @@ def milter_socket_moves(d):
     check("the old milter socket is removed once its front stopped",
           wait_for(lambda: not os.path.exists(MILTER), 15),
           log_text()[-800:])
+
+
+def ctl(*args):
+    return subprocess.run([os.path.join(BUILD, "p11dkim-ctl"), "-c", CONF] + list(args),
+                          capture_output=True, text=True, timeout=120)
+
+
+def ctl_cases(d):
+    """p11dkim-ctl status, stats and reload (taken, refused twice)."""
+    r = ctl("status")
+    check("ctl status: running, its pid, 3 institutions up", r.returncode == 0 and
+          "running (pid %d)" % d.p.pid in r.stdout and "3 up, 0 down, 0 pending" in r.stdout,
+          r.stdout + r.stderr)
+    r = ctl("stats")
+    found = samples(r.stdout) if r.returncode == 0 else {}
+    check("ctl stats: the counters of STATS",
+          value(found, "p11dkim_requests_total", front="native", institution="mosa", result="signed") == 3,
+          r.stdout[:300] + r.stderr)
+    with open(os.path.join(T, "fourth.pin"), "w") as f:
+        f.write("fourth-pin-1234567\n")
+    write_conf(milter=MILTER_OPTS, users=USERS, top=TOP + 'pidfile = "%s"\n' % PIDFILE)
+    with open(CONF, "a") as f:
+        f.write(FOURTH)
+    for step in (("init-token", "fourth", "--so-pin", "file:%s/so.pin" % T, "--pin",
+                  "file:%s/fourth.pin" % T), ("generate", "fourth")):
+        r = keys(*step)
+        check("p11dkim-keys %s fourth" % step[0], r.returncode == 0, r.stderr)
+    r = ctl("reload")
+    check("ctl reload with a new institution: taken", r.returncode == 0 and "reload taken" in r.stdout,
+          r.stdout + r.stderr + log_text()[-600:])
+    check("then status shows 4 institutions up", wait_for(
+        lambda: "4 up, 0 down" in ctl("status").stdout, 30), ctl("status").stdout)
+    write_conf(milter=MILTER_OPTS, users=USERS, top=TOP + 'pidfile = "%s"\n' % PIDFILE, broken=True)
+    r = ctl("reload")
+    check("ctl reload of a broken file: refused, not signalled", r.returncode == 1 and
+          "reload refused" in r.stdout and "no such option" in r.stderr, r.stdout + r.stderr)
+    # Loads, but the daemon refuses it: the fronts would run as root.
+    write_conf(milter=MILTER_OPTS, users="", top=TOP + 'pidfile = "%s"\n' % PIDFILE)
+    r = ctl("reload")
+    check("ctl reload the daemon refuses: reported refused", r.returncode == 1 and
+          "reload refused" in r.stdout and "reload refused" in log_text(), r.stdout + r.stderr)
+    found = samples(get("/metrics")[1])
+    check("the counters: one reload taken, one refused, generation 2",
+          value(found, "p11dkim_reloads_total", result="success") == 1 and
+          value(found, "p11dkim_reloads_total", result="failure") == 1 and
+          value(found, "p11dkim_config_generation") == 2, found)
 
 
 def stats_side_by_side(stats_text_native):
@@ -190,6 +244,7 @@ def main():
     setup(milter=MILTER_OPTS)
     write_conf(milter=MILTER_OPTS, users=USERS, top=TOP)
     loopback_only()
+    write_conf(milter=MILTER_OPTS, users=USERS, top=TOP + 'pidfile = "%s"\n' % PIDFILE)
     table, _ = keytable()
     d = Daemon(milter=True)
     try:
@@ -204,16 +259,20 @@ def main():
         check("reload counters: none yet, generation 1",
               value(found, "p11dkim_reloads_total", result="success") == 0 and
               value(found, "p11dkim_config_generation") == 1)
+        ctl_cases(d)
         milter_socket_moves(d)
         found = samples(get("/metrics")[1])
-        check("after the reload: one taken, generation 2",
-              value(found, "p11dkim_reloads_total", result="success") == 1 and
-              value(found, "p11dkim_config_generation") == 2, found)
+        check("after the next reload: two taken, generation 3",
+              value(found, "p11dkim_reloads_total", result="success") == 2 and
+              value(found, "p11dkim_config_generation") == 3, found)
         last_stats = stats_text()
         rc = d.stop()
         check("p11dkimd stops cleanly", rc == 0, rc)
         check("its milter socket is removed at stop", not os.path.exists(MILTER2))
         check("no front was killed by its filter", "killed by signal" not in log_text())
+        r = ctl("status")
+        check("ctl status once stopped: not running (3)", r.returncode == 3 and "not running" in r.stdout,
+              r.stdout + r.stderr)
         stats_side_by_side(last_stats)
     finally:
         if d.p.poll() is None:
