@@ -273,6 +273,8 @@ def main():
         check("p11dkimd stops cleanly", rc == 0, rc)
         check("its milter socket is removed at stop", not os.path.exists(MILTER2))
         check("no front was killed by its filter", "killed by signal" not in log_text())
+        check("no sanitizer report in the daemon's log (make check SAN=1)",
+              "Sanitizer" not in log_text() and "runtime error" not in log_text())
         r = ctl("status")
         check("ctl status once stopped: not running (3)", r.returncode == 3 and "not running" in r.stdout,
               r.stdout + r.stderr)
