@@ -113,7 +113,8 @@ BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 KEYS_BIN   := $(BUILD)/p11dkim-keys
 DAEMON_BIN := $(BUILD)/p11dkimd
 SIGN_BIN   := $(BUILD)/p11dkim-sign
-PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN) $(SIGN_BIN)
+CTL_BIN    := $(BUILD)/p11dkim-ctl
+PROGRAMS   := $(KEYS_BIN) $(DAEMON_BIN) $(SIGN_BIN) $(CTL_BIN)
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 # The fault-injection PKCS#11 module and its test driver
@@ -156,7 +157,7 @@ $(CLIENT_SOLIB): $(CLIENT_OBJ) $(CLIENT_MAP)
 
 # The programs' main files print "NAME VERSION" for --version.
 MAIN_OBJ := $(BUILD)/provisioning/main.o $(BUILD)/daemon/main.o \
-	    $(BUILD)/client/p11dkim_sign.o
+	    $(BUILD)/client/p11dkim_sign.o $(BUILD)/ctl/p11dkim_ctl.o
 $(MAIN_OBJ) $(KEYS_FAULT_BIN): CPPFLAGS += -DP11DKIM_VERSION='"$(VERSION)"'
 $(MAIN_OBJ) $(KEYS_FAULT_BIN): debian/changelog
 
@@ -164,6 +165,11 @@ $(KEYS_BIN): $(BUILD)/provisioning/main.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
 $(DAEMON_BIN): $(BUILD)/daemon/main.o $(ALL_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
+
+# p11dkim-ctl reads the configuration (libconfuse) and asks the daemon
+# through the client library.
+$(CTL_BIN): $(BUILD)/ctl/p11dkim_ctl.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ $< $(ALL_LIBS) $(LDFLAGS) $(ALL_LDLIBS)
 
 # The client needs libc only; p11dkim-sign carries it (static), mailers
@@ -282,7 +288,7 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 755 $(KEYS_BIN) $(SIGN_BIN) $(DESTDIR)$(BINDIR)/
-	install -m 755 $(DAEMON_BIN) $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(DAEMON_BIN) $(CTL_BIN) $(DESTDIR)$(SBINDIR)/
 	install -m 644 include/p11dkim/client.h $(DESTDIR)$(INCLUDEDIR)/p11dkim/
 	install -m 644 $(CLIENT_SOLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(CLIENT_SOLIB)) $(DESTDIR)$(LIBDIR)/$(CLIENT_SONAME)
@@ -315,4 +321,5 @@ clean:
 -include $(CORE_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d) $(CONF_OBJ:.o=.d) \
 	$(PROV_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(BUILD)/provisioning/main.d \
 	$(BUILD)/daemon/main.d $(CLIENT_OBJ:.o=.d) $(BUILD)/client/p11dkim_sign.d \
+	$(BUILD)/ctl/p11dkim_ctl.d \
 	$(P11FAULT_OBJ:.o=.d)

@@ -216,7 +216,7 @@ def one_size(n, cache, seconds, results):
     try:
         wait_for(lambda: sign(d.sock, msg(n // 2)).startswith("OK"), 600)
         row["first_s"] = time.time() - d.t0
-        up = 'p11dkim_institutions{state="up"} %d' % n
+        up = 'p11dkim_institutions{front="native",state="up"} %d' % n
         wait_for(lambda: up in stats(d.sock), 1800, 0.2)
         row["all_up_s"] = time.time() - d.t0
         row["rss_mib"] = d.rss_mib()

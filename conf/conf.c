@@ -111,6 +111,8 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR_LIST_CB("stats-allow-uids", NULL, CFGF_NODEFAULT, cb_user),
 	CFG_STR_LIST_CB("stats-allow-gids", NULL, CFGF_NODEFAULT, cb_group),
 	CFG_INT_CB("drain-timeout", 30, CFGF_NONE, cb_timeout),
+	CFG_STR_CB("metrics-listen", NULL, CFGF_NODEFAULT, cb_inet),
+	CFG_BOOL("metrics-allow-remote", cfg_false, CFGF_NONE),
 	CFG_BOOL("sandbox", cfg_true, CFGF_NONE),
 	CFG_INT_CB("rate", 0, CFGF_NODEFAULT, cb_quota),
 	CFG_INT_CB("burst", 0, CFGF_NODEFAULT, cb_quota),
@@ -394,6 +396,15 @@ check_whole(cfg_t *cfg, const struct conf *c, char *err, size_t errlen)
 			    "absolute path", c->path, c->daemon.listen[k].path);
 			return -1;
 		}
+	if (c->daemon.metrics_listen != NULL &&
+	    !conf_inet_loopback(&c->daemon.metrics_addr) &&
+	    !c->daemon.metrics_allow_remote) {
+		snprintf(err, errlen, "%s: metrics-listen \"%s\": not a loopback "
+		    "address (127.0.0.0/8 or ::1); the counters show every "
+		    "institution's volumes: set metrics-allow-remote = true to "
+		    "listen there", c->path, c->daemon.metrics_listen);
+		return -1;
+	}
 	if (c->daemon.max_header_bytes > CONF_HEADER_BYTES_MAX) {
 		snprintf(err, errlen, "%s: max-header-bytes: at most %d",
 		    c->path, CONF_HEADER_BYTES_MAX);

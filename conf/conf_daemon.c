@@ -279,6 +279,13 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 	}
 	if (rc < 0)
 		return -1;
+	d->metrics_allow_remote = cfg_getbool(root, "metrics-allow-remote") ==
+	    cfg_true;
+	if (cfg_size(root, "metrics-listen") > 0 && ((d->metrics_listen =
+	    strdup(cfg_getstr(root, "metrics-listen"))) == NULL ||
+	    conf_parse_inet(d->metrics_listen, &d->metrics_addr,
+	    &d->metrics_addrlen) < 0))
+		return -1;		/* parsed by cb_inet already */
 	d->nlisten = cfg_size(root, "listen");
 	if (d->nlisten > 0 &&
 	    (d->listen = calloc(d->nlisten, sizeof(*d->listen))) == NULL)
@@ -344,4 +351,5 @@ conf_free_daemon(struct conf_daemon *d)
 	free(d->signer_user);
 	free(d->stats_uids);
 	free(d->stats_gids);
+	free(d->metrics_listen);
 }

@@ -29,6 +29,7 @@ int	cb_count(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_seconds(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_timeout(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_host(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_inet(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_login(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_failure(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_signing_domain(cfg_t *, cfg_opt_t *, const char *, void *);

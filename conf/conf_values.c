@@ -2,6 +2,7 @@
  * conf_values.c - the checks libconfuse runs on each value as it reads
  * it, so that an error names its line (see conf_int.h).
  */
+#include <arpa/inet.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -272,6 +273,70 @@ cb_quota(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	}
 	*(long *)result = n;
 	return 0;
+}
+
+/*
+ * conf_parse_inet - "127.0.0.1:9464" or "[::1]:9464": a numeric address
+ * (no name is looked up) and a port from 1 to 65535; 0, or -1
+ */
+int
+conf_parse_inet(const char *text, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char	 host[INET6_ADDRSTRLEN + 2], *end;
+	const char *colon = strrchr(text, ':');
+	size_t	 n = colon != NULL ? (size_t)(colon - text) : 0;
+	unsigned long port;
+
+	if (colon == NULL || n == 0 || n >= sizeof(host) || colon[1] < '0' ||
+	    colon[1] > '9')
+		return -1;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port == 0 || port > 65535)
+		return -1;
+	memcpy(host, text, n);
+	host[n] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && host[n - 1] == ']') {
+		host[n - 1] = '\0';
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*in6);
+		return inet_pton(AF_INET6, host + 1, &in6->sin6_addr) == 1 ? 0 :
+		    -1;
+	}
+	in4->sin_family = AF_INET;
+	in4->sin_port = htons((uint16_t)port);
+	*len = sizeof(*in4);
+	return inet_pton(AF_INET, host, &in4->sin_addr) == 1 ? 0 : -1;
+}
+
+/* conf_inet_loopback - is the address 127.0.0.0/8 or ::1? */
+int
+conf_inet_loopback(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
+	return ss->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+}
+
+/* cb_inet - an address and port to listen on (conf_parse_inet) */
+int
+cb_inet(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (conf_parse_inet(value, &ss, &len) < 0)
+		return value_error(cfg, opt, value, "not ADDRESS:PORT (a "
+		    "numeric IPv4 address, or an IPv6 one in brackets)");
+	return keep(value, result);
 }
 
 /* cb_host - an internal host: an address, or address/prefix */

@@ -9,6 +9,9 @@
  * exit 0.  When the signer is gone, exit the same way (75): the parent
  * starts a new front with a link to the new signer.
  *
+ * With metrics-listen, it also answers GET /metrics (metrics_http.c),
+ * in threads apart from its workers.
+ *
  * Security: runs as the unprivileged user, without the PKCS#11 module
  * and without PINs; it can only ask the signer for signatures by key
  * number.
@@ -222,7 +225,8 @@ drain(struct pool *p, unsigned seconds)
 /* front_run - the front process */
 int
 front_run(const struct conf *c, const struct keytab *keys,
-    const int *listen_fds, size_t nlisten, int signer_fd)
+    const int *listen_fds, size_t nlisten, const struct front_share *share,
+    int signer_fd)
 {
 	struct pool p = { .max = c->daemon.workers,
 	    .per_uid = c->daemon.max_per_uid };
@@ -240,7 +244,7 @@ front_run(const struct conf *c, const struct keytab *keys,
 	p.f.conf = c;
 	p.f.keys = keys;
 	p.f.stop = &stop_requested;
-	p.f.stats = stats_new(c);
+	p.f.stats = share->stats[0];
 	p.f.signer = signer_ipc_new(signer_fd, c->daemon.io_timeout * 1000);
 	p.peers = calloc(p.max, sizeof(*p.peers));
 	if (p.f.stats == NULL || p.f.signer == NULL || p.peers == NULL) {
@@ -248,6 +252,9 @@ front_run(const struct conf *c, const struct keytab *keys,
 		return EX_OSERR;
 	}
 	if (sandbox_enter(SANDBOX_FRONT, c) < 0)
+		return EX_OSERR;
+	if (share->metrics_fd >= 0 && metrics_http_start(&p.f, share->stats,
+	    2, share->metrics_fd) < 0)
 		return EX_OSERR;
 	log_info("front ready: %zu listener(s), %u workers, at most %u per "
 	    "uid", nlisten, p.max, p.per_uid);
@@ -263,6 +270,5 @@ front_run(const struct conf *c, const struct keytab *keys,
 		signer_free(p.f.signer);
 		free(p.peers);
 	}
-	stats_free(p.f.stats);
 	return broken ? EX_TEMPFAIL : EX_OK;
 }

@@ -21,6 +21,16 @@ struct front {
 	const volatile sig_atomic_t *stop;	/* draining: no new requests */
 };
 
+/*
+ * What the parent gives a front: the counters of both fronts of its
+ * configuration (in shared memory, made before the fronts started; NULL
+ * for a front that is not configured) and the metrics listener.
+ */
+struct front_share {
+	struct stats *stats[2];		/* [0] native, [1] milter */
+	int	 metrics_fd;		/* -1: none */
+};
+
 /* conn_serve - one client connection, until it ends (closes fd) */
 void	conn_serve(struct front *, int fd);
 
@@ -33,13 +43,23 @@ void	conn_refuse(int fd, const char *why);
  * SIGTERM after draining.  Returns the process's exit status.
  */
 int	front_run(const struct conf *, const struct keytab *,
-	    const int *listen_fds, size_t nlisten, int signer_fd);
+	    const int *listen_fds, size_t nlisten, const struct front_share *,
+	    int signer_fd);
+
+/*
+ * metrics_http_start - serve GET /metrics on fd (the metrics listener) in
+ * threads of the native front's own, apart from its workers, until
+ * *f->stop; fronts: the counters to show.  0, or -1 (logged).
+ */
+int	metrics_http_start(struct front *f, struct stats *const *fronts,
+	    size_t n, int fd);
 
 /*
  * milter_run - the milter front process (libmilter): sign the mail of
  * internal hosts and authenticated senders as the MTA passes it through,
  * pass other mail unchanged.  Returns the process's exit status.
  */
-int	milter_run(const struct conf *, const struct keytab *, int signer_fd);
+int	milter_run(const struct conf *, const struct keytab *,
+	    const struct front_share *, int signer_fd);
 
 #endif

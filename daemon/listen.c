@@ -116,3 +116,27 @@ listen_bind(const struct conf_listener *l)
 	}
 	return fd;
 }
+
+/*
+ * listen_bind_inet - the metrics listener (metrics-listen): a TCP socket
+ * on the configured address; the socket, or -1 (logged)
+ */
+int
+listen_bind_inet(const struct conf_daemon *d)
+{
+	int	 fd, on = 1;
+
+	/* Non-blocking: two generations' fronts may accept on it at once. */
+	if ((fd = socket(d->metrics_addr.ss_family, SOCK_STREAM |
+	    SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&d->metrics_addr,
+	    d->metrics_addrlen) < 0 || listen(fd, 16) < 0) {
+		log_err("metrics-listen %s: %s", d->metrics_listen,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}

@@ -1,5 +1,6 @@
 /*
- * listen.h - binding the daemon's Unix sockets.  Private to daemon/.
+ * listen.h - binding the daemon's Unix sockets, and the TCP socket of
+ * the metrics listener.  Private to daemon/.
  */
 #ifndef P11DKIM_LISTEN_H
 #define P11DKIM_LISTEN_H
@@ -21,5 +22,8 @@ int	listen_bind(const struct conf_listener *);
  */
 int	listen_socket_owner(const char *path, uid_t owner, gid_t group,
 	    mode_t mode);
+
+/* listen_bind_inet - the metrics-listen socket; -1 (logged) */
+int	listen_bind_inet(const struct conf_daemon *);
 
 #endif

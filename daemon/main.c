@@ -24,6 +24,7 @@
 
 #include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
+#include "p11dkim/stats.h"
 #include "p11dkim/preflight.h"
 #include "parent.h"
 #include "pidfile.h"
@@ -274,6 +275,7 @@ main(int argc, char **argv)
 		return EX_UNAVAILABLE;	/* the waiter sees the pipe close */
 	}
 	proctitle_set("p11dkimd", "p11dkimd: parent");
+	stats_set_version(P11DKIM_VERSION);	/* p11dkim_build_info */
 	rc = parent_run(c, path, ready);
 	pidfile_remove(&pf);
 	return rc;

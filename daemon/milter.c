@@ -117,7 +117,8 @@ warn_unlisted(const struct conf *c)
 
 /* milter_run - the milter front process */
 int
-milter_run(const struct conf *c, const struct keytab *k, int signer_fd)
+milter_run(const struct conf *c, const struct keytab *k,
+    const struct front_share *share, int signer_fd)
 {
 	sigset_t sigs;
 	pthread_t wd;
@@ -133,7 +134,7 @@ milter_run(const struct conf *c, const struct keytab *k, int signer_fd)
 	mconf = c->daemon.milter;
 	mfront.conf = c;
 	mfront.keys = k;
-	mfront.stats = stats_new(c);
+	mfront.stats = share->stats[1];
 	mfront.signer = signer_ipc_new(signer_fd, c->daemon.io_timeout * 1000);
 	if (mfront.stats == NULL || mfront.signer == NULL) {
 		log_err("milter: cannot start: out of memory");

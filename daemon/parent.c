@@ -63,6 +63,7 @@ struct gen {
 	struct sproc *sp;		/* its signer */
 	uint32_t table;			/* its key table there */
 	struct child fronts[FRONTS];
+	struct stats *stats[FRONTS];	/* shared with the fronts; NULL */
 	int	 retiring;
 };
 
@@ -74,6 +75,8 @@ struct parent {
 	int	 listen[16];
 	size_t	 nlisten;
 	int	 stderr_relay;		/* fronts' stderr, or -1 */
+	int	 metrics_fd;		/* metrics-listen, or -1 */
+	struct stats_daemon *status;	/* reloads, shown by the fronts */
 	char	 milter_path[108];	/* the socket file of the milter front
 					   last started; "": none */
 	uint32_t next_link;		/* ids of the fronts' links */
@@ -118,6 +121,8 @@ front_child(struct parent *p, struct gen *g, int milter, int link)
 {
 	int	 keep[CHILD_KEEP_MAX] = { link };
 	size_t	 n = 1;
+	struct front_share share = { { g->stats[FRONT_NATIVE],
+	    g->stats[FRONT_MILTER] }, milter ? -1 : p->metrics_fd };
 
 	proctitle_set(milter ? "p11dkimd-milter" : "p11dkimd-front", milter ?
 	    "p11dkimd: front (milter)" : "p11dkimd: front (native)");
@@ -126,22 +131,25 @@ front_child(struct parent *p, struct gen *g, int milter, int link)
 	child_detach();
 	for (size_t i = 0; !milter && i < p->nlisten; i++)
 		keep[n++] = p->listen[i];
+	if (share.metrics_fd >= 0)
+		keep[n++] = share.metrics_fd;
 	if (p->stderr_relay >= 0)
 		(void)dup2(p->stderr_relay, STDERR_FILENO);
 	if (child_descriptors(keep, n) < 0)
 		_exit(EX_OSERR);
 	if (milter)
-		_exit(milter_run(g->conf, &g->keys, link));
+		_exit(milter_run(g->conf, &g->keys, &share, link));
 	if (drop_privileges(g->conf->daemon.user) < 0)
 		_exit(EX_NOPERM);
-	_exit(front_run(g->conf, &g->keys, p->listen, p->nlisten, link));
+	_exit(front_run(g->conf, &g->keys, p->listen, p->nlisten, &share,
+	    link));
 }
 
 /* front_wanted - is there a front of this kind in the configuration? */
 static int
 front_wanted(const struct parent *p, const struct gen *g, int kind)
 {
-	return kind == FRONT_NATIVE ? p->nlisten > 0 :
+	return kind == FRONT_NATIVE ? p->nlisten > 0 || p->metrics_fd >= 0 :
 	    g->conf->daemon.milter != NULL;
 }
 
@@ -256,6 +264,8 @@ gen_release(struct gen *g)
 	} else if (g->sp != NULL)
 		sproc_retire(g->sp, g->table);
 	keytab_release(&g->keys);
+	for (int k = 0; k < FRONTS; k++)
+		stats_free(g->stats[k]);
 	conf_free(g->conf);
 	memset(g, 0, sizeof(*g));
 }
@@ -292,6 +302,25 @@ gen_signer(struct parent *p, struct gen *g, int fresh)
 	return gen_signer(p, g, 1);
 }
 
+/*
+ * gen_stats - the counters of the generation's fronts, in memory they
+ * share (the native front shows the milter front's on /metrics); they
+ * outlive a front's restart
+ */
+static int
+gen_stats(struct parent *p, struct gen *g)
+{
+	static const char *const label[FRONTS] = { "native", "milter" };
+
+	for (int k = 0; k < FRONTS; k++)
+		if (front_wanted(p, g, k) && (g->stats[k] = stats_new_shared(
+		    g->conf, label[k], p->status)) == NULL) {
+			log_err("cannot map the counters: %s", strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
 /* gen_start - a new generation from conf (owned from now on) */
 static int
 gen_start(struct parent *p, struct gen *g, struct conf *conf)
@@ -305,7 +334,7 @@ gen_start(struct parent *p, struct gen *g, struct conf *conf)
 		gen_release(g);
 		return -1;
 	}
-	if (gen_signer(p, g, 0) < 0) {
+	if (gen_signer(p, g, 0) < 0 || gen_stats(p, g) < 0) {
 		gen_release(g);
 		return -1;
 	}
@@ -372,6 +401,27 @@ backoff(struct child *c, time_t now)
 }
 
 /*
+ * remove_old_milter_socket - the socket file of a previous (or refused)
+ * configuration's milter front, once it stopped, when the serving one
+ * listens elsewhere: the front ran as the unprivileged user and could not
+ * remove it, and at the daemon's stop only the serving one's is removed
+ */
+static void
+remove_old_milter_socket(const struct parent *p, const struct gen *g)
+{
+	const struct conf *cur = p->gens[p->cur].conf;
+	const char *path = conf_milter_path(g->conf->daemon.milter);
+	const char *serving;
+
+	if (path == NULL || p->stopping || cur == NULL || cur == g->conf)
+		return;
+	serving = conf_milter_path(cur->daemon.milter);
+	if ((serving == NULL || strcmp(path, serving) != 0) &&
+	    unlink(path) == 0)
+		log_info("removed %s, the previous milter socket", path);
+}
+
+/*
  * front_exited - tell the signer to drop its link (a child of the front
  * may still hold it), then restart the front after a back-off, or release
  * a retiring generation once its fronts are gone
@@ -389,6 +439,8 @@ front_exited(struct parent *p, struct gen *g, int kind, int status)
 		log_info("%s of %s configuration stopped (%s)",
 		    front_names[kind], g->retiring ? "the previous" : "the",
 		    status_text(status, how, sizeof(how)));
+		if (kind == FRONT_MILTER)
+			remove_old_milter_socket(p, g);
 		if (fronts_running(g) == 0 && g->retiring)
 			gen_release(g);
 		return;
@@ -486,7 +538,9 @@ free_gen(struct parent *p)
 static int
 same_listeners(const struct conf_daemon *a, const struct conf_daemon *b)
 {
-	if (a->nlisten != b->nlisten)
+	if (a->nlisten != b->nlisten || (a->metrics_listen == NULL) !=
+	    (b->metrics_listen == NULL) || (a->metrics_listen != NULL &&
+	    strcmp(a->metrics_listen, b->metrics_listen) != 0))
 		return 0;
 	for (size_t i = 0; i < a->nlisten; i++)
 		if (strcmp(a->listen[i].path, b->listen[i].path) != 0 ||
@@ -510,7 +564,7 @@ retire(struct gen *old)
 }
 
 /* reload - SIGHUP: a new generation if the file is good and it starts */
-static void
+static int
 reload(struct parent *p)
 {
 	char	 err[CONF_ERR_MAX];
@@ -524,23 +578,24 @@ reload(struct parent *p)
 	if (c == NULL) {
 		log_err("reload refused, the running configuration stays: %s",
 		    err);
-		return;
+		return -1;
 	}
 	if ((n = free_gen(p)) < 0) {
 		log_err("reload refused: previous reloads are still draining");
 		conf_free(c);
-		return;
+		return -1;
 	}
 	if (!same_listeners(&c->daemon, &old->conf->daemon))
 		log_warn("reload: listener changes take effect at restart");
 	if (gen_start(p, &p->gens[n], c) < 0) {
 		log_err("reload refused, the running configuration stays: the "
 		    "new one did not start");
-		return;
+		return -1;
 	}
 	retire(old);
 	p->cur = n;
 	log_info("configuration reloaded from %s", p->path);
+	return 0;
 }
 
 /* fronts_left - fronts still running, in every generation */
@@ -615,6 +670,10 @@ remove_sockets(struct parent *p)
 	}
 	if (p->milter_path[0] != '\0')
 		(void)unlink(p->milter_path);
+	if (p->gens[p->cur].conf != NULL &&	/* a refused reload's was last */
+	    conf_milter_path(p->gens[p->cur].conf->daemon.milter) != NULL)
+		(void)unlink(conf_milter_path(
+		    p->gens[p->cur].conf->daemon.milter));
 }
 
 /* shutdown_all - SIGTERM: fronts drain, then signers stop, sockets go */
@@ -641,6 +700,9 @@ shutdown_all(struct parent *p)
 static int
 bind_all(struct parent *p, const struct conf *c)
 {
+	if (c->daemon.metrics_listen != NULL &&
+	    (p->metrics_fd = listen_bind_inet(&c->daemon)) < 0)
+		return -1;
 	for (size_t i = 0; i < c->daemon.nlisten && i < 16; i++) {
 		if ((p->listen[i] = listen_bind(&c->daemon.listen[i])) < 0)
 			return -1;
@@ -667,7 +729,7 @@ supervise(struct parent *p)
 		if (sig == SIGTERM || sig == SIGINT)
 			return;
 		if (sig == SIGHUP)
-			reload(p);
+			stats_daemon_reload(p->status, reload(p) == 0);
 		reap(p);
 		restart_due(p);
 	}
@@ -683,6 +745,9 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 	memset(&p, 0, sizeof(p));
 	p.path = path;
 	p.stderr_relay = log_is_stderr() ? child_stderr_relay() : -1;
+	p.metrics_fd = -1;
+	if ((p.status = stats_daemon_new()) == NULL)
+		log_warn("cannot map the reload counters: %s", strerror(errno));
 	for (int i = 0; i < GENS_MAX; i++)
 		p.sprocs[i].ctl = -1;
 	signal(SIGPIPE, SIG_IGN);
@@ -719,6 +784,7 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 			gen_release(&p.gens[i]);
 		sproc_release(&p.sprocs[i]);
 	}
+	stats_daemon_free(p.status);
 	log_info("stopped");
 	return EX_OK;
 }

@@ -75,7 +75,10 @@ static const char *const front_calls[] = {
 	NULL
 };
 
-/* The native front: clients on the listeners the parent bound. */
+/*
+ * The native front: clients on the listeners the parent bound, and on
+ * metrics-listen (TCP: accepted, never created; metrics_http.c).
+ */
 static const char *const native_calls[] = {
 	"accept4",
 	NULL

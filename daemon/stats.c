@@ -1,8 +1,22 @@
 /*
  * stats.c - counters and a latency histogram (see include/p11dkim/stats.h).
+ *
+ * A front's counters may live in memory shared with the parent's other
+ * children (stats_new_shared): the parent maps them before it starts the
+ * fronts, so that the native front can show the milter front's counters
+ * in one scrape of the metrics listener.  Their lock is then a robust
+ * process-shared mutex: a front killed while it holds it leaves it to the
+ * next locker, never locked for good.
+ *
+ * Security: a shared page holds counters only, never a key, a PIN or a
+ * pointer a reader would follow in another process (the conf pointer is
+ * the parent's, the same in every child it forked).
  */
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -12,10 +26,14 @@
 static const double bounds_ms[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500,
 	1000, 5000 };
 #define NBOUNDS	(sizeof(bounds_ms) / sizeof(bounds_ms[0]))
+#define LABEL_MAX	40
 
 struct stats {
 	pthread_mutex_t mu;
 	const struct conf *conf;
+	const struct stats_daemon *daemon;	/* NULL: none */
+	char	 front[16];		/* the value of the front label */
+	size_t	 map_len;		/* shared: its mapping; 0: malloc */
 	unsigned long (*per_inst)[3];	/* [institution + 1][result] */
 	unsigned long *token_errors;	/* [institution + 1] */
 	unsigned long busy;
@@ -25,21 +43,111 @@ struct stats {
 	unsigned long count;
 };
 
-/* stats_new - counters for the institutions of c */
+/* The parent's own figures, in a page shared with its children. */
+struct stats_daemon {
+	unsigned long reloads[2];	/* [0] refused, [1] taken */
+};
+
+static const char *build_version = "unknown";
+
+/* stats_init - the lock and the label of a zeroed struct */
+static void
+stats_init(struct stats *s, const struct conf *c, const char *front,
+    const struct stats_daemon *d, int shared)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+	if (shared)
+		pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(&s->mu, &attr);
+	pthread_mutexattr_destroy(&attr);
+	s->conf = c;
+	s->daemon = d;
+	snprintf(s->front, sizeof(s->front), "%s", front);
+}
+
+/* stats_new - counters for the institutions of c, labelled front */
 struct stats *
-stats_new(const struct conf *c)
+stats_new(const struct conf *c, const char *front)
 {
 	struct stats *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
 		return NULL;
-	s->conf = c;
 	s->per_inst = calloc(c->ninst + 1, sizeof(*s->per_inst));
 	s->token_errors = calloc(c->ninst + 1, sizeof(*s->token_errors));
 	if (s->per_inst == NULL || s->token_errors == NULL)
 		return stats_free(s);
-	pthread_mutex_init(&s->mu, NULL);
+	stats_init(s, c, front, NULL, 0);
 	return s;
+}
+
+/*
+ * stats_new_shared - the same in one shared anonymous mapping, which
+ * the children forked from now on see; d: the parent's figures, or NULL
+ */
+struct stats *
+stats_new_shared(const struct conf *c, const char *front,
+    const struct stats_daemon *d)
+{
+	size_t	 head = (sizeof(struct stats) + 15) & ~(size_t)15;
+	size_t	 rows = (c->ninst + 1) * sizeof(unsigned long);
+	size_t	 len = head + 4 * rows;
+	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct stats *s = (struct stats *)(void *)m;
+
+	if (m == MAP_FAILED)
+		return NULL;
+	s->map_len = len;
+	s->per_inst = (unsigned long (*)[3])(void *)(m + head);
+	s->token_errors = (unsigned long *)(void *)(m + head + 3 * rows);
+	stats_init(s, c, front, d, 1);
+	return s;
+}
+
+/* lock - the counters' lock, taken over from a front that died with it */
+static void
+lock(struct stats *s)
+{
+	if (pthread_mutex_lock(&s->mu) == EOWNERDEAD)
+		pthread_mutex_consistent(&s->mu);
+}
+
+/* stats_daemon_new - the parent's figures, shared with its children */
+struct stats_daemon *
+stats_daemon_new(void)
+{
+	void	*m = mmap(NULL, sizeof(struct stats_daemon), PROT_READ |
+	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return m == MAP_FAILED ? NULL : m;
+}
+
+/* stats_daemon_reload - a reload was taken (ok) or refused */
+void
+stats_daemon_reload(struct stats_daemon *d, int ok)
+{
+	if (d != NULL)
+		__atomic_add_fetch(&d->reloads[ok != 0], 1, __ATOMIC_RELEASE);
+}
+
+/* stats_daemon_free - NULL is fine; returns NULL */
+struct stats_daemon *
+stats_daemon_free(struct stats_daemon *d)
+{
+	if (d != NULL)
+		munmap(d, sizeof(*d));
+	return NULL;
+}
+
+/* stats_set_version - the version p11dkim_build_info shows */
+void
+stats_set_version(const char *version)
+{
+	build_version = version;
 }
 
 /* stats_request - one request: institution index or -1, result, time */
@@ -50,7 +158,7 @@ stats_request(struct stats *s, int inst, enum stats_result r, double ms)
 
 	while (b < NBOUNDS && ms > bounds_ms[b])
 		b++;
-	pthread_mutex_lock(&s->mu);
+	lock(s);
 	s->per_inst[inst + 1][r]++;
 	s->buckets[b]++;
 	s->sum_ms += ms;
@@ -62,7 +170,7 @@ stats_request(struct stats *s, int inst, enum stats_result r, double ms)
 void
 stats_token_error(struct stats *s, int inst)
 {
-	pthread_mutex_lock(&s->mu);
+	lock(s);
 	s->token_errors[inst + 1]++;
 	pthread_mutex_unlock(&s->mu);
 }
@@ -71,7 +179,7 @@ stats_token_error(struct stats *s, int inst)
 void
 stats_busy(struct stats *s)
 {
-	pthread_mutex_lock(&s->mu);
+	lock(s);
 	s->busy++;
 	pthread_mutex_unlock(&s->mu);
 }
@@ -80,7 +188,7 @@ stats_busy(struct stats *s)
 void
 stats_uid_limit(struct stats *s)
 {
-	pthread_mutex_lock(&s->mu);
+	lock(s);
 	s->uid_limit++;
 	pthread_mutex_unlock(&s->mu);
 }
@@ -92,52 +200,125 @@ inst_name(const struct stats *s, size_t k)
 	return k == 0 ? "unknown" : s->conf->inst[k - 1].code;
 }
 
-/* render_requests - requests and token errors per institution */
+/*
+ * front_label - `front="x",` before the other labels of a sample, or
+ * `{front="x"}` when it has no other; both "" without a front (the
+ * signer's figures in a scrape of the metrics listener, shown once)
+ */
+struct labels {
+	char	 comma[LABEL_MAX];
+	char	 only[LABEL_MAX];
+};
+
+static void
+front_label(struct labels *l, const char *front)
+{
+	l->comma[0] = l->only[0] = '\0';
+	if (front == NULL)
+		return;
+	snprintf(l->comma, sizeof(l->comma), "front=\"%s\",", front);
+	snprintf(l->only, sizeof(l->only), "{front=\"%s\"}", front);
+}
+
+/* help - the HELP and TYPE lines of a family, once per text */
 static int
-render_requests(struct stats *s, struct buf *out)
+help(struct buf *out, const char *name, const char *type, const char *text)
+{
+	return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, text,
+	    name, type);
+}
+
+/* front_requests - one front's requests and token errors */
+static int
+front_requests(struct stats *s, int errors, struct buf *out)
 {
 	static const char *const result[] = { "signed", "permfail",
 	    "tempfail" };
-	int	 rc;
+	int	 rc = 0;
 
-	rc = buf_printf(out, "# HELP p11dkim_requests_total Signing requests "
-	    "by institution and result.\n# TYPE p11dkim_requests_total "
-	    "counter\n");
-	for (size_t k = 0; rc == 0 && k <= s->conf->ninst; k++)
+	lock(s);
+	for (size_t k = 0; !errors && rc == 0 && k <= s->conf->ninst; k++)
 		for (int r = 0; rc == 0 && r < 3; r++)
-			rc = buf_printf(out, "p11dkim_requests_total{"
-			    "institution=\"%s\",result=\"%s\"} %lu\n",
+			rc = buf_printf(out, "p11dkim_requests_total{front=\"%s\","
+			    "institution=\"%s\",result=\"%s\"} %lu\n", s->front,
 			    inst_name(s, k), result[r], s->per_inst[k][r]);
-	if (rc == 0)
-		rc = buf_printf(out, "# HELP p11dkim_token_errors_total "
-		    "Temporary signing failures from the token or signer.\n"
-		    "# TYPE p11dkim_token_errors_total counter\n");
-	for (size_t k = 0; rc == 0 && k <= s->conf->ninst; k++)
-		rc = buf_printf(out, "p11dkim_token_errors_total{institution="
-		    "\"%s\"} %lu\n", inst_name(s, k), s->token_errors[k]);
+	for (size_t k = 0; errors && rc == 0 && k <= s->conf->ninst; k++)
+		rc = buf_printf(out, "p11dkim_token_errors_total{front=\"%s\","
+		    "institution=\"%s\"} %lu\n", s->front, inst_name(s, k),
+		    s->token_errors[k]);
+	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
 
-/* render_latency - the histogram, cumulative as the format wants it */
+/* front_latency - one front's histogram, cumulative as the format wants */
 static int
-render_latency(struct stats *s, struct buf *out)
+front_latency(struct stats *s, struct buf *out)
 {
 	unsigned long cum = 0;
-	int	 rc;
+	int	 rc = 0;
 
-	rc = buf_printf(out, "# HELP p11dkim_request_seconds Time from the "
-	    "first byte of a request to its reply.\n# TYPE "
-	    "p11dkim_request_seconds histogram\n");
+	lock(s);
 	for (size_t b = 0; rc == 0 && b < NBOUNDS; b++) {
 		cum += s->buckets[b];
-		rc = buf_printf(out, "p11dkim_request_seconds_bucket{le=\"%g\"} "
-		    "%lu\n", bounds_ms[b] / 1000, cum);
+		rc = buf_printf(out, "p11dkim_request_seconds_bucket{front=\"%s\","
+		    "le=\"%g\"} %lu\n", s->front, bounds_ms[b] / 1000, cum);
 	}
 	if (rc == 0)
-		rc = buf_printf(out, "p11dkim_request_seconds_bucket{le=\"+Inf\"}"
-		    " %lu\np11dkim_request_seconds_sum %.6f\n"
-		    "p11dkim_request_seconds_count %lu\n", s->count,
-		    s->sum_ms / 1000, s->count);
+		rc = buf_printf(out, "p11dkim_request_seconds_bucket{front=\"%s\","
+		    "le=\"+Inf\"} %lu\np11dkim_request_seconds_sum{front=\"%s\"} "
+		    "%.6f\np11dkim_request_seconds_count{front=\"%s\"} %lu\n",
+		    s->front, s->count, s->front, s->sum_ms / 1000, s->front,
+		    s->count);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* front_refusals - one front's connections turned away (busy, uid) */
+static int
+front_refusals(struct stats *s, int uid, struct buf *out)
+{
+	int	 rc;
+
+	lock(s);
+	rc = buf_printf(out, "p11dkim_%s_total{front=\"%s\"} %lu\n", uid ?
+	    "uid_limit" : "busy", s->front, uid ? s->uid_limit : s->busy);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/*
+ * render_fronts - the families every front counts, each family's HELP
+ * and TYPE once, then its samples from each front
+ */
+static int
+render_fronts(struct stats *const *fronts, size_t n, struct buf *out)
+{
+	int	 rc;
+
+	rc = help(out, "p11dkim_requests_total", "counter", "Signing requests "
+	    "by front, institution and result.");
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = front_requests(fronts[i], 0, out);
+	if (rc == 0)
+		rc = help(out, "p11dkim_token_errors_total", "counter",
+		    "Temporary signing failures from the token or signer.");
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = front_requests(fronts[i], 1, out);
+	if (rc == 0)
+		rc = help(out, "p11dkim_request_seconds", "histogram", "Time "
+		    "from the first byte of a request to its reply.");
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = front_latency(fronts[i], out);
+	if (rc == 0)
+		rc = help(out, "p11dkim_busy_total", "counter", "Connections "
+		    "turned away: all workers busy.");
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = front_refusals(fronts[i], 0, out);
+	if (rc == 0)
+		rc = help(out, "p11dkim_uid_limit_total", "counter", "Connections "
+		    "turned away: their uid had max-connections-per-uid open.");
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = front_refusals(fronts[i], 1, out);
 	return rc;
 }
 
@@ -182,8 +363,8 @@ inst_state(const unsigned char *states, const struct keytab *keys,
  * not yet opened
  */
 static int
-render_keys(const struct stats *s, const struct keytab *keys,
-    struct signer *signer, struct buf *out)
+render_keys(const struct stats *s, const struct labels *l,
+    const struct keytab *keys, struct signer *signer, struct buf *out)
 {
 	unsigned char *states = calloc(keys->n + 1, 1);
 	uint32_t *bad = calloc(keys->n + 1, sizeof(*bad));
@@ -203,23 +384,24 @@ render_keys(const struct stats *s, const struct keytab *keys,
 		int st = inst_state(states, keys, &s->conf->inst[i], &k);
 
 		count[st]++;
-		rc = buf_printf(out, "p11dkim_institution_up{institution=\"%s\"} "
-		    "%d\n", s->conf->inst[i].code, st == 1);
+		rc = buf_printf(out, "p11dkim_institution_up{%sinstitution="
+		    "\"%s\"} %d\n", l->comma, s->conf->inst[i].code, st == 1);
 	}
 	if (rc == 0)
 		rc = buf_printf(out, "# HELP p11dkim_institutions Institutions "
 		    "by the state of their keys.\n# TYPE p11dkim_institutions "
-		    "gauge\np11dkim_institutions{state=\"up\"} %lu\n"
-		    "p11dkim_institutions{state=\"down\"} %lu\n"
-		    "p11dkim_institutions{state=\"pending\"} %lu\n"
+		    "gauge\np11dkim_institutions{%sstate=\"up\"} %lu\n"
+		    "p11dkim_institutions{%sstate=\"down\"} %lu\n"
+		    "p11dkim_institutions{%sstate=\"pending\"} %lu\n"
 		    "# HELP p11dkim_token_bad_signatures_total Signatures the "
 		    "token returned that did not verify (never used).\n# TYPE "
-		    "p11dkim_token_bad_signatures_total counter\n", count[1],
-		    count[2], count[0]);
+		    "p11dkim_token_bad_signatures_total counter\n", l->comma,
+		    count[1], l->comma, count[2], l->comma, count[0]);
 	for (k = 0; rc == 0 && k < nbad; k++)
 		if (keys->e[k].kind == CONF_KIND_MAIN)
 			rc = buf_printf(out, "p11dkim_token_bad_signatures_total{"
-			    "institution=\"%s\"} %lu\n", keys->e[k].inst->code,
+			    "%sinstitution=\"%s\"} %lu\n", l->comma,
+			    keys->e[k].inst->code,
 			    (unsigned long)bad[k] + (keys->e[k].dual !=
 			    KEYTAB_NONE && keys->e[k].dual < nbad ?
 			    bad[keys->e[k].dual] : 0));
@@ -234,8 +416,8 @@ out:
  * signer counts them, for every front, across reloads), by limit
  */
 static int
-render_quota(const struct keytab *keys, struct signer *signer,
-    struct buf *out)
+render_quota(const struct labels *l, const struct keytab *keys,
+    struct signer *signer, struct buf *out)
 {
 	uint32_t *refused = calloc(2 * keys->n + 2, sizeof(*refused));
 	size_t	 n;
@@ -251,49 +433,94 @@ render_quota(const struct keytab *keys, struct signer *signer,
 	for (size_t k = 0; rc == 0 && k < n; k++)
 		if (keys->e[k].kind == CONF_KIND_MAIN)
 			rc = buf_printf(out, "p11dkim_quota_refusals_total{"
-			    "institution=\"%s\",limit=\"rate\"} %lu\n"
-			    "p11dkim_quota_refusals_total{institution=\"%s\","
-			    "limit=\"daily-cap\"} %lu\n", keys->e[k].inst->code,
-			    (unsigned long)refused[2 * k], keys->e[k].inst->code,
+			    "%sinstitution=\"%s\",limit=\"rate\"} %lu\n"
+			    "p11dkim_quota_refusals_total{%sinstitution=\"%s\","
+			    "limit=\"daily-cap\"} %lu\n", l->comma,
+			    keys->e[k].inst->code, (unsigned long)refused[2 * k],
+			    l->comma, keys->e[k].inst->code,
 			    (unsigned long)refused[2 * k + 1]);
 	free(refused);
 	return rc;
+}
+
+/*
+ * render_daemon - the version, and (from the parent) the reloads taken
+ * and refused and the configuration's generation: 1 at start, one more
+ * at each reload taken
+ */
+static int
+render_daemon(const struct stats_daemon *d, const struct labels *l,
+    struct buf *out)
+{
+	unsigned long ok, refused;
+	int	 rc;
+
+	rc = help(out, "p11dkim_build_info", "gauge", "The version of "
+	    "p11dkimd, as --version prints it.");
+	if (rc == 0)
+		rc = buf_printf(out, "p11dkim_build_info{%sversion=\"%s\"} 1\n",
+		    l->comma, build_version);
+	if (rc < 0 || d == NULL)
+		return rc;
+	ok = __atomic_load_n(&d->reloads[1], __ATOMIC_ACQUIRE);
+	refused = __atomic_load_n(&d->reloads[0], __ATOMIC_ACQUIRE);
+	rc = help(out, "p11dkim_reloads_total", "counter", "Reloads (SIGHUP) "
+	    "by result: taken, or refused with the running configuration "
+	    "kept.");
+	if (rc == 0)
+		rc = buf_printf(out, "p11dkim_reloads_total{%sresult=\"success\"} "
+		    "%lu\np11dkim_reloads_total{%sresult=\"failure\"} %lu\n",
+		    l->comma, ok, l->comma, refused);
+	if (rc == 0)
+		rc = help(out, "p11dkim_config_generation", "gauge", "The "
+		    "serving configuration: 1 at start, one more at each reload "
+		    "taken.");
+	return rc < 0 ? rc : buf_printf(out, "p11dkim_config_generation%s %lu\n",
+	    l->only, ok + 1);
 }
 
 /* stats_bound - how large the exposition text may grow */
 size_t
 stats_bound(const struct conf *c)
 {
-	return 64 * 1024 + c->ninst * 1024;
+	return 64 * 1024 + c->ninst * 2048;
 }
 
-/* stats_render - the exposition text */
+/*
+ * render - the signer's figures (labelled front when front is given),
+ * the parent's, then the counters of each front
+ */
+static int
+render(struct stats *const *fronts, size_t n, const char *front,
+    const struct keytab *keys, struct signer *signer, struct buf *out)
+{
+	struct labels l;
+	int	 rc;
+
+	front_label(&l, front);
+	rc = keys != NULL && signer != NULL ? render_keys(fronts[0], &l, keys,
+	    signer, out) : 0;
+	if (rc == 0 && keys != NULL && signer != NULL)
+		rc = render_quota(&l, keys, signer, out);
+	if (rc == 0)
+		rc = render_daemon(fronts[0]->daemon, &l, out);
+	return rc < 0 ? rc : render_fronts(fronts, n, out);
+}
+
+/* stats_render - the exposition text of one front, every sample labelled */
 int
 stats_render(struct stats *s, const struct keytab *keys,
     struct signer *signer, struct buf *out)
 {
-	int	 rc;
+	return render(&s, 1, s->front, keys, signer, out);
+}
 
-	rc = keys != NULL && signer != NULL ? render_keys(s, keys, signer,
-	    out) : 0;
-	if (rc == 0 && keys != NULL && signer != NULL)
-		rc = render_quota(keys, signer, out);
-	pthread_mutex_lock(&s->mu);
-	if (rc == 0)
-		rc = render_requests(s, out);
-	if (rc == 0)
-		rc = render_latency(s, out);
-	if (rc == 0)
-		rc = buf_printf(out, "# HELP p11dkim_busy_total Connections "
-		    "turned away: all workers busy.\n# TYPE p11dkim_busy_total "
-		    "counter\np11dkim_busy_total %lu\n", s->busy);
-	if (rc == 0)
-		rc = buf_printf(out, "# HELP p11dkim_uid_limit_total Connections "
-		    "turned away: their uid had max-connections-per-uid open.\n"
-		    "# TYPE p11dkim_uid_limit_total counter\n"
-		    "p11dkim_uid_limit_total %lu\n", s->uid_limit);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+/* stats_render_scrape - every front's counters, the rest once */
+int
+stats_render_scrape(struct stats *const *fronts, size_t n,
+    const struct keytab *keys, struct signer *signer, struct buf *out)
+{
+	return render(fronts, n, NULL, keys, signer, out);
 }
 
 /* stats_free - NULL is fine; returns NULL */
@@ -302,6 +529,10 @@ stats_free(struct stats *s)
 {
 	if (s == NULL)
 		return NULL;
+	if (s->map_len > 0) {		/* children may hold the lock */
+		munmap(s, s->map_len);
+		return NULL;
+	}
 	free(s->per_inst);
 	free(s->token_errors);
 	free(s);

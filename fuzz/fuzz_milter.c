@@ -198,7 +198,7 @@ setup_one(int k)
 	fronts[k].conf = confs[k];
 	fronts[k].keys = &keys[k];
 	fronts[k].signer = &harness_signer;
-	if ((fronts[k].stats = stats_new(confs[k])) == NULL)
+	if ((fronts[k].stats = stats_new(confs[k], "milter")) == NULL)
 		abort();
 }
 

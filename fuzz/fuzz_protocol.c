@@ -53,7 +53,7 @@ setup(void)
 	front.conf = conf;
 	front.keys = &keys;
 	front.signer = &harness_signer;
-	front.stats = stats_new(conf);
+	front.stats = stats_new(conf, "native");
 }
 
 /* check_replies - every reply well formed */

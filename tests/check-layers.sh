@@ -17,6 +17,7 @@ allowed() {
 	conf)		echo "util dkim conf" ;;
 	provisioning)	echo "util pkcs11 conf provisioning" ;;
 	daemon)		echo "util dkim pkcs11 conf client daemon" ;;
+	ctl)		echo "util dkim conf client ctl" ;;
 	*)		echo "*" ;;
 	esac
 }
@@ -39,7 +40,7 @@ layer_of() {
 
 passed=0
 failed=0
-for dir in util dkim pkcs11 client conf provisioning daemon; do
+for dir in util dkim pkcs11 client conf provisioning daemon ctl; do
 	[ -d "$dir" ] || continue
 	ok=$(allowed "$dir")
 	for f in "$dir"/*.c "$dir"/*.h; do

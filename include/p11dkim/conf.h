@@ -11,6 +11,7 @@
 #define P11DKIM_CONF_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "p11dkim/dkim_alg.h"
@@ -130,6 +131,10 @@ struct conf_daemon {
 	gid_t	*stats_gids;
 	size_t	 nstats_gids;
 	struct conf_milter *milter;	/* NULL: no milter front */
+	char	*metrics_listen;	/* "ADDRESS:PORT" of /metrics; NULL */
+	struct sockaddr_storage metrics_addr;	/* the same, parsed */
+	socklen_t metrics_addrlen;
+	int	 metrics_allow_remote;	/* a non-loopback address is allowed */
 };
 
 struct conf {
@@ -163,6 +168,16 @@ int	conf_numeric_id(const char *s, unsigned long *id);
 
 /* conf_load - read and check a file; NULL with "file:line: why" in err */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
+
+/*
+ * conf_parse_inet - "127.0.0.1:9464" or "[::1]:9464" (numeric, port 1 to
+ * 65535) into ss and len; 0, or -1
+ */
+int	conf_parse_inet(const char *text, struct sockaddr_storage *ss,
+	    socklen_t *len);
+
+/* conf_inet_loopback - is the address in 127.0.0.0/8, or ::1? */
+int	conf_inet_loopback(const struct sockaddr_storage *ss);
 
 /* conf_milter_path - the milter's socket file (unix: or local:); NULL */
 const char *conf_milter_path(const struct conf_milter *);

@@ -136,7 +136,7 @@ def refusals(d):
     s.sendall(b"STATS\n")
     st = f.readline()
     body = f.read(int(st.split()[1])).decode() if st.startswith(b"OK ") else ""
-    check("STATS in Prometheus format", 'p11dkim_requests_total{institution="mosa",result="signed"}' in body
+    check("STATS in Prometheus format", 'p11dkim_requests_total{front="native",institution="mosa",result="signed"}' in body
           and "p11dkim_request_seconds_bucket" in body, body[:300])
     s.close()
 

@@ -88,7 +88,7 @@ def flaky(table):
         bad = [r for r in ok if not dkimpy_ok(r[2] + wire(r[1]), table)]
         check("flaky token: every signature verifies (dkimpy, %d)" % len(ok), not bad)
         body = stats_text()
-        m = re.search(r'p11dkim_token_bad_signatures_total\{institution="mosa"\} (\d+)', body)
+        m = re.search(r'p11dkim_token_bad_signatures_total\{front="native",institution="mosa"\} (\d+)', body)
         check("flaky token: bad signatures counted in STATS (%s)" % (m.group(1) if m else None),
               m is not None and int(m.group(1)) > 50)
         check("flaky token: bad signatures logged as security events", "security: institution mosa" in log_text())

@@ -50,9 +50,10 @@ ONE_USER = "require-separate-users = false"
 
 
 def write_conf(extra=None, active_mosa="stxsel1", broken=False, milter="", users=ONE_USER, workers=16,
-               top="", listen_extra="", per_uid=True):
+               top="", listen_extra="", per_uid=True, milter_path=None):
     """extra: lines to add to an institution's section, by its code; top:
     more top-level options; listen_extra: more in the listen section;
+    milter_path: the milter's socket (MILTER when None);
     per_uid: every worker for one uid (the tests' clients all run as one
     uid), or False for the default cap."""
     extra = extra or {}
@@ -106,7 +107,7 @@ institution gala {
        "extra_gala": extra.get("gala", ""), "users": users, "workers": workers, "top": top,
        "listen_extra": listen_extra}
     if milter:
-        text += 'milter "unix:%s" {\n\tmode = "0666"\n%s}\n' % (MILTER, milter)
+        text += 'milter "unix:%s" {\n\tmode = "0666"\n%s}\n' % (milter_path or MILTER, milter)
     if broken:
         text += "this is not a configuration\n"
     with open(CONF, "w") as f:

@@ -181,13 +181,14 @@ def milter(refusals):
 def counters(refusals):
     text = stats_text()
     for inst, limit in (("mosa", "rate"), ("gala", "rate"), ("venue", "daily-cap")):
-        got = metric(text, "p11dkim_quota_refusals_total", institution=inst, limit=limit)
+        got = metric(text, "p11dkim_quota_refusals_total", front="native", institution=inst, limit=limit)
         check("STATS: %s's %s refusals, both fronts, across the reload: %s (want %d)"
               % (inst, limit, got, refusals[inst]), got == refusals[inst])
-    other = [metric(text, "p11dkim_quota_refusals_total", institution=i, limit=l)
+    other = [metric(text, "p11dkim_quota_refusals_total", front="native", institution=i, limit=l)
              for i, l in (("mosa", "daily-cap"), ("gala", "daily-cap"), ("venue", "rate"))]
     check("STATS: no refusal by a limit the institution does not have", other == [0, 0, 0], other)
-    errors = [metric(text, "p11dkim_token_errors_total", institution=i) for i in ("mosa", "gala", "venue")]
+    errors = [metric(text, "p11dkim_token_errors_total", front="native", institution=i)
+              for i in ("mosa", "gala", "venue")]
     check("STATS: a quota refusal is not a token error", errors == [0, 0, 0], errors)
 
 

@@ -204,7 +204,7 @@ def slow_peer():
           len(cut) == 2 and all(3.5 < o[0] < 7 and o[2] for o in cut), out)
     status, body = sign_raw(b"STATS\n")
     check("STATS counts the connections over the cap",
-          b"p11dkim_uid_limit_total 2\n" in body, body[-400:])
+          b'p11dkim_uid_limit_total{front="native"} 2\n' in body, body[-400:])
     check("the cut requests are logged", "reason=request not complete within request-timeout" in log_text())
 
 

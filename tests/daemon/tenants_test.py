@@ -159,7 +159,7 @@ def start_and_sign(table):
         check("signs for %s, verified by dkimpy" % code(i), ok, why)
     print("first signatures %.2f s after start" % (time.time() - t0))
     check("every institution is up in STATS",
-          wait_for(lambda: 'p11dkim_institutions{state="up"} %d' % N in stats(), 120),
+          wait_for(lambda: 'p11dkim_institutions{front="native",state="up"} %d' % N in stats(), 120),
           re.findall(r"p11dkim_institutions\{.*", stats()))
     return d
 
@@ -247,9 +247,9 @@ def broken_tokens(table):
         ok, why = signs(gone, 5)
         check("the institution whose token is missing gets TEMPFAIL", why.startswith("TEMPFAIL"), why)
         body = stats()
-        check("STATS shows both down", 'p11dkim_institution_up{institution="%s"} 0' % code(bad) in body and
-              'p11dkim_institution_up{institution="%s"} 0' % code(gone) in body and
-              'p11dkim_institutions{state="down"} 2' in body, re.findall(r"p11dkim_institutions\{.*", body))
+        check("STATS shows both down", 'p11dkim_institution_up{front="native",institution="%s"} 0' % code(bad) in body and
+              'p11dkim_institution_up{front="native",institution="%s"} 0' % code(gone) in body and
+              'p11dkim_institutions{front="native",state="down"} 2' in body, re.findall(r"p11dkim_institutions\{.*", body))
         time.sleep(3)
         for _ in range(3):
             signs(bad, 6)

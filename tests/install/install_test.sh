@@ -62,11 +62,12 @@ lib/pkgconfig/libp11dkimclient.pc
 lib/systemd/system/p11dkimd.service
 lib/sysusers.d/p11dkim.conf
 lib/tmpfiles.d/p11dkim.conf
+sbin/p11dkim-ctl
 sbin/p11dkimd
 EOF
 check "installed files (diff want got): $(diff "$T/want" "$T/files" | tr '\n' ' ')" \
     cmp -s "$T/want" "$T/files"
-for m in p11dkimd.8 p11dkim-keys.8 p11dkim-sign.1 p11dkim.conf.5; do
+for m in p11dkimd.8 p11dkim-keys.8 p11dkim-sign.1 p11dkim.conf.5 p11dkim-ctl.8; do
 	check "man page $m" test -f "$R$PREFIX/share/man/man${m##*.}/$m"
 done
 for f in README.md p11dkimd.md examples/p11dkim.conf examples/p11dkimd.service \

@@ -107,7 +107,7 @@ setup(void **state)
 		fail_msg("%s", err);
 	front.conf = conf;
 	front.keys = &keys;
-	front.stats = stats_new(conf);
+	front.stats = stats_new(conf, "native");
 	return 0;
 }
 

@@ -294,7 +294,7 @@ def main():
               log_text().count("killed by signal 31") == 1, log_text()[-1000:])
         text = open(stats).read() if os.path.exists(stats) else ""
         check("the milter's counters are in its stats file",
-              'p11dkim_requests_total{institution="mosa",result="signed"}' in text, text[:300])
+              'p11dkim_requests_total{front="milter",institution="mosa",result="signed"}' in text, text[:300])
     finally:
         if d.p.poll() is None:
             d.p.kill()

@@ -9,9 +9,9 @@
 #   3. installs them in a throw-away root and runs
 #      tests/package/production_steps.sh there: users and folders, the key
 #      ceremony for two institutions as p11dkim-signer, the daemon started
-#      with the unit's ExecStart as systemd would, signing as an allowed
-#      user, Postfix on Debian's chroot through the milter, rotation and
-#      reload, stop, purge.
+#      with the unit's ExecStart as systemd would, p11dkim-ctl status and
+#      stats, signing as an allowed user, Postfix on Debian's chroot
+#      through the milter, rotation and reload, stop, purge.
 #
 # The throw-away root: new mount, PID and network namespaces (unshare);
 # an overlay whose lower layer is the machine's / and whose upper layer is

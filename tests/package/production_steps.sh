@@ -183,6 +183,11 @@ for pid in $(ps -o pid= --ppid "$daemon"); do
 	esac
 done
 
+check "p11dkim-ctl status: running (the installed program, the default file)" \
+    sh -c 'p11dkim-ctl status | grep -q "^p11dkimd is running"'
+check "p11dkim-ctl stats: the counters, with the package's version" \
+    sh -c "p11dkim-ctl stats | grep -q '^p11dkim_build_info{front=\"native\",version=\"$(p11dkimd --version | cut -d' ' -f2)\"} 1\$'"
+
 step "sign as mailer (p11dkim-sign, and a program built with pkg-config)"
 printf 'From: Tickets <tickets@mosamuseum.com>\r\nTo: v@example.org\r\nSubject: tickets\r\nDate: Thu, 26 Nov 2026 10:00:00 +0100\r\nMessage-ID: <m1@mosamuseum.com>\r\n\r\nHello.\r\n' >"$W/mosa.eml"
 sed 's/mosamuseum.com/venue.example.org/g' "$W/mosa.eml" >"$W/venue.eml"

@@ -554,6 +554,33 @@ test_missing_file(void **state)
 	    "file");
 }
 
+/* test_metrics_listen - ADDRESS:PORT, numeric; loopback or not */
+static void
+test_metrics_listen(void **state)
+{
+	static const char *const good[] = { "127.0.0.1:9464", "[::1]:1",
+	    "192.0.2.7:65535", "[2001:db8::1]:9464", NULL };
+	static const char *const bad[] = { "127.0.0.1", "127.0.0.1:0",
+	    "127.0.0.1:65536", "localhost:9464", "::1:9464", "[::1]", ":9464",
+	    "127.0.0.1:94x", "127.0.0.1:-1", "[127.0.0.1]:9464", NULL };
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	(void)state;
+	for (size_t k = 0; good[k] != NULL; k++)
+		assert_int_equal(conf_parse_inet(good[k], &ss, &len), 0);
+	for (size_t k = 0; bad[k] != NULL; k++)
+		assert_int_equal(conf_parse_inet(bad[k], &ss, &len), -1);
+	assert_int_equal(conf_parse_inet("127.3.2.1:80", &ss, &len), 0);
+	assert_true(conf_inet_loopback(&ss));
+	assert_int_equal(conf_parse_inet("[::1]:80", &ss, &len), 0);
+	assert_true(conf_inet_loopback(&ss));
+	assert_int_equal(conf_parse_inet("0.0.0.0:80", &ss, &len), 0);
+	assert_false(conf_inet_loopback(&ss));
+	assert_int_equal(conf_parse_inet("[::]:80", &ss, &len), 0);
+	assert_false(conf_inet_loopback(&ss));
+}
+
 int
 main(void)
 {
@@ -571,6 +598,7 @@ main(void)
 		cmocka_unit_test(test_id_range),
 		cmocka_unit_test(test_numeric_id),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_metrics_listen),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
