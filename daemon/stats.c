@@ -260,6 +260,27 @@ render_quota(const struct keytab *keys, struct signer *signer,
 	return rc;
 }
 
+/*
+ * render_onboarding - per institution, live (1: its DNS was confirmed,
+ * or it was configured before the onboarding gate) or pending (0), as
+ * the keytab read it at start or at the last reload
+ */
+static int
+render_onboarding(const struct keytab *keys, struct buf *out)
+{
+	int	 rc;
+
+	rc = buf_printf(out, "# HELP p11dkim_institution_live 1 when the "
+	    "institution is live, 0 while it is pending (DNS not confirmed).\n"
+	    "# TYPE p11dkim_institution_live gauge\n");
+	for (size_t k = 0; rc == 0 && k < keys->n; k++)
+		if (keys->e[k].kind == CONF_KIND_MAIN)
+			rc = buf_printf(out, "p11dkim_institution_live{"
+			    "institution=\"%s\"} %d\n", keys->e[k].inst->code,
+			    !keys->e[k].pending);
+	return rc;
+}
+
 /* stats_bound - how large the exposition text may grow */
 size_t
 stats_bound(const struct conf *c)
@@ -278,6 +299,8 @@ stats_render(struct stats *s, const struct keytab *keys,
 	    out) : 0;
 	if (rc == 0 && keys != NULL && signer != NULL)
 		rc = render_quota(keys, signer, out);
+	if (rc == 0 && keys != NULL)
+		rc = render_onboarding(keys, out);
 	pthread_mutex_lock(&s->mu);
 	if (rc == 0)
 		rc = render_requests(s, out);
