@@ -249,5 +249,6 @@ int	cmd_rotate(struct keys_run *, int, char **);
 int	cmd_log(struct keys_run *, int, char **);
 int	cmd_preflight(struct keys_run *, int, char **);
 int	cmd_demote(struct keys_run *, int, char **);
+int	cmd_dns_watch(struct keys_run *, int, char **);
 
 #endif

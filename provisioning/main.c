@@ -48,6 +48,11 @@ static const struct keys_cmd commands[] = {
 	  "check-dns INST --promote [--zone FILE|-]", cmd_check_dns },
 	{ "demote", "make a live institution pending: the daemon stops "
 	  "signing for it", "demote INST", cmd_demote },
+	{ "dns-watch", "check every live institution's CNAMEs and keys in "
+	  "DNS, paced; report drift, demote after a grace period",
+	  "dns-watch [--rate QPS] [--concurrency N] [--spread SECONDS] "
+	  "[--metrics FILE] [--demote-after SECONDS] [--every SECONDS]",
+	  cmd_dns_watch },
 	{ "list", "every key on the institutions' tokens",
 	  "list [INST]", cmd_list },
 	{ "audit", "each key's protections as its token enforces them; fail "
