@@ -2,7 +2,9 @@
 tests (python3-dnslib): it serves the records of zone-file text, follows
 a CNAME to a TXT it also holds (as a recursive resolver would), answers
 NXDOMAIN for names it does not hold, and counts every query it gets,
-with the time it came.  The records can be changed while it runs.
+with the time the kernel received it (SO_TIMESTAMPNS: a busy machine
+that delays this thread does not bunch the times up).  The records can
+be changed while it runs.
 
     dns = DnsFixture()            # 127.0.0.1, a free UDP port
     dns.load(text)                # replace every record
@@ -10,35 +12,26 @@ with the time it came.  The records can be changed while it runs.
     p11dkim-keys --resolver dns.address ...
     dns.stop()
 """
+import socket
+import struct
 import threading
-import time
 
-from dnslib import QTYPE, RCODE, RR
-from dnslib.server import BaseResolver, DNSLogger, DNSServer
+from dnslib import QTYPE, RCODE, RR, DNSRecord
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)   # Linux
 
 
 def _key(name, rtype):
     return (str(name).rstrip(".").lower(), rtype)
 
 
-class _Resolver(BaseResolver):
-    def __init__(self, fixture):
-        self.f = fixture
-
-    def resolve(self, request, handler):
-        q = request.q
-        name, qtype = str(q.qname), QTYPE[q.qtype]
-        reply = request.reply()
-        reply.header.aa = 1
-        with self.f.lock:
-            self.f.queries.append((time.monotonic(), name.rstrip(".").lower(), qtype))
-            rrs = self.f.answer(name, qtype)
-            known = any(k[0] == name.rstrip(".").lower() for k in self.f.records)
-        for rr in rrs:
-            reply.add_answer(rr)
-        if not rrs and not known:
-            reply.header.rcode = RCODE.NXDOMAIN
-        return reply
+def _arrival(ancillary):
+    """The kernel's receive time of a datagram (CLOCK_REALTIME), or None."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return sec + nsec / 1e9
+    return None
 
 
 class DnsFixture:
@@ -46,11 +39,44 @@ class DnsFixture:
         self.lock = threading.Lock()
         self.records = {}
         self.queries = []
-        self.server = DNSServer(_Resolver(self), port=0, address="127.0.0.1",
-                                logger=DNSLogger(logf=lambda s: None))
-        self.server.start_thread()
-        self.port = self.server.server.server_address[1]
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
         self.address = "127.0.0.1:%d" % self.port
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                data, anc, _, peer = self.sock.recvmsg(4096, 256)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                request = DNSRecord.parse(data)
+            except Exception:       # not a DNS message: no answer
+                continue
+            self.sock.sendto(self._reply(request, _arrival(anc)).pack(), peer)
+
+    def _reply(self, request, when):
+        q = request.q
+        name, qtype = str(q.qname).rstrip(".").lower(), QTYPE[q.qtype]
+        reply = request.reply()
+        reply.header.aa = 1
+        with self.lock:
+            self.queries.append((when, name, qtype))
+            rrs = self.answer(name, qtype)
+            known = any(k[0] == name for k in self.records)
+        for rr in rrs:
+            reply.add_answer(rr)
+        if not rrs and not known:
+            reply.header.rcode = RCODE.NXDOMAIN
+        return reply
 
     def answer(self, name, qtype):
         """The records for a query: the CNAME at name (and, unless the
@@ -86,4 +112,7 @@ class DnsFixture:
             return [t for t, _, _ in self.queries]
 
     def stop(self):
-        self.server.stop()
+        if self.running:
+            self.running = False
+            self.thread.join()
+            self.sock.close()
