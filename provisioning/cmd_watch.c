@@ -15,7 +15,8 @@
  *
  * Queries are paced (--rate a second, spread over --spread seconds if
  * that is slower) with at most --concurrency lookups at once; the
- * PKCS#11 module is never loaded.
+ * PKCS#11 module is never loaded.  SIGTERM ends a run after the
+ * institutions being checked: what was not checked is left as it was.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -41,7 +42,7 @@ struct watch_opts {
 
 static volatile sig_atomic_t watch_stop;
 
-/* on_stop - SIGTERM, SIGINT: end after the current run */
+/* on_stop - SIGTERM, SIGINT: check no further institution, then end */
 static void
 on_stop(int sig)
 {
@@ -154,7 +155,7 @@ apply(struct keys_run *r, const struct watch_item *it, long long now,
 		keys_fail(EX_CONFIG, "dns-watch: %s", err);
 		return;
 	}
-	if (old.onboard != ONBOARD_LIVE)
+	if (!it->checked || old.onboard != ONBOARD_LIVE)
 		return;
 	rs = old;
 	switch (watch_decide(&rs, it->drift, now, grace)) {
@@ -241,6 +242,7 @@ watch_run(struct keys_run *r, const struct watch_opts *o)
 	memset(&w, 0, sizeof(w));
 	w.r = r;
 	w.threads = o->threads;
+	w.stop = &watch_stop;
 	pthread_mutex_init(&w.mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (live_items(&w, err, sizeof(err)) < 0 ||

@@ -251,9 +251,10 @@ worker(void *arg)
 		pthread_mutex_lock(&w->mu);
 		i = w->next++;
 		pthread_mutex_unlock(&w->mu);
-		if (i >= w->n)
+		if (i >= w->n || (w->stop != NULL && *w->stop))
 			return NULL;
 		check_item(w, &w->items[i]);
+		w->items[i].checked = 1;
 	}
 }
 

@@ -13,6 +13,7 @@
 #define P11DKIM_WATCH_INT_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <time.h>
 
 #include "p11dkim/buf.h"
@@ -46,6 +47,7 @@ struct watch_item {
 	const struct conf_institution *inst;
 	struct rotation_state rs;
 	enum watch_drift drift;
+	int	 checked;		/* 0: the run stopped before it */
 	char	 detail[WATCH_DETAIL_MAX];	/* for the log line */
 };
 
@@ -62,6 +64,7 @@ struct watch {
 	size_t	 next;			/* the next item to check */
 	struct timespec slot;		/* when the next query may leave */
 	unsigned long queries;
+	volatile sig_atomic_t *stop;	/* set: check no further item */
 };
 
 /* --- watch_policy.c ------------------------------------------------ */

@@ -106,10 +106,12 @@ watch_metrics(const struct watch *w, long long when, double seconds,
 	    "institution's DNS no longer shows its CNAMEs or its key (reason "
 	    "says what), 0 when it does.\n# TYPE p11dkim_dns_drift gauge\n");
 	for (size_t i = 0; rc == 0 && i < w->n; i++)
-		rc = buf_printf(out, "p11dkim_dns_drift{institution=\"%s\","
-		    "reason=\"%s\"} %d\n", w->items[i].inst->code,
-		    watch_drift_name(w->items[i].drift),
-		    w->items[i].drift != WATCH_OK);
+		if (w->items[i].checked)
+			rc = buf_printf(out, "p11dkim_dns_drift{institution="
+			    "\"%s\",reason=\"%s\"} %d\n",
+			    w->items[i].inst->code,
+			    watch_drift_name(w->items[i].drift),
+			    w->items[i].drift != WATCH_OK);
 	if (rc == 0)
 		rc = buf_printf(out, "# HELP p11dkim_dns_watch_last_run_seconds "
 		    "When the last dns-watch run ended (Unix time).\n# TYPE "

@@ -90,13 +90,14 @@ test_fpr(void **state)
 	    "96177a9cb410ff61f20015ad");
 }
 
-/* test_metrics - one series per institution, with its reason */
+/* test_metrics - one series per checked institution, with its reason */
 static void
 test_metrics(void **state)
 {
-	char	 mosa[] = "mosa", venue[] = "venue";
-	struct conf_institution a = { .code = mosa }, b = { .code = venue };
-	struct watch_item items[2];
+	char	 mosa[] = "mosa", venue[] = "venue", gala[] = "gala";
+	struct conf_institution a = { .code = mosa }, b = { .code = venue },
+	    c = { .code = gala };
+	struct watch_item items[3];
 	struct watch w;
 	struct buf out;
 
@@ -105,9 +106,11 @@ test_metrics(void **state)
 	memset(items, 0, sizeof(items));
 	items[0].inst = &a;
 	items[1].inst = &b;
+	items[2].inst = &c;		/* the run stopped before it */
+	items[0].checked = items[1].checked = 1;
 	items[1].drift = WATCH_CNAME_CHANGED;
 	w.items = items;
-	w.n = 2;
+	w.n = 3;
 	w.queries = 7;
 	buf_init(&out, 4096);
 	assert_int_equal(watch_metrics(&w, 1700000000, 1.5, &out), 0);
@@ -115,6 +118,7 @@ test_metrics(void **state)
 	    "\"mosa\",reason=\"ok\"} 0\np11dkim_dns_drift{institution=\"venue\","
 	    "reason=\"cname-changed\"} 1\n"));
 	assert_non_null(strstr(buf_str(&out), "\np11dkim_dns_watch_queries 7\n"));
+	assert_null(strstr(buf_str(&out), "gala"));
 	assert_non_null(strstr(buf_str(&out),
 	    "\np11dkim_dns_watch_last_run_seconds 1700000000\n"));
 	buf_release(&out);
