@@ -71,7 +71,7 @@ class DnsFixture:
         with self.lock:
             self.queries.append((when, name, qtype))
             rrs = self.answer(name, qtype)
-            known = any(k[0] == name for k in self.records)
+            known = any((name, t) in self.records for t in ("CNAME", "TXT", "A", "AAAA", "NS", "SOA"))
         for rr in rrs:
             reply.add_answer(rr)
         if not rrs and not known:
