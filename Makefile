@@ -299,6 +299,10 @@ install: all
 	    >$(DESTDIR)$(PKGCONFIGDIR)/libp11dkimclient.pc
 	sed 's|/usr/local/sbin/p11dkimd|$(SBINDIR)/p11dkimd|' \
 	    examples/p11dkimd.service >$(DESTDIR)$(UNITDIR)/p11dkimd.service
+	sed 's|/usr/local/bin/p11dkim-keys|$(BINDIR)/p11dkim-keys|' \
+	    examples/p11dkim-dns-watch.service \
+	    >$(DESTDIR)$(UNITDIR)/p11dkim-dns-watch.service
+	install -m 644 examples/p11dkim-dns-watch.timer $(DESTDIR)$(UNITDIR)/
 	install -m 644 examples/p11dkim.sysusers \
 	    $(DESTDIR)$(SYSUSERSDIR)/p11dkim.conf
 	install -m 644 examples/p11dkim.tmpfiles \

@@ -166,3 +166,11 @@ keytable() {
 		print "stxsel1._domainkey." dom " " rec
 	}'
 }
+
+# bench_promote INST - a new institution is pending until its DNS is
+# confirmed: take what `p11dkim-keys dns` prints as published and promote
+# it (uses the caller's K and $tmp)
+bench_promote() {
+	K dns "$1" >"$tmp/$1.zone" &&
+	    K check-dns "$1" --promote --zone "$tmp/$1.zone" >/dev/null
+}

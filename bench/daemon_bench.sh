@@ -104,7 +104,8 @@ setup() {
 	    >"$tmp/so.pin"
 	bench_conf "$MODULE" "" '	key-type = "rsa2048"'
 	{ K init-token mosa --so-pin "file:$tmp/so.pin" \
-	    --pin "file:$tmp/mosa.pin" && K generate mosa; } \
+	    --pin "file:$tmp/mosa.pin" && K generate mosa &&
+	    bench_promote mosa; } \
 	    >"$tmp/keys.log" 2>&1 ||
 	    { cat "$tmp/keys.log" >&2; die "token setup failed"; }
 }

@@ -93,7 +93,7 @@ bench_conf "$FAULT" "sessions = $SESSIONS
 signer-threads = $THREADS" ""
 K() { "$KEYS" -c "$tmp/p11dkim.conf" --operator bench "$@"; }
 { K init-token mosa --so-pin "file:$tmp/so.pin" --pin "file:$tmp/mosa.pin" &&
-    K generate mosa; } >"$tmp/keys.log" 2>&1 ||
+    K generate mosa && bench_promote mosa; } >"$tmp/keys.log" 2>&1 ||
     { cat "$tmp/keys.log" >&2; die "token setup failed"; }
 
 "$DAEMON" -f -c "$tmp/p11dkim.conf" 2>"$tmp/p11dkimd.log" &

@@ -64,7 +64,9 @@ institution mosa {
 CONF
 K() { "$top/$BUILD/p11dkim-keys" -c "$tmp/p11dkim.conf" --operator bench "$@"; }
 K init-token mosa --so-pin "file:$tmp/so.pin" --pin "file:$tmp/mosa.pin" >/dev/null &&
-    K generate mosa >/dev/null || die "token set-up failed"
+    K generate mosa >/dev/null && K dns mosa >"$tmp/mosa.zone" &&
+    K check-dns mosa --promote --zone "$tmp/mosa.zone" >/dev/null ||
+    die "token set-up failed"
 K dns mosa | /usr/bin/python3 -c '
 import re, sys
 t = sys.stdin.read()

@@ -78,7 +78,8 @@ setup() {
 	else
 		K init-token mosa --so-pin "file:$tmp/so.pin" \
 		    --pin "file:$tmp/mosa.pin"
-	fi >"$tmp/keys.log" 2>&1 && K generate mosa >>"$tmp/keys.log" 2>&1 ||
+	fi >"$tmp/keys.log" 2>&1 && K generate mosa >>"$tmp/keys.log" 2>&1 &&
+	    bench_promote mosa 2>>"$tmp/keys.log" ||
 	    { cat "$tmp/keys.log" >&2; die "token set-up failed"; }
 	K dns mosa | keytable mosamuseum.com >"$tmp/keys.txt" ||
 	    die "no key record in p11dkim-keys dns"

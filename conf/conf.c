@@ -53,6 +53,7 @@ static cfg_opt_t inst_opts[] = {
 	CFG_INT_CB("rate", 0, CFGF_NODEFAULT, cb_quota),
 	CFG_INT_CB("burst", 0, CFGF_NODEFAULT, cb_quota),
 	CFG_INT_CB("daily-cap", 0, CFGF_NODEFAULT, cb_quota),
+	CFG_BOOL("sign-pending", cfg_false, CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -117,6 +118,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_INT_CB("rate", 0, CFGF_NODEFAULT, cb_quota),
 	CFG_INT_CB("burst", 0, CFGF_NODEFAULT, cb_quota),
 	CFG_INT_CB("daily-cap", 0, CFGF_NODEFAULT, cb_quota),
+	CFG_BOOL("sign-pending", cfg_false, CFGF_NODEFAULT),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter", milter_opts, CFGF_MULTI | CFGF_TITLE),
@@ -259,7 +261,7 @@ lower(char *s)
 static int
 copy_institution(cfg_t *root, cfg_t *sec, struct conf_institution *i)
 {
-	cfg_t	*sels = cfg_size(sec, "selectors") ? sec : root;
+	cfg_t	*sels = cfg_size(sec, "selectors") ? sec : root, *pending_from;
 	struct dkim_err ignored;
 
 	if ((i->code = strdup(cfg_title(sec))) == NULL ||
@@ -288,6 +290,9 @@ copy_institution(cfg_t *root, cfg_t *sec, struct conf_institution *i)
 	}
 	i->subdomains = cfg_getbool(sec, "subdomains") == cfg_true;
 	i->optional = cfg_getbool(sec, "optional") == cfg_true;
+	pending_from = cfg_size(sec, "sign-pending") ? sec : root;
+	i->sign_pending = cfg_size(pending_from, "sign-pending") > 0 &&
+	    cfg_getbool(pending_from, "sign-pending") == cfg_true;
 	(void)dkim_alg_parse(cfg_getstr(sec, "algorithm"), &i->alg, &ignored);
 	if (dup_or_null(sec, "token-label", &i->token_label) < 0 ||
 	    dup_or_null(sec, "token-serial", &i->token_serial) < 0 ||

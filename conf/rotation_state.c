@@ -3,7 +3,9 @@
  * include/p11dkim/rotation_state.h).
  *
  * Format: "name=value" lines (active, step, target, retiring,
- * activated-at); unknown names and bad values are refused with the line.
+ * activated-at, onboarding, and drift-since with drift-reason while
+ * dns-watch sees drift); unknown names and bad values are refused with
+ * the line.
  * Security: the file is written 0644 in the state directory, which only
  * the key ceremony's operators may write, as a synced copy renamed over
  * the old one (atomic_file.h); a selector read from it must be one of
@@ -24,6 +26,16 @@
 static const char *const step_names[] = {
 	"idle", "generated", "published", "verified", "activated", "revoked"
 };
+
+static const char *const onboard_names[] = { "live", "pending" };
+
+/* onboard_state_name - "live" or "pending" */
+const char *
+onboard_state_name(enum onboard_state o)
+{
+	return (unsigned)o < sizeof(onboard_names) / sizeof(onboard_names[0]) ?
+	    onboard_names[o] : "unknown";
+}
 
 /* rotation_step_name - "idle", "generated", ... */
 const char *
@@ -55,28 +67,72 @@ set_selector(const struct conf_institution *i, const char *v, char *dst)
 	return 0;
 }
 
+/* parse_number - a whole number of seconds since the epoch */
+static int
+parse_number(const char *v, long long *out)
+{
+	char	*end;
+
+	errno = 0;
+	*out = strtoll(v, &end, 10);
+	return errno || *end || end == v || *out < 0 ? -1 : 0;
+}
+
+/* parse_reason - a drift reason: [a-z-]+, shorter than ROT_REASON_MAX */
+static int
+parse_reason(const char *v, char *dst)
+{
+	size_t	 n = strlen(v);
+
+	if (n == 0 || n >= ROT_REASON_MAX || strspn(v,
+	    "abcdefghijklmnopqrstuvwxyz-") != n)
+		return -1;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+/* parse_onboard - the onboarding and drift lines; 1 when not one of them */
+static int
+parse_onboard(const char *name, const char *v, struct rotation_state *st)
+{
+	if (strcmp(name, "onboarding") == 0) {
+		for (size_t k = 0; k < sizeof(onboard_names) /
+		    sizeof(onboard_names[0]); k++)
+			if (strcmp(v, onboard_names[k]) == 0) {
+				st->onboard = (enum onboard_state)k;
+				return 0;
+			}
+		return -1;
+	}
+	if (strcmp(name, "drift-since") == 0)
+		return parse_number(v, &st->drift_since);
+	if (strcmp(name, "drift-reason") == 0)
+		return parse_reason(v, st->drift_reason);
+	return 1;
+}
+
 /* parse_line - one name=value line into st */
 static int
 parse_line(const struct conf_institution *i, char *line,
     struct rotation_state *st)
 {
-	char	*eq = strchr(line, '='), *v, *end;
+	char	*eq = strchr(line, '='), *v;
+	int	 rc;
 
 	if (eq == NULL)
 		return -1;
 	*eq = '\0';
 	v = eq + 1;
+	if ((rc = parse_onboard(line, v, st)) <= 0)
+		return rc;
 	if (strcmp(line, "active") == 0)
 		return *v ? set_selector(i, v, st->active) : -1;
 	if (strcmp(line, "target") == 0)
 		return set_selector(i, v, st->target);
 	if (strcmp(line, "retiring") == 0)
 		return set_selector(i, v, st->retiring);
-	if (strcmp(line, "activated-at") == 0) {
-		errno = 0;
-		st->activated_at = strtoll(v, &end, 10);
-		return errno || *end || end == v ? -1 : 0;
-	}
+	if (strcmp(line, "activated-at") == 0)
+		return parse_number(v, &st->activated_at);
 	if (strcmp(line, "step") == 0) {
 		for (size_t k = 0; k < sizeof(step_names) / sizeof(*step_names);
 		    k++)
@@ -121,6 +177,7 @@ rotation_state_load(const struct conf *c, const struct conf_institution *i,
 		}
 	}
 	fclose(f);
+	st->from_file = 1;
 	return 0;
 }
 
@@ -174,9 +231,13 @@ rotation_state_save(const struct conf *c, const struct conf_institution *i,
 		return snprintf(err, errlen, "state path too long"), -1;
 	n = snprintf(text, sizeof(text), "# rotation state of %s, written by "
 	    "p11dkim-keys\nactive=%s\nstep=%s\ntarget=%s\nretiring=%s\n"
-	    "activated-at=%lld\n", i->code, st->active,
+	    "activated-at=%lld\nonboarding=%s\n", i->code, st->active,
 	    rotation_step_name(st->step), st->target, st->retiring,
-	    st->activated_at);
+	    st->activated_at, onboard_state_name(st->onboard));
+	if (n >= 0 && (size_t)n < sizeof(text) && st->drift_since > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "drift-since="
+		    "%lld\ndrift-reason=%s\n", st->drift_since,
+		    st->drift_reason[0] ? st->drift_reason : "unknown");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return snprintf(err, errlen, "%s: state too long", path), -1;
 	return atomic_file_write(path, text, (size_t)n, 0644, err, errlen);

@@ -86,10 +86,12 @@ keytab_build(const struct conf *c, struct keytab *t, char *err,
 			    "'%s' unknown", c->inst[i].code, rs.active);
 			goto fail;
 		}
-		for (size_t k = 0; k < conf_kinds(&c->inst[i]); k++)
+		for (size_t k = 0; k < conf_kinds(&c->inst[i]); k++) {
 			if (add_entry(t, &c->inst[i], (size_t)sel, k, err,
 			    errlen) < 0)
 				goto fail;
+			t->e[t->n - 1].pending = rs.onboard == ONBOARD_PENDING;
+		}
 	}
 	if (index_domains(c, t, err, errlen) < 0)
 		goto fail;

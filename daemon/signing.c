@@ -141,6 +141,13 @@ signing_pick(struct signing *s, const char *domain)
 		return NULL;
 	}
 	s->inst = (int)(s->e->inst - s->f->conf->inst);
+	if (s->e->pending && !s->e->inst->sign_pending) {
+		signing_fail(s, SIGNING_PERM, "institution %s is pending: CNAME "
+		    "%s._domainkey.%s not confirmed; run p11dkim-keys check-dns "
+		    "%s --promote", s->e->inst->code, s->e->selector_name,
+		    s->d_domain, s->e->inst->code);
+		return NULL;
+	}
 	return s->e;
 }
 

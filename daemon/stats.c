@@ -479,6 +479,28 @@ render_daemon(const struct stats_daemon *d, const struct labels *l,
 	    l->only, ok + 1);
 }
 
+/*
+ * render_onboarding - per institution, live (1: its DNS was confirmed,
+ * or it was configured before the onboarding gate) or pending (0), as
+ * the keytab read it at start or at the last reload
+ */
+static int
+render_onboarding(const struct labels *l, const struct keytab *keys,
+    struct buf *out)
+{
+	int	 rc;
+
+	rc = help(out, "p11dkim_institution_live", "gauge", "1 when the "
+	    "institution is live, 0 while it is pending (DNS not confirmed).");
+	for (size_t k = 0; rc == 0 && k < keys->n; k++)
+		if (keys->e[k].kind == CONF_KIND_MAIN)
+			rc = buf_printf(out, "p11dkim_institution_live{"
+			    "%sinstitution=\"%s\"} %d\n", l->comma,
+			    keys->e[k].inst->code,
+			    !keys->e[k].pending);
+	return rc;
+}
+
 /* stats_bound - how large the exposition text may grow */
 size_t
 stats_bound(const struct conf *c)
@@ -502,6 +524,8 @@ render(struct stats *const *fronts, size_t n, const char *front,
 	    signer, out) : 0;
 	if (rc == 0 && keys != NULL && signer != NULL)
 		rc = render_quota(&l, keys, signer, out);
+	if (rc == 0 && keys != NULL)
+		rc = render_onboarding(&l, keys, out);
 	if (rc == 0)
 		rc = render_daemon(fronts[0]->daemon, &l, out);
 	return rc < 0 ? rc : render_fronts(fronts, n, out);

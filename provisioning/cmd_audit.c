@@ -22,6 +22,7 @@ struct judged {
 	const struct key_audit *a;
 	const char *selector;
 	int	 active;
+	const char *onboard;		/* the institution's: live, pending */
 	unsigned flags;			/* for key_audit_verdict */
 	struct ceremony_record rec;	/* the log's record, when vouched */
 	char	 log_why[300];		/* why the log did not vouch */
@@ -247,12 +248,13 @@ print_key_json(struct keys_run *r, const struct judged *j, int first,
 	printf(",\"type\":\"%s\",\"bits\":%d,\"fingerprint\":\"%s\","
 	    "\"sensitive\":%d,\"always_sensitive\":%d,\"extractable\":%d,"
 	    "\"never_extractable\":%d,\"local\":%d,\"decrypt\":%d,"
-	    "\"unwrap\":%d,\"active\":%s", type_name(a), a->bits,
+	    "\"unwrap\":%d,\"active\":%s,\"state\":\"%s\"", type_name(a),
+	    a->bits,
 	    a->fingerprint, state_int(a, KA_SENSITIVE),
 	    state_int(a, KA_ALWAYS_SENSITIVE), state_int(a, KA_EXTRACTABLE),
 	    state_int(a, KA_NEVER_EXTRACTABLE), state_int(a, KA_LOCAL),
 	    state_int(a, KA_DECRYPT), state_int(a, KA_UNWRAP),
-	    j->active ? "true" : "false");
+	    j->active ? "true" : "false", j->onboard);
 	if (why != NULL) {
 		print_attrs_json(j);
 		printf(",\"problems\":");
@@ -267,17 +269,18 @@ print_row(struct keys_run *r, const struct judged *j)
 {
 	const struct key_audit *a = j->a;
 
-	printf("%-8s %-10s %-7s %5d  %.16s  %-4s %-4s %-4s %-4s %-4s %s\n",
+	printf("%-8s %-10s %-7s %5d  %.16s  %-4s %-4s %-4s %-4s %-4s %s%s%s\n",
 	    r->inst->code, j->selector, type_name(a), a->bits, a->fingerprint,
 	    yes_no(a, KA_SENSITIVE), yes_no(a, KA_ALWAYS_SENSITIVE),
 	    yes_no(a, KA_EXTRACTABLE), yes_no(a, KA_NEVER_EXTRACTABLE),
-	    yes_no(a, KA_LOCAL), j->active ? "active" : "");
+	    yes_no(a, KA_LOCAL), j->active ? "active" : "", j->active ? ", " :
+	    "", j->active ? j->onboard : "");
 }
 
 /* one_key - list or audit one key; counts it */
 static void
-one_key(struct keys_run *r, const struct key_audit *a, const char *active,
-    int audit, struct tally *t)
+one_key(struct keys_run *r, const struct key_audit *a,
+    const struct rotation_state *rs, int audit, struct tally *t)
 {
 	struct judged j;
 	struct buf why;
@@ -286,7 +289,8 @@ one_key(struct keys_run *r, const struct key_audit *a, const char *active,
 	memset(&j, 0, sizeof(j));
 	j.a = a;
 	j.selector = selector_of(r->inst, a->label);
-	j.active = strcmp(j.selector, active) == 0;
+	j.active = strcmp(j.selector, rs->active) == 0;
+	j.onboard = onboard_state_name(rs->onboard);
 	buf_init(&why, 4096);
 	if (audit) {
 		vouch(r, &j, t->strict);
@@ -335,7 +339,7 @@ walk(struct keys_run *r, int audit, struct tally *t, int *st)
 			    r->inst->code, token_info(r->tok)->label);
 	}
 	for (size_t k = 0; k < n; k++)
-		one_key(r, &list[k], rs.active, audit, t);
+		one_key(r, &list[k], &rs, audit, t);
 	key_audit_free(list, n);
 	return 0;
 }

@@ -401,27 +401,32 @@ check_one(struct keys_run *r, size_t i, size_t kind, const struct dns_zone *z,
 	return ok;
 }
 
+#define CHECK_DNS_USAGE	"usage: check-dns INST [SELECTOR] [--zone FILE|-] " \
+	"| check-dns INST --promote [--zone FILE|-]"
+
 /* cmd_check_dns - p11dkim-keys check-dns INST [SELECTOR] [--zone FILE] */
 int
 cmd_check_dns(struct keys_run *r, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "zone", required_argument, NULL, 'z' }, { NULL, 0, NULL, 0 }
+		{ "zone", required_argument, NULL, 'z' },
+		{ "promote", no_argument, NULL, 'p' }, { NULL, 0, NULL, 0 }
 	};
 	struct dns_zone zone;
 	const char *zpath = NULL;
-	int	 c, st, sel = -1, all = 1, first = 1;
+	int	 c, st, sel = -1, all = 1, first = 1, promote = 0;
 
 	keys_getopt_reset();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'z')
-			return keys_fail(EX_USAGE, "usage: check-dns INST "
-			    "[SELECTOR] [--zone FILE|-]");
-		zpath = optarg;
+		if (c == 'p')
+			promote = 1;
+		else if (c == 'z')
+			zpath = optarg;
+		else
+			return keys_fail(EX_USAGE, CHECK_DNS_USAGE);
 	}
-	if (optind >= argc || argc - optind > 2)
-		return keys_fail(EX_USAGE, "usage: check-dns INST [SELECTOR] "
-		    "[--zone FILE|-]");
+	if (optind >= argc || argc - optind > 2 - promote)
+		return keys_fail(EX_USAGE, CHECK_DNS_USAGE);
 	if ((st = keys_institution(r, argv[optind])) != EX_OK ||
 	    (st = keys_token(r)) != EX_OK)
 		return st;
@@ -438,7 +443,12 @@ cmd_check_dns(struct keys_run *r, int argc, char **argv)
 				    &first);
 	if (r->json)
 		printf("]\n");
+	st = all ? EX_OK : EX_CHECK_FAILED;
+	if (promote) {
+		fflush(stdout);
+		st = keys_promote(r, zpath ? &zone : NULL);
+	}
 	if (zpath != NULL)
 		dns_zone_release(&zone);
-	return all ? EX_OK : EX_CHECK_FAILED;
+	return st;
 }

@@ -289,6 +289,23 @@ keys_generate_for(struct keys_run *r, size_t i, const char *type_name,
 	return st;
 }
 
+static int any_key(struct keys_run *, size_t);
+
+/*
+ * new_institution - no state file and no key on its token: the first
+ * generate of an institution, which leaves it pending
+ */
+static int
+new_institution(struct keys_run *r, const struct rotation_state *rs)
+{
+	if (rs->from_file || keys_token(r) != EX_OK)
+		return 0;
+	for (size_t i = 0; i < CONF_SELECTORS; i++)
+		if (any_key(r, i))
+			return 0;
+	return 1;
+}
+
 /* cmd_generate - p11dkim-keys generate INST [SELECTOR] [--type T] [--strict] */
 int
 cmd_generate(struct keys_run *r, int argc, char **argv)
@@ -301,7 +318,7 @@ cmd_generate(struct keys_run *r, int argc, char **argv)
 	const char *type = NULL;
 	unsigned flags = 0;
 	char	 err[512];
-	int	 c, st, i;
+	int	 c, st, i, fresh;
 
 	keys_getopt_reset();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -323,10 +340,13 @@ cmd_generate(struct keys_run *r, int argc, char **argv)
 	i = keys_selector(r, argc - optind == 2 ? argv[optind + 1] : rs.active);
 	if (i < 0)
 		return EX_USAGE;
-	if ((st = keys_ready(r, 0)) != EX_OK)
+	fresh = new_institution(r, &rs);
+	if ((st = keys_ready(r, fresh)) != EX_OK)
 		return st;
 	st = keys_generate_for(r, (size_t)i, type ? type : r->inst->key_type,
 	    flags);
+	if (st == EX_OK && fresh)
+		st = keys_onboard_new(r, &rs);
 	if (st == EX_OK)
 		printf("next: p11dkim-keys dns %s\n", r->inst->code);
 	return st;

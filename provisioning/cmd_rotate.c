@@ -46,29 +46,13 @@ out_of_order(struct keys_run *r, const struct rotation_state *rs,
 	    step, r->inst->code, rotation_step_name(rs->step), need);
 }
 
-/*
- * save - the new state, then its log record; when the log will not take
- * the record, the old state is put back, so nothing changed
- */
+/* save - the new state, then its log record (see keys_state_save) */
 static int
 save(struct keys_run *r, const struct rotate *o,
     const struct rotation_state *rs, const char *action, const char *sel,
     const char *fpr)
 {
-	char	 err[KEYS_WHY_MAX], lerr[KEYS_WHY_MAX];
-
-	keys_fault(r, "state");
-	if (rotation_state_save(r->conf, r->inst, rs, err, sizeof(err)) < 0)
-		return keys_fail(EX_IOERR, "%s", err);
-	if (keys_log_err(r, action, sel, fpr, "ok", lerr, sizeof(lerr)) == 0)
-		return EX_OK;
-	if (rotation_state_save(r->conf, r->inst, &o->old, err,
-	    sizeof(err)) < 0)
-		return keys_fail(EX_IOERR, "%s; and the old rotation state "
-		    "could not be put back (%s): the state file says step "
-		    "'%s', unlogged", lerr, err, rotation_step_name(rs->step));
-	return keys_fail(EX_IOERR, "%s; the rotation state was put back: "
-	    "step '%s' as before", lerr, rotation_step_name(o->old.step));
+	return keys_state_save(r, &o->old, rs, action, sel, fpr);
 }
 
 /* standby - the selector that is not active */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "p11dkim/rotation_state.h"
 #include "p11dkim/token_admin.h"
 #include "keys.h"
 
@@ -84,6 +85,8 @@ cmd_init_token(struct keys_run *r, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *so_src = NULL, *user_src = NULL;
+	struct rotation_state rs;
+	char	 why[KEYS_WHY_MAX];
 	struct pin so, user;
 	long	 slot = -1, min = PIN_MIN_DEFAULT;
 	char	*end;
@@ -109,8 +112,11 @@ cmd_init_token(struct keys_run *r, int argc, char **argv)
 	if (optind != argc - 1)
 		return keys_fail(EX_USAGE, "usage: init-token INST [--slot N] "
 		    "[--so-pin SRC] [--pin SRC] [--min-pin N]");
-	if ((st = keys_institution(r, argv[optind])) != EX_OK ||
-	    (st = keys_ready(r, 0)) != EX_OK)
+	if ((st = keys_institution(r, argv[optind])) != EX_OK)
+		return st;
+	if (rotation_state_load(r->conf, r->inst, &rs, why, sizeof(why)) < 0)
+		return keys_fail(EX_CONFIG, "%s", why);
+	if ((st = keys_ready(r, !rs.from_file)) != EX_OK)
 		return st;
 	if ((st = get_new_pin(so_src, "security officer PIN", (size_t)min,
 	    &so)) != EX_OK)
@@ -123,5 +129,5 @@ cmd_init_token(struct keys_run *r, int argc, char **argv)
 	st = init_token(r, slot, &so, &user);
 	pin_wipe(&so);
 	pin_wipe(&user);
-	return st;
+	return st == EX_OK ? keys_onboard_new(r, &rs) : st;
 }

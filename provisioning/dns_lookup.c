@@ -1,7 +1,9 @@
 /*
  * dns_lookup.c - live lookups of TXT and CNAME records through the
- * system resolver (libresolv, /etc/resolv.conf), and the parsers of the
- * answers they bring (see include/p11dkim/dns_record.h).
+ * system resolver (libresolv, /etc/resolv.conf) or one named resolver
+ * (dns_lookup_set_resolver: an address and port, e.g. a local
+ * authoritative server), and the parsers of the answers they bring (see
+ * include/p11dkim/dns_record.h).
  *
  * Security notes: answers are untrusted.  A message is read with
  * ns_initparse() and ns_parserr() within ANSWER_MAX bytes; the
@@ -14,8 +16,10 @@
 #include <netinet/in.h>
 #include <arpa/nameser.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <resolv.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +28,42 @@
 #include "dns_int.h"
 
 #define ANSWER_MAX	65536		/* a DNS message over TCP */
+
+/* The resolver every lookup asks; port 0: the system's (resolv.conf). */
+static struct sockaddr_in resolver;
+
+/* dns_lookup_set_resolver - ask only ADDR[:PORT] (IPv4) from now on */
+int
+dns_lookup_set_resolver(const char *spec, char *err, size_t errlen)
+{
+	char	 addr[INET_ADDRSTRLEN], *end;
+	const char *colon = strchr(spec, ':');
+	size_t	 alen = colon ? (size_t)(colon - spec) : strlen(spec);
+	unsigned long port = 53;
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	if (colon != NULL) {
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (errno || *end || end == colon + 1 || port == 0 ||
+		    port > 65535)
+			return dns_say(err, errlen, -1, "resolver '%.64s': the "
+			    "port must be 1 to 65535", spec);
+	}
+	if (alen >= sizeof(addr))
+		return dns_say(err, errlen, -1, "resolver '%.64s': not an IPv4 "
+		    "address[:port]", spec);
+	memcpy(addr, spec, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
+		return dns_say(err, errlen, -1, "resolver '%.64s': not an IPv4 "
+		    "address[:port]", spec);
+	sin.sin_port = htons((unsigned short)port);
+	resolver = sin;
+	return 0;
+}
 
 /* under_invalid - RFC 6761 6.4: names under .invalid never exist */
 static int
@@ -75,6 +115,10 @@ lookup_send(const char *name, int type, const char *what,
 	if (res_ninit(&res) < 0)
 		return dns_say(err, errlen, -1, "%s lookup of %.253s: cannot "
 		    "initialise the resolver", what, name);
+	if (resolver.sin_port != 0) {
+		res.nscount = 1;
+		res.nsaddr_list[0] = resolver;
+	}
 	qlen = res_nmkquery(&res, ns_o_query, name, ns_c_in, type, NULL, 0,
 	    NULL, query, sizeof query);
 	if (qlen < 0) {

@@ -213,6 +213,30 @@ int	keys_destroy_selector(struct keys_run *, size_t i, const char *how);
 /* keys_have_key - 1 when selector i has its key of this kind */
 int	keys_have_key(struct keys_run *, size_t i, size_t kind);
 
+struct rotation_state;
+
+/*
+ * keys_state_save - save the state rs, then log action; when the log will
+ * not take it, put old back.  EX_OK or a printed status.
+ */
+int	keys_state_save(struct keys_run *, const struct rotation_state *old,
+	    const struct rotation_state *rs, const char *action,
+	    const char *sel, const char *fpr);
+
+/* keys_onboard_set - move the institution to live or pending, logged */
+int	keys_onboard_set(struct keys_run *, const struct rotation_state *old,
+	    int onboard_state, const char *action);
+
+/* keys_onboard_new - a new institution (no state file) starts pending */
+int	keys_onboard_new(struct keys_run *, const struct rotation_state *old);
+
+/*
+ * keys_promote - live when every CNAME of the institution is in place
+ * and the active selector's record holds the token's key; else refused,
+ * naming the record (EX_CHECK_FAILED)
+ */
+int	keys_promote(struct keys_run *, const struct dns_zone *zone);
+
 int	cmd_init_token(struct keys_run *, int, char **);
 int	cmd_token_info(struct keys_run *, int, char **);
 int	cmd_generate(struct keys_run *, int, char **);
@@ -224,5 +248,7 @@ int	cmd_check_dns(struct keys_run *, int, char **);
 int	cmd_rotate(struct keys_run *, int, char **);
 int	cmd_log(struct keys_run *, int, char **);
 int	cmd_preflight(struct keys_run *, int, char **);
+int	cmd_demote(struct keys_run *, int, char **);
+int	cmd_dns_watch(struct keys_run *, int, char **);
 
 #endif

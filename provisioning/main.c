@@ -2,7 +2,7 @@
  * main.c - p11dkim-keys: key ceremonies for p11dkim.
  *
  *   p11dkim-keys [-c FILE] [--json] [--operator NAME] [--owner USER]
- *                [--yes] COMMAND ...
+ *                [--yes] [--resolver ADDR[:PORT]] COMMAND ...
  *   p11dkim-keys --version
  *
  * Set up an institution's token, generate its keys on the token, print
@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "p11dkim/dns_record.h"
 #include "keys.h"
 
 #define DEFAULT_CONF	"/etc/p11dkim/p11dkim.conf"
@@ -41,8 +42,17 @@ static const struct keys_cmd commands[] = {
 	  cmd_generate },
 	{ "dns", "print the DNS records: key TXT, the institution's CNAMEs, "
 	  "SPF hint", "dns INST [--revoke SELECTOR]", cmd_dns },
-	{ "check-dns", "compare what DNS publishes with the token's keys",
-	  "check-dns INST [SELECTOR] [--zone FILE|-]", cmd_check_dns },
+	{ "check-dns", "compare what DNS publishes with the token's keys; "
+	  "--promote: make a pending institution live",
+	  "check-dns INST [SELECTOR] [--zone FILE|-] | "
+	  "check-dns INST --promote [--zone FILE|-]", cmd_check_dns },
+	{ "demote", "make a live institution pending: the daemon stops "
+	  "signing for it", "demote INST", cmd_demote },
+	{ "dns-watch", "check every live institution's CNAMEs and keys in "
+	  "DNS, paced; report drift, demote after a grace period",
+	  "dns-watch [--rate QPS] [--concurrency N] [--spread SECONDS] "
+	  "[--metrics FILE] [--demote-after SECONDS] [--every SECONDS]",
+	  cmd_dns_watch },
 	{ "list", "every key on the institutions' tokens",
 	  "list [INST]", cmd_list },
 	{ "audit", "each key's protections as its token enforces them; fail "
@@ -83,7 +93,8 @@ static int
 usage(FILE *out, int status)
 {
 	fprintf(out, "usage: p11dkim-keys [-c FILE] [--json] [--operator NAME] "
-	    "[--owner USER] [--yes] COMMAND ...\n"
+	    "[--owner USER] [--yes]\n"
+	    "                    [--resolver ADDR[:PORT]] COMMAND ...\n"
 	    "       p11dkim-keys --version\n\ncommands:\n");
 	for (const struct keys_cmd *c = commands; c->name; c++)
 		fprintf(out, "  %-11s %s\n", c->name, c->summary);
@@ -185,12 +196,14 @@ main(int argc, char **argv)
 		{ "operator", required_argument, NULL, 'o' },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "owner", required_argument, NULL, 'O' },
+		{ "resolver", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct keys_run r;
 	const char *op = NULL;
+	char	 err[256];
 	int	 c, status;
 
 	memset(&r, 0, sizeof(r));
@@ -207,6 +220,11 @@ main(int argc, char **argv)
 		case 'o': op = optarg; break;
 		case 'y': r.yes = 1; break;
 		case 'O': r.owner = optarg; break;
+		case 'R':
+			if (dns_lookup_set_resolver(optarg, err, sizeof(err)) <
+			    0)
+				return keys_fail(EX_USAGE, "--resolver: %s", err);
+			break;
 		case 'h': return usage(stdout, EX_OK);
 		case 'V':
 			printf("p11dkim-keys %s\n", P11DKIM_VERSION);

@@ -84,6 +84,8 @@ run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/startup_t
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/security_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/quota_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/metrics_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/onboard_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/dnswatch_test.py
 P11DKIM_SIGN=$BUILD/p11dkim-sign
 export P11DKIM_SIGN
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/milter/milter_test.py

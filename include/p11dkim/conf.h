@@ -71,6 +71,12 @@ struct conf_institution {
 	 * top-level ones; all 0: no limit.  burst is the rate when unset.
 	 */
 	struct quota_limits quota;
+	/*
+	 * Sign while the institution is pending (its DNS not confirmed by
+	 * p11dkim-keys check-dns --promote): its own sign-pending, else the
+	 * top-level one; default no (refused with a permanent failure).
+	 */
+	int	 sign_pending;
 };
 
 /* Key kinds of an institution: its algorithm's, and the dual Ed25519. */

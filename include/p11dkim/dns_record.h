@@ -92,6 +92,15 @@ const char *dns_zone_cname(const struct dns_zone *, const char *name);
 void	dns_zone_release(struct dns_zone *);
 
 /*
+ * dns_lookup_set_resolver - from now on, ask only the resolver at
+ * "ADDR[:PORT]" (IPv4, port 53 by default) instead of those of
+ * /etc/resolv.conf.  0, or -1 with err set.  Call it before lookups
+ * start; lookups may then run in several threads at once (each has its
+ * own resolver state).
+ */
+int	dns_lookup_set_resolver(const char *spec, char *err, size_t errlen);
+
+/*
  * dns_lookup_txt - ask the system resolver (libresolv, /etc/resolv.conf)
  * for the TXT records at name and append their data to out: the strings
  * of one record concatenated, records separated by '\n'.  Returns 1 when
@@ -101,7 +110,7 @@ void	dns_zone_release(struct dns_zone *);
  * reachable, a malformed answer, a record with a NUL byte, out too
  * small); err says which.  On 0 and -1 out is left as it was.  The
  * resolver is trusted to follow CNAMEs: every TXT of class IN in the
- * answer section counts.  Not thread-safe.
+ * answer section counts.
  */
 int	dns_lookup_txt(const char *name, struct buf *out, char *err,
 	    size_t errlen);

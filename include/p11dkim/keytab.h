@@ -3,6 +3,10 @@
  * institution, with the selector that signs for it now (from the
  * rotation state), the token label of its key and the algorithm.
  *
+ * Whether the institution is pending (its DNS not yet confirmed) is
+ * read from its state file with the rotation state, at start and at
+ * each reload: the check a request makes is one flag of its entry.
+ *
  * A dual-signing institution has a second entry, for its Ed25519 key,
  * right after the first, which points to it (dual).
  *
@@ -28,6 +32,7 @@ struct keytab_entry {
 	char	 key_label[128];	/* on the institution's token */
 	enum dkim_alg alg;
 	uint32_t dual;			/* the dual entry, or KEYTAB_NONE */
+	int	 pending;		/* the state file says pending */
 };
 
 #define KEYTAB_NONE	UINT32_MAX

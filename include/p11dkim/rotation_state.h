@@ -7,6 +7,16 @@
  *
  * The steps, in order (p11dkim-keys rotate):
  *   idle -> generated -> published -> verified -> activated -> revoked -> idle
+ *
+ * The same file says whether the institution is live (its DNS was
+ * confirmed: the daemon signs for it) or pending (keys made, the
+ * institution's CNAMEs not yet confirmed: the daemon refuses unless
+ * sign-pending is set).  A file without an onboarding line, and no file
+ * at all, is live: institutions configured before the gate keep signing.
+ * p11dkim-keys init-token and the first generate of a new institution
+ * write pending; check-dns --promote writes live; demote and dns-watch
+ * write pending.  dns-watch also records when it first saw the
+ * institution's DNS drift (drift-since, drift-reason).
  */
 #ifndef P11DKIM_ROTATION_STATE_H
 #define P11DKIM_ROTATION_STATE_H
@@ -23,6 +33,12 @@ enum rotation_step {
 };
 
 #define ROT_NAME_MAX	64
+#define ROT_REASON_MAX	32		/* a drift reason: "cname-missing" */
+
+enum onboard_state {
+	ONBOARD_LIVE = 0,	/* DNS confirmed (or configured before the gate) */
+	ONBOARD_PENDING		/* keys made, DNS not confirmed */
+};
 
 struct rotation_state {
 	char	 active[ROT_NAME_MAX];	/* the selector that signs */
@@ -30,6 +46,10 @@ struct rotation_state {
 	char	 target[ROT_NAME_MAX];	/* the selector rotated to */
 	char	 retiring[ROT_NAME_MAX];/* the selector rotated from */
 	long long activated_at;		/* when target became active */
+	enum onboard_state onboard;
+	long long drift_since;		/* dns-watch first saw drift; 0: none */
+	char	 drift_reason[ROT_REASON_MAX];	/* [a-z-]+, "" when none */
+	int	 from_file;		/* load found a state file */
 };
 
 /* rotation_state_load - the state, or the configuration's when no file */
@@ -47,6 +67,9 @@ int	rotation_state_save(const struct conf *, const struct conf_institution *,
  */
 int	rotation_state_check_save(const struct conf *,
 	    const struct conf_institution *, char *err, size_t errlen);
+
+/* onboard_state_name - "live" or "pending" */
+const char *onboard_state_name(enum onboard_state);
 
 /* rotation_step_name - "idle", "generated", ... */
 const char *rotation_step_name(enum rotation_step);

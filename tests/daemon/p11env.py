@@ -306,8 +306,24 @@ def summary(name):
     return 1 if failed else 0
 
 
+def zone_of(inst):
+    """A zone file with what `p11dkim-keys dns` prints for inst: its key
+    records and its CNAMEs, as if both zones published them."""
+    path = os.path.join(T, inst + ".zone")
+    with open(path, "w") as f:
+        f.write(keys("dns", inst).stdout)
+    return path
+
+
+def promote(inst):
+    """A new institution is pending: confirm its DNS (from zone_of), so
+    that the daemon signs for it."""
+    return keys("check-dns", inst, "--promote", "--zone", zone_of(inst))
+
+
 def setup(milter="", extra=None):
-    """Tokens, keys and configuration; returns (key table, key table file)."""
+    """Tokens, keys and configuration, every institution promoted to live;
+    returns (key table, key table file)."""
     os.umask(0o077)
     os.chmod(T, 0o711)          # other uids may reach the socket (mode 0666)
     os.makedirs(os.path.join(T, "state"), exist_ok=True)
@@ -321,4 +337,6 @@ def setup(milter="", extra=None):
         check("init-token " + inst, r.returncode == 0, r.stderr)
         r = keys("generate", inst)
         check("generate " + inst, r.returncode == 0, r.stderr)
+        r = promote(inst)
+        check("check-dns --promote " + inst, r.returncode == 0, r.stdout + r.stderr)
     return keytable()

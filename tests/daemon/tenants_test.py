@@ -220,6 +220,11 @@ def add_remove_change(d, table):
     check("init-token for a new institution", r.returncode == 0, r.stderr)
     r = keys_cmd("generate", code(new))
     check("generate for a new institution", r.returncode == 0, r.stderr)
+    zone = os.path.join(T, code(new) + ".zone")
+    with open(zone, "w") as f:
+        f.write(keys_cmd("dns", code(new)).stdout)
+    r = keys_cmd("check-dns", code(new), "--promote", "--zone", zone)
+    check("the new institution is promoted (its DNS confirmed)", r.returncode == 0, r.stdout + r.stderr)
     table["stxsel1._domainkey.%s.example" % code(new)] = key_record(new) or ""
     reload_under_load(d, lambda: None, "an institution on a token made after the start signs after SIGHUP",
                       lambda: signs(new, 1, table)[0])

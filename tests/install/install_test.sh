@@ -59,6 +59,8 @@ lib/libp11dkimclient.so
 lib/libp11dkimclient.so.1
 lib/libp11dkimclient.so.1.0.0
 lib/pkgconfig/libp11dkimclient.pc
+lib/systemd/system/p11dkim-dns-watch.service
+lib/systemd/system/p11dkim-dns-watch.timer
 lib/systemd/system/p11dkimd.service
 lib/sysusers.d/p11dkim.conf
 lib/tmpfiles.d/p11dkim.conf
@@ -100,6 +102,18 @@ sed "s|=$PREFIX/sbin/p11dkimd|=$R$PREFIX/sbin/p11dkimd|" \
 if systemd-analyze verify --man=no "$T/p11dkimd.service" >"$T/verify.log" 2>&1 &&
     [ ! -s "$T/verify.log" ]; then ok; else
 	bad "systemd-analyze verify p11dkimd.service:"
+	cat "$T/verify.log"
+fi
+check "the dns-watch unit starts $PREFIX/bin/p11dkim-keys" \
+    grep -q "^ExecStart=$PREFIX/bin/p11dkim-keys .* dns-watch " \
+    "$L/systemd/system/p11dkim-dns-watch.service"
+sed "s|=$PREFIX/bin/p11dkim-keys|=$R$PREFIX/bin/p11dkim-keys|" \
+    "$L/systemd/system/p11dkim-dns-watch.service" >"$T/p11dkim-dns-watch.service"
+cp "$L/systemd/system/p11dkim-dns-watch.timer" "$T/"
+if systemd-analyze verify --man=no "$T/p11dkim-dns-watch.service" \
+    "$T/p11dkim-dns-watch.timer" >"$T/verify.log" 2>&1 &&
+    [ ! -s "$T/verify.log" ]; then ok; else
+	bad "systemd-analyze verify p11dkim-dns-watch.service and .timer:"
 	cat "$T/verify.log"
 fi
 

@@ -143,6 +143,8 @@ check "the token folder is the signer's" 0 test "$(stat -c %U "$TOKDIR")" = "$SI
 check "p11dkimd -n passes" 0 "$DAEMON" -n -c "$T/p11dkim.conf"
 expect "-n made a test signature with each key" "$T/out" "hall: sign ok: 'hall-stxed1'"
 K dns hall >"$T/hall.zone"
+check "init-token and generate left hall pending" 0 grep -qx "onboarding=pending" "$STATE/hall.state"
+check "check-dns --promote makes it live" 0 K check-dns hall --promote --zone "$T/hall.zone"
 check "preflight passes" 0 K preflight hall --zone "$T/hall.zone"
 expect "a token signature verifies with the published key" "$T/out" "verify *ok .*'hall-stxsel1' verifies with the published key"
 expect "as the signer user" "$T/out" "user *ok *checking as signer-user nobody"
@@ -173,10 +175,11 @@ else
 fi
 
 # --- every step, as the signer user, refuses what it cannot finish --------------
+cp "$STATE/hall.state" "$T/state.pre"
 check "rotate start, the log root's: refused" 74 KN rotate hall start
 expect "before anything is done" "$T/err" "ceremony log '$LOG': open to append: Permission denied: nothing was done"
 has_keys "no key was made" hall "stxed1 stxsel1 "
-check "no state was written" 1 test -e "$STATE/hall.state"
+check "no state was written" 0 cmp -s "$STATE/hall.state" "$T/state.pre"
 chown "$SIGNER" "$LOG"
 check "rotate start, the state directory root's: refused" 74 KN rotate hall start
 expect "says so" "$T/err" "rotation state of hall cannot be written"

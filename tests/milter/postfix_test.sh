@@ -96,6 +96,9 @@ K() { "$KEYS" -c "$T/p11dkim.conf" --operator test "$@"; }
 for i in mosa simp; do
 	K init-token "$i" --so-pin "file:$T/so.pin" --pin "file:$T/$i.pin" >/dev/null || bad "init-token $i"
 	K generate "$i" >/dev/null || bad "generate $i"
+	# New institutions are pending: confirm their DNS (as if published).
+	K dns "$i" >"$T/$i.zone"
+	K check-dns "$i" --promote --zone "$T/$i.zone" >/dev/null || bad "check-dns --promote $i"
 done
 # The key table for the verifiers, from what `dns` prints.
 : >"$T/keys.txt"

@@ -124,7 +124,7 @@ for i in mosa:mosamuseum.com venue:venue.example.org; do
 	    --pin "file:/etc/p11dkim/pins/$inst.pin"
 	check "generate $inst" Kq generate "$inst"
 	K dns "$inst" >"$W/$inst.zone"
-	check "check-dns $inst" Kq check-dns "$inst" --zone - <"$W/$inst.zone"
+	check "check-dns --promote $inst" Kq check-dns "$inst" --promote --zone - <"$W/$inst.zone"
 done
 check "audit" Kq audit
 check "log verify" Kq log verify
