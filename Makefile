@@ -53,9 +53,11 @@ P11_LIBS      := $(shell $(PKG_CONFIG) --libs libp11 2>/dev/null || echo -lp11) 
 CONFUSE_LIBS  := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null || echo -lconfuse)
 SYSTEMD_LIBS  := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
 SECCOMP_LIBS  := $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null || echo -lseccomp)
+ZLIB_LIBS     := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz)
 
 # --- libraries, bottom layer first -----------------------------------------
-UTIL_SRC := util/buf.c util/clock.c util/strmap.c util/atomic_file.c util/quota.c
+UTIL_SRC := util/buf.c util/clock.c util/strmap.c util/atomic_file.c util/quota.c \
+	    util/trail_record.c
 DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 	    dkim/canon_header.c dkim/header_section.c dkim/header_select.c \
 	    dkim/sig_field.c dkim/sign_params.c dkim/dkim_sign.c dkim/addr.c
@@ -91,9 +93,10 @@ CLIENT_MAP    := client/libp11dkimclient.map
 ALL_LIBS  := $(DAEMON_LIB) $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB) \
 	     $(CLIENT_LIB)
 # libsystemd: sd_notify, the readiness of a Type=notify unit (daemon/parent.c);
-# libseccomp: the children's system call filters (daemon/sandbox.c).
+# libseccomp: the children's system call filters (daemon/sandbox.c);
+# zlib: p11dkim-keys trail reads rotated, compressed trail files.
 ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv -lmilter \
-	      $(SYSTEMD_LIBS) $(SECCOMP_LIBS)
+	      $(SYSTEMD_LIBS) $(SECCOMP_LIBS) $(ZLIB_LIBS)
 
 # --- tests and benchmarks --------------------------------------------------
 # The unit tests of dkim/ and pkcs11/ with every allocation failing in turn

@@ -66,6 +66,13 @@ host_retire(void *ctx, uint32_t table)
 	signer_local_retire(ctx, table);
 }
 
+/* host_reopen - signer_ipc_serve's reopen: the trail's files */
+static void
+host_reopen(void *ctx)
+{
+	signer_local_reopen(ctx);
+}
+
 static const struct conf *signer_conf;	/* the signer process's */
 
 /* host_load - signer_ipc_serve's load: the specs in fd, checked */
@@ -91,7 +98,8 @@ host_load(void *ctx, uint32_t table, int fd, uint32_t flags,
 static void __attribute__((noreturn))
 signer_main(const struct conf *c, int ctl)
 {
-	struct signer_host host = { NULL, host_view, host_load, host_retire };
+	struct signer_host host = { NULL, host_view, host_load, host_retire,
+		host_reopen };
 	struct signer_local *local;
 	int	 keep[CHILD_KEEP_MAX] = { ctl };
 	char	 err[SIGNER_ERR_MAX];
@@ -308,6 +316,14 @@ sproc_retire(struct sproc *sp, uint32_t table)
 {
 	if (sp->ctl >= 0)
 		(void)fdpass_sendmsg(sp->ctl, 'T', -1, &table, sizeof(table));
+}
+
+/* sproc_reopen - open the signing trail's files anew ('O') */
+void
+sproc_reopen(struct sproc *sp)
+{
+	if (sp->ctl >= 0)
+		(void)fdpass_send(sp->ctl, 'O', -1);
 }
 
 /* sproc_quit - stop once what is in flight is done */

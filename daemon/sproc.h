@@ -61,6 +61,9 @@ void	sproc_front_gone(struct sproc *, uint32_t id);
 /* sproc_retire - a table no front of which will come any more */
 void	sproc_retire(struct sproc *, uint32_t table);
 
+/* sproc_reopen - open the signing trail's files anew ('O') */
+void	sproc_reopen(struct sproc *);
+
 /* sproc_quit - stop once what is in flight is done ('Q') */
 void	sproc_quit(struct sproc *);
 

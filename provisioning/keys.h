@@ -224,5 +224,6 @@ int	cmd_check_dns(struct keys_run *, int, char **);
 int	cmd_rotate(struct keys_run *, int, char **);
 int	cmd_log(struct keys_run *, int, char **);
 int	cmd_preflight(struct keys_run *, int, char **);
+int	cmd_trail(struct keys_run *, int, char **);
 
 #endif

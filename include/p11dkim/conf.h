@@ -130,6 +130,10 @@ struct conf_daemon {
 	gid_t	*stats_gids;
 	size_t	 nstats_gids;
 	struct conf_milter *milter;	/* NULL: no milter front */
+	char	*trail_dir;		/* the signing trail; NULL: none */
+	unsigned trail_sync;		/* seconds between syncs; 0: each record */
+	unsigned trail_open_files;	/* trail files open at once */
+	int	 trail_sign_anyway;	/* a record not written: sign still */
 };
 
 struct conf {
