@@ -415,8 +415,10 @@ signer_local_free(struct signer_local *s)
 void
 signer_local_reopen(struct signer_local *s)
 {
-	if (s->trail != NULL)
+	if (s->trail != NULL) {
 		trail_reopen(s->trail);
+		log_info("signing trail: files reopened");
+	}
 }
 
 /* signer_local_open - a signer for keytab t, every key opened first */

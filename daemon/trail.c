@@ -12,7 +12,8 @@
  *
  * Security: file names are institution codes (letters, digits, '-',
  * '_': checked again here), opened under the folder's descriptor with
- * O_NOFOLLOW, created 0640.
+ * O_NOFOLLOW, made 0640 whatever the umask (the signer's user writes,
+ * its group may read).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +107,7 @@ open_file(struct trail *t, struct slot *s, const char *code)
 	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
 	if (s->fd < 0)
 		return -1;
+	(void)fchmod(s->fd, 0640);	/* whatever the umask */
 	if (t->sync_s == 0)
 		(void)fsync(t->dirfd);	/* a new file's name on disk too */
 	snprintf(s->code, sizeof(s->code), "%s", code);

@@ -83,6 +83,7 @@ run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/faults_te
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/startup_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/security_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/quota_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/trail_test.py
 P11DKIM_SIGN=$BUILD/p11dkim-sign
 export P11DKIM_SIGN
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/milter/milter_test.py
