@@ -6,6 +6,14 @@
  * fdatasync of the every-record policy runs on a duplicate outside the
  * lock, so that one institution's sync does not hold the others'.
  *
+ * The periodic policy syncs the files written since the last round,
+ * each with fdatasync, not the whole filesystem (syncfs would also pay
+ * for whatever else writes there).  A file closed for another one, or
+ * by a reopen, with records not synced yet goes to the sync thread
+ * rather than being closed: at most open_max wait so (past that the
+ * writer syncs it itself), so the trail holds at most twice open_max
+ * files and the folder, and the sync thread's duplicates for a moment.
+ *
  * A write that fails part way leaves the file cut back to where the
  * record began (this process is the only writer of its files but for a
  * reload's two signers, whose whole-line O_APPEND writes do not mix).
@@ -31,6 +39,7 @@
 struct slot {
 	char	 code[TRAIL_INST_MAX + 1];
 	int	 fd;			/* -1: free */
+	int	 dirty;			/* written since its last sync */
 	unsigned long used;		/* the clock of its last record */
 };
 
@@ -39,7 +48,8 @@ struct trail {
 	pthread_cond_t stop_cv;
 	int	 dirfd;
 	unsigned sync_s;
-	int	 dirty;			/* written since the last syncfs */
+	int	*closing;		/* closed, not synced yet: nslots */
+	size_t	 nclosing;
 	int	 stopping;
 	int	 syncer;		/* the sync thread runs */
 	pthread_t th;
@@ -61,13 +71,19 @@ name_ok(const char *code)
 	return 1;
 }
 
-/* close_slot - a slot's file closed (locked) */
+/* close_slot - a slot's file closed, or left to the sync thread (locked) */
 static void
-close_slot(struct slot *s)
+close_slot(struct trail *t, struct slot *s)
 {
-	if (s->fd >= 0)
+	if (s->fd >= 0 && s->dirty && t->nclosing < t->nslots)
+		t->closing[t->nclosing++] = s->fd;
+	else if (s->fd >= 0) {
+		if (s->dirty)
+			(void)fdatasync(s->fd);
 		close(s->fd);
+	}
 	s->fd = -1;
+	s->dirty = 0;
 	s->code[0] = '\0';
 }
 
@@ -92,7 +108,7 @@ find_slot(struct trail *t, const char *code, int *found)
 	*found = 0;
 	if (free_slot != NULL)
 		return free_slot;
-	close_slot(old);
+	close_slot(t, old);
 	return old;
 }
 
@@ -116,7 +132,7 @@ open_file(struct trail *t, struct slot *s, const char *code)
 
 /* append - the line on the slot's file, whole or not at all (locked) */
 static int
-append(struct slot *s, const char *line, size_t n)
+append(struct trail *t, struct slot *s, const char *line, size_t n)
 {
 	off_t	 was = lseek(s->fd, 0, SEEK_END);
 	ssize_t	 w;
@@ -129,7 +145,7 @@ append(struct slot *s, const char *line, size_t n)
 		return 0;
 	e = w < 0 ? errno : ENOSPC;
 	if (w > 0 && (was < 0 || ftruncate(s->fd, was) < 0))
-		close_slot(s);		/* a new open starts clean */
+		close_slot(t, s);	/* a new open starts clean */
 	errno = e;
 	return -1;
 }
@@ -166,11 +182,11 @@ trail_write(struct trail *t, const struct trail_record *r, char *why,
 	pthread_mutex_lock(&t->mu);
 	s = find_slot(t, r->inst, &found);
 	if ((!found && open_file(t, s, r->inst) < 0) ||
-	    append(s, line, (size_t)n) < 0)
+	    append(t, s, line, (size_t)n) < 0)
 		rc = -1;
 	else {
 		s->used = ++t->clock;
-		t->dirty = 1;
+		s->dirty = t->sync_s > 0;
 		if (t->sync_s == 0 && (dup_fd = fcntl(s->fd, F_DUPFD_CLOEXEC,
 		    0)) < 0)
 			rc = -1;
@@ -190,18 +206,59 @@ trail_reopen(struct trail *t)
 {
 	pthread_mutex_lock(&t->mu);
 	for (size_t i = 0; i < t->nslots; i++)
-		close_slot(&t->slots[i]);
+		close_slot(t, &t->slots[i]);
 	pthread_mutex_unlock(&t->mu);
 }
 
-/* sync_thread - the folder's filesystem synced every sync_s seconds */
+/*
+ * take_dirty - what a sync round does (locked): duplicates of the open
+ * files written since the last round, and the closed ones that wait;
+ * how many went to fds (room for twice nslots)
+ */
+static size_t
+take_dirty(struct trail *t, int *fds)
+{
+	size_t	 n = 0;
+
+	for (size_t i = 0; i < t->nslots; i++) {
+		struct slot *s = &t->slots[i];
+
+		if (s->fd >= 0 && s->dirty &&
+		    (fds[n] = fcntl(s->fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+			s->dirty = 0;
+			n++;
+		}
+	}
+	memcpy(fds + n, t->closing, t->nclosing * sizeof(*fds));
+	n += t->nclosing;
+	t->nclosing = 0;
+	return n;
+}
+
+/* sync_round - take_dirty's files synced and closed (not locked) */
+static void
+sync_round(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fdatasync(fds[i]) < 0)
+			log_err("signing trail: fdatasync: %s", strerror(errno));
+		close(fds[i]);
+	}
+}
+
+/* sync_thread - the files written synced every sync_s seconds */
 static void *
 sync_thread(void *arg)
 {
 	struct trail *t = arg;
 	struct timespec until;
-	int	 dirty;
+	int	*fds = calloc(2 * t->nslots, sizeof(*fds));
+	size_t	 n;
 
+	if (fds == NULL) {
+		log_err("signing trail: out of memory: files are not synced");
+		return NULL;
+	}
 	pthread_mutex_lock(&t->mu);
 	while (!t->stopping) {
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -209,14 +266,13 @@ sync_thread(void *arg)
 		while (!t->stopping && pthread_cond_timedwait(&t->stop_cv,
 		    &t->mu, &until) != ETIMEDOUT)
 			;
-		dirty = t->dirty;
-		t->dirty = 0;
+		n = take_dirty(t, fds);
 		pthread_mutex_unlock(&t->mu);
-		if (dirty && syncfs(t->dirfd) < 0)
-			log_err("signing trail: syncfs: %s", strerror(errno));
+		sync_round(fds, n);
 		pthread_mutex_lock(&t->mu);
 	}
 	pthread_mutex_unlock(&t->mu);
+	free(fds);
 	return NULL;
 }
 
@@ -228,7 +284,10 @@ trail_new(const char *dir, unsigned sync_s, unsigned open_max, char *err,
 	struct trail *t = calloc(1, sizeof(*t));
 
 	if (t == NULL || (t->slots = calloc(open_max ? open_max : 1,
-	    sizeof(*t->slots))) == NULL) {
+	    sizeof(*t->slots))) == NULL || (t->closing = calloc(open_max ?
+	    open_max : 1, sizeof(*t->closing))) == NULL) {
+		if (t != NULL)
+			free(t->slots);
 		free(t);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -267,6 +326,10 @@ trail_free(struct trail *t)
 		pthread_join(t->th, NULL);
 	}
 	trail_reopen(t);
+	for (size_t i = 0; i < t->nclosing; i++) {
+		(void)fdatasync(t->closing[i]);
+		close(t->closing[i]);
+	}
 	if (t->dirfd >= 0) {
 		(void)fsync(t->dirfd);
 		close(t->dirfd);
@@ -274,5 +337,6 @@ trail_free(struct trail *t)
 	pthread_mutex_destroy(&t->mu);
 	pthread_cond_destroy(&t->stop_cv);
 	free(t->slots);
+	free(t->closing);
 	free(t);
 }

@@ -6,12 +6,13 @@
  * Records are written with one write(2) each before the signer replies,
  * so a signature the front receives has its record in the file (in the
  * page cache at least); how soon it is on disk is the sync policy: every
- * record (fdatasync before the reply), or the whole folder's filesystem
- * every few seconds (syncfs, from a thread of its own).
+ * record (fdatasync before the reply), or every few seconds the files
+ * written since (fdatasync each, from a thread of its own).
  *
- * At most open_max files are open at once (the least recently used one
- * is closed for a new one), so 10,000 institutions cost no more
- * descriptors than a few.  trail_reopen() closes them all: the next
+ * At most open_max files are open for writing at once (the least
+ * recently used one is closed for a new one; one with records not synced
+ * yet waits for the sync thread, at most open_max so), so 10,000
+ * institutions cost no more descriptors than a few.  trail_reopen() closes them all: the next
  * record of each institution opens its file anew, which is how logrotate
  * (rename, then SIGUSR1 to the daemon) starts new files.
  */
@@ -29,7 +30,7 @@ struct trail;
 /*
  * trail_new - a writer for the folder dir (opened now: it must exist);
  * sync_s 0: every record is synced before trail_write returns, else the
- * folder's filesystem every sync_s seconds; NULL and why
+ * files written every sync_s seconds; NULL and why
  */
 struct trail *trail_new(const char *dir, unsigned sync_s, unsigned open_max,
 	    char *err, size_t errlen);
