@@ -200,8 +200,14 @@ keep_settings(struct sproc *sp, const struct conf *c)
 	sp->signer_threads = d->signer_threads;
 	sp->io_timeout = d->io_timeout;
 	sp->strict_start = d->strict_start;
+	free(sp->trail_dir);
+	sp->trail_dir = d->trail_dir ? strdup(d->trail_dir) : NULL;
+	sp->trail_sync = d->trail_sync;
+	sp->trail_open_files = d->trail_open_files;
+	sp->trail_sign_anyway = d->trail_sign_anyway;
 	return sp->module == NULL || (d->signer_user && !sp->signer_user) ||
-	    (c->module_init_args && !sp->init_args) ? -1 : 0;
+	    (c->module_init_args && !sp->init_args) ||
+	    (d->trail_dir && !sp->trail_dir) ? -1 : 0;
 }
 
 /* sproc_start - fork the signer and wait until its module is loaded */
@@ -257,7 +263,11 @@ sproc_fits(const struct sproc *sp, const struct conf *c)
 	    sp->sessions == d->sessions && sp->open_threads == d->open_threads &&
 	    sp->signer_threads == d->signer_threads &&
 	    sp->io_timeout == d->io_timeout &&
-	    sp->strict_start == d->strict_start;
+	    sp->strict_start == d->strict_start &&
+	    same_str(sp->trail_dir, d->trail_dir) &&
+	    sp->trail_sync == d->trail_sync &&
+	    sp->trail_open_files == d->trail_open_files &&
+	    sp->trail_sign_anyway == d->trail_sign_anyway;
 }
 
 /* sproc_load - keytab t as a new table; its id, or -1 */
@@ -351,5 +361,6 @@ sproc_release(struct sproc *sp)
 	free(sp->module);
 	free(sp->signer_user);
 	free(sp->init_args);
-	sp->module = sp->signer_user = sp->init_args = NULL;
+	free(sp->trail_dir);
+	sp->module = sp->signer_user = sp->init_args = sp->trail_dir = NULL;
 }

@@ -30,6 +30,9 @@ struct sproc {
 	char	*signer_user;
 	unsigned sessions, open_threads, signer_threads, io_timeout;
 	int	 strict_start;
+	char	*trail_dir;		/* the signing trail's settings */
+	unsigned trail_sync, trail_open_files;
+	int	 trail_sign_anyway;
 };
 
 /*

@@ -11,7 +11,9 @@ when nothing matches; files renamed and SIGUSR1 sent while a load runs
 lose and repeat no record (the records of all files together are the
 requests signed), and a gzipped rotated file is searched too; a full
 trail folder gets TEMPFAIL with the reason and nothing is signed without
-its record, and signing resumes once there is room.
+its record, and signing resumes once there is room; with
+trail-on-failure = "sign" (set by a reload, which starts a new signer)
+the message is signed without a record and the failure logged.
 
 The trail folder is a small tmpfs (filled up for the full-folder case).
 
@@ -236,12 +238,11 @@ def rotation(d):
           r.returncode == 0 and first["b-sha256"] in r.stdout, r.stdout + r.stderr)
 
 
-def full_folder(d, table):
-    """No room for a record: TEMPFAIL with the reason, nothing signed.
-    (venue's file starts anew first: a file's last page, partly used,
-    would take a record even on a full tmpfs.)"""
+def fill(d, suffix):
+    """venue's file started anew (a file's last page, partly used, would
+    take a record even on a full tmpfs), then the folder filled up."""
     venue = os.path.join(TRAIL, "venue.trail")
-    os.rename(venue, venue + ".1")
+    os.rename(venue, venue + suffix)
     reopened = log_text().count("signing trail: files reopened")
     d.p.send_signal(signal.SIGUSR1)
     check("SIGUSR1: the signer says it reopened its files",
@@ -254,6 +255,12 @@ def full_folder(d, table):
                 f.flush()
         except OSError:
             pass
+    return filler
+
+
+def full_folder(d, table):
+    """No room for a record: TEMPFAIL with the reason, nothing signed."""
+    filler = fill(d, ".full")
     before = len(records())
     msg, _ = message("venue", 99)
     status, field = sign(msg)
@@ -266,6 +273,31 @@ def full_folder(d, table):
     status, field = sign(msg)
     check("room again: signed, verified, recorded once",
           status.startswith("OK") and dkimpy_ok(field + msg, table) and len(records()) == before + 1, status)
+
+
+def sign_anyway(d, table):
+    """trail-on-failure = "sign", by a reload (a new signer): signed
+    without a record, the failure logged."""
+    before = log_text().count("configuration reloaded")
+    write_conf(milter='\ton-token-failure = "accept"\n', extra=HOSTS,
+               top='trail-dir = "%s"\ntrail-on-failure = "sign"\n' % TRAIL)
+    d.p.send_signal(signal.SIGHUP)
+    check("reload with trail-on-failure = \"sign\"",
+          wait_for(lambda: log_text().count("configuration reloaded") > before and Daemon.answers(), 60),
+          log_text()[-800:])
+    msg, _ = message("venue", 98)
+    status, field = sign(msg)
+    check("the new signer writes the trail", status.startswith("OK") and
+          bhash(tags(field)[0]["b"]) in {r["b-sha256"] for r in records()}, status)
+    filler = fill(d, ".full2")
+    failed = log_text().count("signing trail: cannot write venue.trail")
+    before = len(records())
+    status, field = sign(msg)
+    check("full folder, trail-on-failure = sign: signed and verified",
+          status.startswith("OK") and dkimpy_ok(field + msg, table), status)
+    check("... without a record, the failure logged", len(records()) == before and
+          wait_for(lambda: log_text().count("signing trail: cannot write venue.trail") > failed, 5))
+    os.unlink(filler)
 
 
 def mount_trail():
@@ -301,6 +333,7 @@ def main():
         rotation(d)
         if mounted:
             full_folder(d, table)
+            sign_anyway(d, table)
         modes = {p: os.stat(p).st_mode & 0o777 for p in glob.glob(os.path.join(TRAIL, "*.trail"))}
         check("trail files are created 0640", modes and all(m == 0o640 for m in modes.values()), modes)
     finally:
