@@ -110,7 +110,8 @@ fake_free(struct signer *base)
 	(void)base;
 }
 
-static const struct signer_ops fake_ops = { fake_sign, fake_free, NULL };
+static const struct signer_ops fake_ops = { fake_sign, fake_free, NULL,
+	NULL };
 
 /* set_delay - how slow the fake is from now on */
 static void
@@ -157,7 +158,7 @@ serve_thread(void *arg)
 {
 	struct rig *g = arg;
 	struct signer_host host = { &g->fake.base, fake_view, fake_load,
-	    fake_retire };
+	    fake_retire, NULL };
 
 	g->served = signer_ipc_serve(&host, g->serve_fd, TOKEN_CALLS);
 	return NULL;
