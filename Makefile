@@ -272,10 +272,13 @@ DOCDIR	?= $(PREFIX)/share/doc/p11dkim
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+# logrotate reads /etc/logrotate.d only.
+LOGROTATEDIR ?= /etc/logrotate.d
 
 # The programs, the public client API (client.h, the shared library and
 # its links, the pkg-config file), the systemd unit with this SBINDIR, the
-# users (sysusers.d) and folders (tmpfiles.d), man pages, docs, examples.
+# users (sysusers.d) and folders (tmpfiles.d), the trail's logrotate
+# file, man pages, docs, examples.
 # The internal headers and static libraries stay in the build tree.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
@@ -283,7 +286,8 @@ install: all
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DOCDIR)/examples \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
-	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(LOGROTATEDIR)
 	install -m 755 $(KEYS_BIN) $(SIGN_BIN) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(DAEMON_BIN) $(DESTDIR)$(SBINDIR)/
 	install -m 644 include/p11dkim/client.h $(DESTDIR)$(INCLUDEDIR)/p11dkim/
@@ -300,6 +304,8 @@ install: all
 	    $(DESTDIR)$(SYSUSERSDIR)/p11dkim.conf
 	install -m 644 examples/p11dkim.tmpfiles \
 	    $(DESTDIR)$(TMPFILESDIR)/p11dkim.conf
+	install -m 644 examples/p11dkim.logrotate \
+	    $(DESTDIR)$(LOGROTATEDIR)/p11dkim
 	install -m 644 docs/*.md README.md $(DESTDIR)$(DOCDIR)/
 	install -m 644 examples/* $(DESTDIR)$(DOCDIR)/examples/
 	for m in $(wildcard man/*.[158]); do \
