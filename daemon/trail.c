@@ -10,9 +10,12 @@
  * each with fdatasync, not the whole filesystem (syncfs would also pay
  * for whatever else writes there).  A file closed for another one, or
  * by a reopen, with records not synced yet goes to the sync thread
- * rather than being closed: at most open_max wait so (past that the
- * writer syncs it itself), so the trail holds at most twice open_max
- * files and the folder, and the sync thread's duplicates for a moment.
+ * rather than being closed: at most open_max wait so, so the trail holds
+ * at most twice open_max files and the folder (and the sync thread's
+ * duplicates for a moment).  Past that (records spread over many more
+ * institutions than open_max in one round) the writer closes the file
+ * as it is, never syncing under the lock, and that round the sync thread
+ * syncs the folder's filesystem instead (syncfs).
  *
  * A write that fails part way leaves the file cut back to where the
  * record began (this process is the only writer of its files but for a
@@ -50,6 +53,7 @@ struct trail {
 	unsigned sync_s;
 	int	*closing;		/* closed, not synced yet: nslots */
 	size_t	 nclosing;
+	int	 overflow;		/* closed unsynced: syncfs this round */
 	int	 stopping;
 	int	 syncer;		/* the sync thread runs */
 	pthread_t th;
@@ -78,8 +82,7 @@ close_slot(struct trail *t, struct slot *s)
 	if (s->fd >= 0 && s->dirty && t->nclosing < t->nslots)
 		t->closing[t->nclosing++] = s->fd;
 	else if (s->fd >= 0) {
-		if (s->dirty)
-			(void)fdatasync(s->fd);
+		t->overflow |= s->dirty;
 		close(s->fd);
 	}
 	s->fd = -1;
@@ -235,12 +238,17 @@ take_dirty(struct trail *t, int *fds)
 	return n;
 }
 
-/* sync_round - take_dirty's files synced and closed (not locked) */
+/*
+ * sync_round - take_dirty's files synced and closed, or the whole
+ * filesystem when files were closed unsynced (not locked)
+ */
 static void
-sync_round(int *fds, size_t n)
+sync_round(struct trail *t, int *fds, size_t n, int overflow)
 {
+	if (overflow && syncfs(t->dirfd) < 0)
+		log_err("signing trail: syncfs: %s", strerror(errno));
 	for (size_t i = 0; i < n; i++) {
-		if (fdatasync(fds[i]) < 0)
+		if (!overflow && fdatasync(fds[i]) < 0)
 			log_err("signing trail: fdatasync: %s", strerror(errno));
 		close(fds[i]);
 	}
@@ -254,6 +262,7 @@ sync_thread(void *arg)
 	struct timespec until;
 	int	*fds = calloc(2 * t->nslots, sizeof(*fds));
 	size_t	 n;
+	int	 overflow;
 
 	if (fds == NULL) {
 		log_err("signing trail: out of memory: files are not synced");
@@ -267,8 +276,10 @@ sync_thread(void *arg)
 		    &t->mu, &until) != ETIMEDOUT)
 			;
 		n = take_dirty(t, fds);
+		overflow = t->overflow;
+		t->overflow = 0;
 		pthread_mutex_unlock(&t->mu);
-		sync_round(fds, n);
+		sync_round(t, fds, n, overflow);
 		pthread_mutex_lock(&t->mu);
 	}
 	pthread_mutex_unlock(&t->mu);
@@ -326,6 +337,8 @@ trail_free(struct trail *t)
 		pthread_join(t->th, NULL);
 	}
 	trail_reopen(t);
+	if (t->overflow)
+		(void)syncfs(t->dirfd);
 	for (size_t i = 0; i < t->nclosing; i++) {
 		(void)fdatasync(t->closing[i]);
 		close(t->closing[i]);

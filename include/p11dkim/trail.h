@@ -23,8 +23,6 @@
 
 #include "p11dkim/trail_record.h"
 
-#define TRAIL_OPEN_DEFAULT	64
-
 struct trail;
 
 /*
