@@ -74,11 +74,15 @@ done
 [ -r "$MODULE" ] || die "no PKCS#11 module at $MODULE"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/p11dkim-trail-bench.XXXXXX")
-cleanup() {
+# stop_all: both daemons (and one being started)
+stop_all() {
 	stop_daemon
-	rm -rf "$tmp"
+	for p in ${pid_off:-} ${pid_on:-}; do
+		kill -TERM "$p" 2>/dev/null && wait "$p" || true
+	done
+	pid_off= pid_on=
 }
-trap cleanup EXIT
+trap 'stop_all; rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
 K() { "$KEYS" -c "$tmp/p11dkim.conf" --operator bench "$@"; }
@@ -120,13 +124,6 @@ start() {
 	eval "pid_$1=$dpid signer_$1=$signer front_$1=$front"
 	dpid=
 }
-# stop_all: both daemons
-stop_all() {
-	for p in ${pid_off:-} ${pid_on:-}; do
-		kill -TERM "$p" 2>/dev/null && wait "$p" || true
-	done
-	pid_off= pid_on=
-}
 # phase MODE ROUND: one load on MODE's daemon (the other one idle);
 # signs/s and the daemon's CPU per signature; with the trail on, its
 # records must be the replies (all=, the warm-up's too)
@@ -154,7 +151,6 @@ setup
 # The sockets are renamed: the configurations differ in nothing else.
 start off
 start on
-trap 'stop_all; rm -rf "$tmp"' EXIT
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 busy0=$(busy_ticks)
 t0=$(awk '{ print $1 }' /proc/uptime)
