@@ -256,6 +256,8 @@ bench: all $(BENCH_BIN)
 	@$(BUILD)/bench/canon_bench
 	@echo "== p11dkimd vs the token's own ceiling"
 	@BUILD=$(BUILD) bench/daemon_bench.sh
+	@echo "== the signing trail and the quotas, on against off"
+	@BUILD=$(BUILD) bench/trail_bench.sh
 	@echo "== the milter front vs OpenDKIM"
 	@BUILD=$(BUILD) bench/milter_compare.sh
 	@echo "== p11dkimd on the four PKCS#11 implementations vs each token alone"
