@@ -341,6 +341,10 @@ def main():
             d.stop()
         if mounted:
             subprocess.run(["umount", TRAIL])
+    if SANITIZED:
+        text = log_text()
+        check("sanitizer build: no report in the daemon's log (signer, fronts, parent)",
+              "Sanitizer" not in text and "runtime error" not in text, text[-3000:])
     sys.exit(summary("trail-test"))
 
 
