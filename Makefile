@@ -53,9 +53,11 @@ P11_LIBS      := $(shell $(PKG_CONFIG) --libs libp11 2>/dev/null || echo -lp11) 
 CONFUSE_LIBS  := $(shell $(PKG_CONFIG) --libs libconfuse 2>/dev/null || echo -lconfuse)
 SYSTEMD_LIBS  := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
 SECCOMP_LIBS  := $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null || echo -lseccomp)
+ZLIB_LIBS     := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz)
 
 # --- libraries, bottom layer first -----------------------------------------
-UTIL_SRC := util/buf.c util/clock.c util/strmap.c util/atomic_file.c util/quota.c
+UTIL_SRC := util/buf.c util/clock.c util/strmap.c util/atomic_file.c util/quota.c \
+	    util/trail_record.c
 DKIM_SRC := dkim/dkim_err.c dkim/dkim_alg.c dkim/canon_body.c \
 	    dkim/canon_header.c dkim/header_section.c dkim/header_select.c \
 	    dkim/sig_field.c dkim/sign_params.c dkim/dkim_sign.c dkim/addr.c
@@ -91,9 +93,10 @@ CLIENT_MAP    := client/libp11dkimclient.map
 ALL_LIBS  := $(DAEMON_LIB) $(PROV_LIB) $(CONF_LIB) $(TOKEN_LIB) $(CORE_LIB) \
 	     $(CLIENT_LIB)
 # libsystemd: sd_notify, the readiness of a Type=notify unit (daemon/parent.c);
-# libseccomp: the children's system call filters (daemon/sandbox.c).
+# libseccomp: the children's system call filters (daemon/sandbox.c);
+# zlib: p11dkim-keys trail reads rotated, compressed trail files.
 ALL_LDLIBS := $(P11_LIBS) $(CONFUSE_LIBS) $(CRYPTO_LIBS) -lresolv -lmilter \
-	      $(SYSTEMD_LIBS) $(SECCOMP_LIBS)
+	      $(SYSTEMD_LIBS) $(SECCOMP_LIBS) $(ZLIB_LIBS)
 
 # --- tests and benchmarks --------------------------------------------------
 # The unit tests of dkim/ and pkcs11/ with every allocation failing in turn
@@ -259,6 +262,8 @@ bench: all $(BENCH_BIN)
 	@$(BUILD)/bench/canon_bench
 	@echo "== p11dkimd vs the token's own ceiling"
 	@BUILD=$(BUILD) bench/daemon_bench.sh
+	@echo "== the signing trail and the quotas, on against off"
+	@BUILD=$(BUILD) bench/trail_bench.sh
 	@echo "== the milter front vs OpenDKIM"
 	@BUILD=$(BUILD) bench/milter_compare.sh
 	@echo "== p11dkimd on the four PKCS#11 implementations vs each token alone"
@@ -275,10 +280,13 @@ DOCDIR	?= $(PREFIX)/share/doc/p11dkim
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+# logrotate reads /etc/logrotate.d only.
+LOGROTATEDIR ?= /etc/logrotate.d
 
 # The programs, the public client API (client.h, the shared library and
 # its links, the pkg-config file), the systemd unit with this SBINDIR, the
-# users (sysusers.d) and folders (tmpfiles.d), man pages, docs, examples.
+# users (sysusers.d) and folders (tmpfiles.d), the trail's logrotate
+# file, man pages, docs, examples.
 # The internal headers and static libraries stay in the build tree.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
@@ -286,7 +294,8 @@ install: all
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DOCDIR)/examples \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
-	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(LOGROTATEDIR)
 	install -m 755 $(KEYS_BIN) $(SIGN_BIN) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(DAEMON_BIN) $(CTL_BIN) $(DESTDIR)$(SBINDIR)/
 	install -m 644 include/p11dkim/client.h $(DESTDIR)$(INCLUDEDIR)/p11dkim/
@@ -307,6 +316,8 @@ install: all
 	    $(DESTDIR)$(SYSUSERSDIR)/p11dkim.conf
 	install -m 644 examples/p11dkim.tmpfiles \
 	    $(DESTDIR)$(TMPFILESDIR)/p11dkim.conf
+	install -m 644 examples/p11dkim.logrotate \
+	    $(DESTDIR)$(LOGROTATEDIR)/p11dkim
 	install -m 644 docs/*.md README.md $(DESTDIR)$(DOCDIR)/
 	install -m 644 examples/* $(DESTDIR)$(DOCDIR)/examples/
 	for m in $(wildcard man/*.[158]); do \

@@ -119,6 +119,11 @@ static cfg_opt_t root_opts[] = {
 	CFG_INT_CB("burst", 0, CFGF_NODEFAULT, cb_quota),
 	CFG_INT_CB("daily-cap", 0, CFGF_NODEFAULT, cb_quota),
 	CFG_BOOL("sign-pending", cfg_false, CFGF_NODEFAULT),
+	CFG_STR_CB("trail-dir", NULL, CFGF_NODEFAULT, cb_path),
+	CFG_INT_CB("trail-sync", 1, CFGF_NONE, cb_seconds),
+	CFG_INT_CB("trail-open-files", 16, CFGF_NONE, cb_count),
+	CFG_STR_CB("trail-on-failure", "tempfail", CFGF_NONE,
+	    cb_trail_failure),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter", milter_opts, CFGF_MULTI | CFGF_TITLE),

@@ -262,6 +262,10 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 	    d->workers > 1 ? d->workers / 2 : 1;
 	d->log_stderr = strcmp(cfg_getstr(root, "log"), "stderr") == 0;
 	d->sandbox = cfg_getbool(root, "sandbox") == cfg_true;
+	d->trail_sync = (unsigned)cfg_getint(root, "trail-sync");
+	d->trail_open_files = (unsigned)cfg_getint(root, "trail-open-files");
+	d->trail_sign_anyway = strcmp(cfg_getstr(root, "trail-on-failure"),
+	    "sign") == 0;
 	d->require_separate_users = cfg_getbool(root,
 	    "require-separate-users") == cfg_true;
 	if ((cfg_size(root, "user") > 0 &&
@@ -269,7 +273,9 @@ conf_copy_daemon(cfg_t *root, struct conf *c)
 	    (cfg_size(root, "pidfile") > 0 &&
 	    (d->pidfile = strdup(cfg_getstr(root, "pidfile"))) == NULL) ||
 	    (cfg_size(root, "signer-user") > 0 &&
-	    (d->signer_user = strdup(cfg_getstr(root, "signer-user"))) == NULL))
+	    (d->signer_user = strdup(cfg_getstr(root, "signer-user"))) == NULL) ||
+	    (cfg_size(root, "trail-dir") > 0 &&
+	    (d->trail_dir = strdup(cfg_getstr(root, "trail-dir"))) == NULL))
 		return -1;
 	rc = ids(root, "stats-allow-uids", 0, &u, &d->nstats_uids);
 	d->stats_uids = u;	/* kept even half-built: conf_free frees it */
@@ -349,6 +355,7 @@ conf_free_daemon(struct conf_daemon *d)
 	free(d->user);
 	free(d->pidfile);
 	free(d->signer_user);
+	free(d->trail_dir);
 	free(d->stats_uids);
 	free(d->stats_gids);
 	free(d->metrics_listen);

@@ -32,6 +32,7 @@ int	cb_host(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_inet(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_login(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_failure(cfg_t *, cfg_opt_t *, const char *, void *);
+int	cb_trail_failure(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_signing_domain(cfg_t *, cfg_opt_t *, const char *, void *);
 int	cb_quota(cfg_t *, cfg_opt_t *, const char *, void *);
 

@@ -390,6 +390,16 @@ cb_failure(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return keep(value, result);
 }
 
+/* cb_trail_failure - a signature whose trail record cannot be written */
+int
+cb_trail_failure(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	if (strcmp(value, "tempfail") != 0 && strcmp(value, "sign") != 0)
+		return value_error(cfg, opt, value, "tempfail or sign");
+	return keep(value, result);
+}
+
 /* cb_signing_domain - where the milter takes the signing domain from */
 int
 cb_signing_domain(cfg_t *cfg, cfg_opt_t *opt, const char *value,

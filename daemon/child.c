@@ -27,7 +27,11 @@ struct relay_start {
 	sem_t	 running;		/* posted once the thread runs */
 };
 
-/* child_signals - default signal actions, nothing blocked */
+/*
+ * child_signals - default signal actions, nothing blocked; SIGUSR1 (the
+ * parent's, to reopen the trail) ignored, so that one sent to the whole
+ * service (systemctl kill) does not end a child
+ */
 void
 child_signals(void)
 {
@@ -37,6 +41,7 @@ child_signals(void)
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
+	signal(SIGUSR1, SIG_IGN);
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 }

@@ -311,6 +311,7 @@ finish(struct conn *c, struct request *r)
 
 	if (signing_headers_end(&r->s))
 		choose(c, r);
+	signing_client(&r->s, SIGNER_FRONT_NATIVE, peer(c, who, sizeof(who)));
 	fields = signing_finish(&r->s, &len);
 	rc = fields ? reply_ok(c, fields, len) : reply_fail(c, r->s.fail,
 	    r->s.reason);

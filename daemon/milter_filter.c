@@ -498,6 +498,7 @@ m_eom(SMFICTX *ctx)
 	if (mc == NULL || !mc->in_msg || !headers_end(mc))
 		return SMFIS_ACCEPT;		/* unsigned, unchanged */
 	take_queue_id(ctx, mc);
+	signing_client(&mc->s, SIGNER_FRONT_MILTER, who(mc));
 	fields = signing_finish(&mc->s, &len);
 	if (fields != NULL && insert_fields(ctx, mc, fields, len) < 0)
 		signing_fail(&mc->s, SIGNING_TEMP, "the MTA did not take the "

@@ -9,7 +9,8 @@
  * stays (sproc.c): the institutions a reload does not change keep their
  * logged-in tokens; only a change of the signer's own settings starts a
  * new one.  A child that dies is restarted and logged; a front that keeps
- * dying, after a back-off.
+ * dying, after a back-off.  SIGUSR1 has every running signer open its
+ * signing trail's files anew (after logrotate renamed them).
  *
  * Security: the parent keeps root only to bind sockets and start
  * children; the signer drops to signer-user before it loads the module,
@@ -711,6 +712,15 @@ bind_all(struct parent *p, const struct conf *c)
 	return 0;
 }
 
+/* reopen_trails - SIGUSR1: every running signer reopens its trail files */
+static void
+reopen_trails(struct parent *p)
+{
+	for (int i = 0; i < GENS_MAX; i++)
+		if (p->sprocs[i].pid > 0)
+			sproc_reopen(&p->sprocs[i]);
+}
+
 /* supervise - signals, until SIGTERM */
 static void
 supervise(struct parent *p)
@@ -724,12 +734,15 @@ supervise(struct parent *p)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT)
 			return;
 		if (sig == SIGHUP)
 			stats_daemon_reload(p->status, reload(p) == 0);
+		if (sig == SIGUSR1)
+			reopen_trails(p);
 		reap(p);
 		restart_due(p);
 	}
@@ -756,6 +769,7 @@ parent_run(struct conf *c, const char *path, int ready_fd)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (bind_all(&p, c) < 0)
 		c = conf_free(c);	/* not handed to a generation yet */

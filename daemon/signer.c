@@ -17,6 +17,55 @@ signer_sign(struct signer *s, uint32_t key, enum dkim_alg alg,
 	s->ops->sign(s, key, alg, digest, r);
 }
 
+/* signer_sign_noted - sign digest with key, with the front's note */
+void
+signer_sign_noted(struct signer *s, uint32_t key, enum dkim_alg alg,
+    const unsigned char digest[DKIM_DIGEST_LEN],
+    const struct signer_note *note, struct signer_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (s->ops->sign_noted != NULL)
+		s->ops->sign_noted(s, key, alg, digest, note, r);
+	else
+		s->ops->sign(s, key, alg, digest, r);
+}
+
+/* text_ok - a string NUL-terminated within max bytes, printable ASCII */
+static int
+text_ok(const char *p, size_t max)
+{
+	const char *end = memchr(p, '\0', max);
+
+	if (end == NULL)
+		return 0;
+	for (; p < end; p++)
+		if ((unsigned char)*p < ' ' || (unsigned char)*p > '~')
+			return 0;
+	return 1;
+}
+
+/* signer_note_check - a note as received: 0, or -1 with why */
+int
+signer_note_check(const struct signer_note *n, char *why, size_t len)
+{
+	const char *bad = NULL;
+
+	if (n->front != 0 && n->front != SIGNER_FRONT_NATIVE &&
+	    n->front != SIGNER_FRONT_MILTER)
+		bad = "front";
+	else if (!text_ok(n->d, sizeof(n->d)))
+		bad = "d=";
+	else if (!text_ok(n->s, sizeof(n->s)))
+		bad = "s=";
+	else if (!text_ok(n->msgid, sizeof(n->msgid)))
+		bad = "Message-ID";
+	else if (!text_ok(n->client, sizeof(n->client)))
+		bad = "client";
+	if (bad != NULL)
+		snprintf(why, len, "a trail note with a bad %s", bad);
+	return bad != NULL ? -1 : 0;
+}
+
 /* signer_status - what the signer knows of its keys from first on */
 size_t
 signer_status(struct signer *s, int what, size_t first, unsigned char *out,

@@ -25,6 +25,7 @@
 #include "p11dkim/quota.h"
 #include "p11dkim/signer_local.h"
 #include "p11dkim/token.h"
+#include "p11dkim/trail.h"
 
 #define SIGNER_WHY_MAX	(P11_ERR_MSG_MAX + 64)
 
@@ -174,5 +175,16 @@ void	bucket_give_back(struct bucket *, enum quota_role, enum quota_result);
 
 /* bucket_refusals - requests refused: [0] over the rate, [1] the cap */
 void	bucket_refusals(struct bucket *, uint32_t out[2]);
+
+/*
+ * The signing trail (signer_trail.c): signer_trail_record writes the
+ * record of signature r made with spec's key, with what the front's
+ * note n says (NULL: nothing); 0, or -1 with why.  signer_trail_failed
+ * logs why a record was not written, a line a second at most.
+ */
+int	signer_trail_record(struct trail *, const struct keyspec *spec,
+	    const struct signer_note *n, const struct signer_reply *r,
+	    char *why, size_t whylen);
+void	signer_trail_failed(const char *why);
 
 #endif

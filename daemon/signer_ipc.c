@@ -248,10 +248,11 @@ signer_rep_decode(const struct signer_rep *rep, ssize_t n, uint32_t id,
 	return 1;
 }
 
-/* ipc_sign - send the request on a channel, receive its reply */
+/* ipc_sign_noted - send the request on a channel, receive its reply */
 static void
-ipc_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
-    const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *r)
+ipc_sign_noted(struct signer *base, uint32_t key, enum dkim_alg alg,
+    const unsigned char digest[DKIM_DIGEST_LEN],
+    const struct signer_note *note, struct signer_reply *r)
 {
 	struct signer_ipc *s = (struct signer_ipc *)base;
 	struct timespec until = clock_deadline(s->timeout_ms);
@@ -267,6 +268,8 @@ ipc_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
 	req.key = key;
 	req.alg = (uint32_t)alg;
 	memcpy(req.digest, digest, DKIM_DIGEST_LEN);
+	if (note != NULL)
+		req.note = *note;
 	/* One deadline for the request: what waiting for a channel took
 	 * is taken from the wait for the answer. */
 	if (waited)
@@ -275,6 +278,14 @@ ipc_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
 	if (waited && ok)
 		signer_sock_timeout(c->fd, SO_RCVTIMEO, s->timeout_ms);
 	put_chan(s, c, ok);
+}
+
+/* ipc_sign - a request without a note */
+static void
+ipc_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
+    const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *r)
+{
+	ipc_sign_noted(base, key, alg, digest, NULL, r);
 }
 
 /* ipc_free - close the link and the channels (none may be in use) */
@@ -317,7 +328,8 @@ ipc_status(struct signer *base, int what, size_t first, unsigned char *out,
 	return r.len;
 }
 
-static const struct signer_ops ipc_ops = { ipc_sign, ipc_free, ipc_status };
+static const struct signer_ops ipc_ops = { ipc_sign, ipc_free, ipc_status,
+	ipc_sign_noted };
 
 /* signer_ipc_new - the front's signer over fd (owned from now on) */
 struct signer *

@@ -10,6 +10,11 @@
  * what it took goes back when the token fails.  A refusal is
  * SIGNER_LIMIT with the reason.
  *
+ * Trail: with a trail-dir, a signature is recorded (signer_trail.c)
+ * before it is returned; when the record cannot be written the signature
+ * is thrown away and the request fails for now (SIGNER_TEMP with the
+ * reason, its quota given back), unless trail-on-failure is "sign".
+ *
  * Security: this is the only code of the daemon that loads the PKCS#11
  * module and reads PINs.  It signs only 32-byte digests with keys of its
  * tables, refuses a key number it does not know or an algorithm the key
@@ -43,6 +48,8 @@ struct signer_local {
 	struct registry reg;
 	struct table *tables[TABLES_MAX];
 	struct quota_book *book;
+	struct trail *trail;		/* NULL: none */
+	int	 trail_sign_anyway;
 	unsigned wait_ms;		/* for a key another thread opens */
 };
 
@@ -186,10 +193,32 @@ bad_signature(struct signer_local *s, struct key_entry *ke,
 	    "the request failed");
 }
 
-/* view_sign - sign digest with key number key of the view's table */
+/*
+ * recorded - the signature's trail record written: 1, or 0 when it could
+ * not be and the signature must not go (r then says why)
+ */
+static int
+recorded(struct view *v, const struct key_entry *ke,
+    const struct signer_note *note, struct signer_reply *r)
+{
+	char	 why[SIGNER_REASON_MAX];
+
+	if (v->s->trail == NULL || signer_trail_record(v->s->trail, &ke->spec,
+	    note, r, why, sizeof(why)) == 0)
+		return 1;
+	signer_trail_failed(why);
+	if (v->s->trail_sign_anyway)
+		return 1;
+	memset(r->sig, 0, sizeof(r->sig));
+	signer_reply_set(r, SIGNER_TEMP, "%.150s: not signed", why);
+	return 0;
+}
+
+/* view_sign_noted - sign digest with key number key of the view's table */
 static void
-view_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
-    const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *r)
+view_sign_noted(struct signer *base, uint32_t key, enum dkim_alg alg,
+    const unsigned char digest[DKIM_DIGEST_LEN],
+    const struct signer_note *note, struct signer_reply *r)
 {
 	struct view *v = (struct view *)base;
 	struct p11_sign_report rep;
@@ -237,6 +266,16 @@ view_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
 	}
 	registry_signed(&v->s->reg, ke);
 	r->status = SIGNER_OK;
+	if (!recorded(v, ke, note, r))
+		bucket_give_back(q->b, q->role, taken);
+}
+
+/* view_sign - sign without a note from a front */
+static void
+view_sign(struct signer *base, uint32_t key, enum dkim_alg alg,
+    const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *r)
+{
+	view_sign_noted(base, key, alg, digest, NULL, r);
 }
 
 /* view_free - the view goes; a retired table with it, when it was last */
@@ -290,7 +329,7 @@ view_status(struct signer *base, int what, size_t first, unsigned char *out,
 }
 
 static const struct signer_ops view_ops = { view_sign, view_free,
-	view_status };
+	view_status, view_sign_noted };
 
 /* signer_local_view - a signer for table id's key numbers, or NULL */
 struct signer *
@@ -346,7 +385,11 @@ signer_local_new(const struct conf *c, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
-	if (registry_init(&s->reg, c, err, errlen) < 0) {
+	s->trail_sign_anyway = c->daemon.trail_sign_anyway;
+	if (registry_init(&s->reg, c, err, errlen) < 0 ||
+	    (c->daemon.trail_dir != NULL && (s->trail = trail_new(
+	    c->daemon.trail_dir, c->daemon.trail_sync,
+	    c->daemon.trail_open_files, err, errlen)) == NULL)) {
 		signer_local_free(s);
 		return NULL;
 	}
@@ -364,7 +407,18 @@ signer_local_free(struct signer_local *s)
 			table_free(s, s->tables[i]);
 	registry_stop(&s->reg);
 	quota_book_free(s->book);
+	trail_free(s->trail);
 	free(s);
+}
+
+/* signer_local_reopen - the trail's files opened anew (after rotation) */
+void
+signer_local_reopen(struct signer_local *s)
+{
+	if (s->trail != NULL) {
+		trail_reopen(s->trail);
+		log_info("signing trail: files reopened");
+	}
 }
 
 /* signer_local_open - a signer for keytab t, every key opened first */

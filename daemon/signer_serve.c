@@ -130,13 +130,18 @@ reply(int fd, uint32_t id, const struct signer_reply *r)
 int
 signer_request_take(int fd, struct signer_req *req)
 {
+	char	 why[64];
 	ssize_t	 n;
 
 	do
 		n = recv(fd, req, sizeof(*req), MSG_TRUNC);
 	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(*req) && req->magic == SIGNER_MAGIC_REQ)
-		return 1;
+	if (n == (ssize_t)sizeof(*req) && req->magic == SIGNER_MAGIC_REQ) {
+		if (signer_note_check(&req->note, why, sizeof(why)) == 0)
+			return 1;
+		log_err("signer: %s from a front: dropping the channel", why);
+		return 0;
+	}
 	if (n > 0)
 		log_err("signer: malformed request record (%zd bytes) from a "
 		    "front: dropping the channel", n);
@@ -223,8 +228,8 @@ channel_thread(void *arg)
 		}
 		if (!take_call(sv, c->fd))
 			break;		/* the front gave up on it */
-		signer_sign(c->link->signer, req.key, (enum dkim_alg)req.alg,
-		    req.digest, &r);
+		signer_sign_noted(c->link->signer, req.key,
+		    (enum dkim_alg)req.alg, req.digest, &req.note, &r);
 		sem_post(&sv->calls);
 		if (reply(c->fd, req.id, &r) < 0)
 			break;
@@ -475,6 +480,10 @@ control(struct serve *sv, int ctl)
 		drop_link(sv, arg[0]);
 	else if (tag == 'T' && len == sizeof(arg[0]))
 		sv->host->retire(sv->host->ctx, arg[0]);
+	else if (tag == 'O' && len == 0) {
+		if (sv->host->reopen != NULL)
+			sv->host->reopen(sv->host->ctx);
+	}
 	else
 		log_err("signer: a control message it does not know ('%c', "
 		    "%zu bytes): ignored", tag, len);

@@ -185,20 +185,55 @@ signing_add(struct signing *s)
 	}
 }
 
+/* signing_client - who asks, for the signing trail */
+void
+signing_client(struct signing *s, uint8_t front, const char *client)
+{
+	size_t	 n = 0;
+
+	s->front = front;
+	for (; *client != '\0' && n < sizeof(s->client) - 1; client++)
+		if (*client >= ' ' && *client <= '~')
+			s->client[n++] = *client;
+	s->client[n] = '\0';
+}
+
+/* note - what the trail records of signature i besides the signer's */
+static void
+note(const struct signing *s, size_t i, struct signer_note *n)
+{
+	const struct keytab_entry *e = &s->f->keys->e[s->keys[i]];
+	size_t	 len = 0;
+	const char *mid = dkim_sign_header_value(s->ctx, "message-id", &len);
+
+	memset(n, 0, sizeof(*n));
+	n->front = s->front;
+	n->size = s->total;
+	if (dkim_sign_body_hash(s->ctx, i, n->bh) < 0)
+		memset(n->bh, 0, sizeof(n->bh));
+	snprintf(n->d, sizeof(n->d), "%s", s->d_domain);
+	snprintf(n->s, sizeof(n->s), "%s", e->selector_name);
+	snprintf(n->client, sizeof(n->client), "%s", s->client);
+	if (mid != NULL)
+		trail_msgid_norm(mid, len, n->msgid);
+}
+
 /* sign_one - signature i through the signer; 0 or -1 (failed) */
 static int
 sign_one(struct signing *s, size_t i)
 {
 	unsigned char digest[DKIM_DIGEST_LEN];
 	struct signer_reply rep;
+	struct signer_note n;
 	struct dkim_err err;
 
 	if (dkim_sign_digest(s->ctx, i, digest) < 0) {
 		signing_fail(s, SIGNING_TEMP, "no digest for signature %zu", i);
 		return -1;
 	}
-	signer_sign(s->f->signer, s->keys[i], s->f->keys->e[s->keys[i]].alg,
-	    digest, &rep);
+	note(s, i, &n);
+	signer_sign_noted(s->f->signer, s->keys[i],
+	    s->f->keys->e[s->keys[i]].alg, digest, &n, &rep);
 	if (rep.status != SIGNER_OK) {
 		if (rep.status == SIGNER_TEMP)
 			stats_token_error(s->f->stats, s->inst);

@@ -37,6 +37,8 @@ struct signing {
 	char	 reason[256];
 	struct buf fields;		/* the signature fields */
 	struct timespec start;
+	uint8_t	 front;			/* for the trail: SIGNER_FRONT_* */
+	char	 client[TRAIL_CLIENT_MAX + 1];	/* who asked, for the trail */
 };
 
 /* signing_begin - a new message */
@@ -67,6 +69,12 @@ const struct keytab_entry *signing_pick(struct signing *, const char *domain);
 
 /* signing_add - the picked institution's signatures (main, then dual) */
 void	signing_add(struct signing *);
+
+/*
+ * signing_client - who asks (front: SIGNER_FRONT_*; client: "uid=N", or
+ * the MTA's client and queue ID), for the signing trail; before finish
+ */
+void	signing_client(struct signing *, uint8_t front, const char *client);
 
 /* signing_finish - sign: all the fields, or NULL (the message failed) */
 const char *signing_finish(struct signing *, size_t *len);

@@ -66,6 +66,13 @@ host_retire(void *ctx, uint32_t table)
 	signer_local_retire(ctx, table);
 }
 
+/* host_reopen - signer_ipc_serve's reopen: the trail's files */
+static void
+host_reopen(void *ctx)
+{
+	signer_local_reopen(ctx);
+}
+
 static const struct conf *signer_conf;	/* the signer process's */
 
 /* host_load - signer_ipc_serve's load: the specs in fd, checked */
@@ -91,7 +98,8 @@ host_load(void *ctx, uint32_t table, int fd, uint32_t flags,
 static void __attribute__((noreturn))
 signer_main(const struct conf *c, int ctl)
 {
-	struct signer_host host = { NULL, host_view, host_load, host_retire };
+	struct signer_host host = { NULL, host_view, host_load, host_retire,
+		host_reopen };
 	struct signer_local *local;
 	int	 keep[CHILD_KEEP_MAX] = { ctl };
 	char	 err[SIGNER_ERR_MAX];
@@ -192,8 +200,14 @@ keep_settings(struct sproc *sp, const struct conf *c)
 	sp->signer_threads = d->signer_threads;
 	sp->io_timeout = d->io_timeout;
 	sp->strict_start = d->strict_start;
+	free(sp->trail_dir);
+	sp->trail_dir = d->trail_dir ? strdup(d->trail_dir) : NULL;
+	sp->trail_sync = d->trail_sync;
+	sp->trail_open_files = d->trail_open_files;
+	sp->trail_sign_anyway = d->trail_sign_anyway;
 	return sp->module == NULL || (d->signer_user && !sp->signer_user) ||
-	    (c->module_init_args && !sp->init_args) ? -1 : 0;
+	    (c->module_init_args && !sp->init_args) ||
+	    (d->trail_dir && !sp->trail_dir) ? -1 : 0;
 }
 
 /* sproc_start - fork the signer and wait until its module is loaded */
@@ -249,7 +263,11 @@ sproc_fits(const struct sproc *sp, const struct conf *c)
 	    sp->sessions == d->sessions && sp->open_threads == d->open_threads &&
 	    sp->signer_threads == d->signer_threads &&
 	    sp->io_timeout == d->io_timeout &&
-	    sp->strict_start == d->strict_start;
+	    sp->strict_start == d->strict_start &&
+	    same_str(sp->trail_dir, d->trail_dir) &&
+	    sp->trail_sync == d->trail_sync &&
+	    sp->trail_open_files == d->trail_open_files &&
+	    sp->trail_sign_anyway == d->trail_sign_anyway;
 }
 
 /* sproc_load - keytab t as a new table; its id, or -1 */
@@ -310,6 +328,14 @@ sproc_retire(struct sproc *sp, uint32_t table)
 		(void)fdpass_sendmsg(sp->ctl, 'T', -1, &table, sizeof(table));
 }
 
+/* sproc_reopen - open the signing trail's files anew ('O') */
+void
+sproc_reopen(struct sproc *sp)
+{
+	if (sp->ctl >= 0)
+		(void)fdpass_send(sp->ctl, 'O', -1);
+}
+
 /* sproc_quit - stop once what is in flight is done */
 void
 sproc_quit(struct sproc *sp)
@@ -335,5 +361,6 @@ sproc_release(struct sproc *sp)
 	free(sp->module);
 	free(sp->signer_user);
 	free(sp->init_args);
-	sp->module = sp->signer_user = sp->init_args = NULL;
+	free(sp->trail_dir);
+	sp->module = sp->signer_user = sp->init_args = sp->trail_dir = NULL;
 }

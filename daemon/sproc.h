@@ -30,6 +30,9 @@ struct sproc {
 	char	*signer_user;
 	unsigned sessions, open_threads, signer_threads, io_timeout;
 	int	 strict_start;
+	char	*trail_dir;		/* the signing trail's settings */
+	unsigned trail_sync, trail_open_files;
+	int	 trail_sign_anyway;
 };
 
 /*
@@ -60,6 +63,9 @@ void	sproc_front_gone(struct sproc *, uint32_t id);
 
 /* sproc_retire - a table no front of which will come any more */
 void	sproc_retire(struct sproc *, uint32_t table);
+
+/* sproc_reopen - open the signing trail's files anew ('O') */
+void	sproc_reopen(struct sproc *);
 
 /* sproc_quit - stop once what is in flight is done ('Q') */
 void	sproc_quit(struct sproc *);

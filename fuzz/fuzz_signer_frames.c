@@ -7,9 +7,12 @@
  * real socket and taken by the real code:
  *
  *   'R' n16 bytes       a record on a channel (SOCK_SEQPACKET):
- *                       signer_request_take, and for a request,
+ *                       signer_request_take (with signer_note_check of
+ *                       the front's trail note), and for a request,
  *                       keyspec_request_check on a table of three
- *                       institutions (RSA, Ed25519, dual-signing)
+ *                       institutions (RSA, Ed25519, dual-signing), and
+ *                       the note's trail record formatted and parsed
+ *                       back (util/trail_record.c)
  *   'L' tag kind extra  a message on a link: the tag byte and `extra`
  *                       (0 to 3) more bytes, with the descriptors of
  *                       `kind` (none, a channel, other sockets, a pipe,
@@ -19,8 +22,10 @@
  *
  * Besides crashes and leaks, it checks every decision against the
  * protocol (include/p11dkim/signer_ipc.h): a record is taken as a
- * request exactly when it is one request with its magic number, and
- * as it was sent; a (key, algorithm) passes exactly when the table has
+ * request exactly when it is one request with its magic number and a
+ * note whose front is known and whose strings end in their fields and
+ * are printable, and as it was sent; the record such a note makes is
+ * one line that parses back to the same fields; a (key, algorithm) passes exactly when the table has
  * that key for that algorithm, and a refusal names the key or the
  * algorithm asked for; a link message gives a channel exactly when it
  * is the channel tag alone with one Unix SOCK_SEQPACKET socket, and
@@ -46,6 +51,7 @@
 #include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
 #include "p11dkim/signer_ipc.h"
+#include "p11dkim/trail_record.h"
 #include "harness.h"
 
 #define RECORD_MAX	2048	/* bytes of one record taken from the input */
@@ -145,6 +151,51 @@ check_request(const struct signer_req *req)
 		abort();		/* a refusal that names another algorithm */
 }
 
+/* text_in - a string that ends within max bytes, printable ASCII */
+static int
+text_in(const char *p, size_t max)
+{
+	size_t	 i;
+
+	for (i = 0; i < max && p[i] != '\0'; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return 0;
+	return i < max;
+}
+
+/* note_ok - the protocol's rule for a front's note */
+static int
+note_ok(const struct signer_note *n)
+{
+	return (n->front == 0 || n->front == 'n' || n->front == 'm') &&
+	    text_in(n->d, sizeof(n->d)) && text_in(n->s, sizeof(n->s)) &&
+	    text_in(n->msgid, sizeof(n->msgid)) &&
+	    text_in(n->client, sizeof(n->client));
+}
+
+/* check_record - a note's record: one line, parsed back the same */
+static void
+check_record(const struct signer_note *n)
+{
+	struct trail_record r, back;
+	char	 line[TRAIL_LINE_MAX];
+	int	 len;
+
+	memset(&r, 0, sizeof(r));
+	r.t = 1796315102;
+	r.size = n->size;
+	snprintf(r.inst, sizeof(r.inst), "mosa");
+	snprintf(r.d, sizeof(r.d), "%s", n->d);
+	snprintf(r.s, sizeof(r.s), "%s", n->s);
+	snprintf(r.msgid, sizeof(r.msgid), "%s", n->msgid);
+	snprintf(r.client, sizeof(r.client), "%s", n->client);
+	if ((len = trail_format(&r, line, sizeof(line))) <= 0 ||
+	    memchr(line, '\n', (size_t)len) != line + len - 1 ||
+	    trail_parse(line, (size_t)len, &back) < 0 ||
+	    memcmp(&r, &back, sizeof(r)) != 0)
+		abort();
+}
+
 /* channel_record - 'R': one record on a channel, taken by the signer */
 static void
 channel_record(int ch[2], struct input *in)
@@ -158,12 +209,18 @@ channel_record(int ch[2], struct input *in)
 	if (rec == NULL || send(ch[1], rec, n, MSG_DONTWAIT) != (ssize_t)n)
 		return;
 	memcpy(&magic, rec, n >= sizeof(magic) ? sizeof(magic) : 0);
-	want = n == sizeof(req) && magic == SIGNER_MAGIC_REQ;
+	if (n == sizeof(req))
+		memcpy(&req.note, rec + offsetof(struct signer_req, note),
+		    sizeof(req.note));
+	want = n == sizeof(req) && magic == SIGNER_MAGIC_REQ &&
+	    note_ok(&req.note);
 	if (signer_request_take(ch[0], &req) != want ||
 	    (want && memcmp(&req, rec, sizeof(req)) != 0))
 		abort();
-	if (want)
+	if (want) {
 		check_request(&req);
+		check_record(&req.note);
+	}
 }
 
 /* kind_fds - the descriptors of a kind (count returned, -1 none made) */

@@ -83,5 +83,6 @@ stand_in_free(struct signer *s)
 	(void)s;
 }
 
-static const struct signer_ops stand_in_ops = { stand_in_sign, stand_in_free, NULL };
+static const struct signer_ops stand_in_ops = { stand_in_sign, stand_in_free, NULL,
+	NULL };
 struct signer harness_signer = { &stand_in_ops };

@@ -250,5 +250,6 @@ int	cmd_log(struct keys_run *, int, char **);
 int	cmd_preflight(struct keys_run *, int, char **);
 int	cmd_demote(struct keys_run *, int, char **);
 int	cmd_dns_watch(struct keys_run *, int, char **);
+int	cmd_trail(struct keys_run *, int, char **);
 
 #endif

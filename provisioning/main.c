@@ -68,6 +68,9 @@ static const struct keys_cmd commands[] = {
 	{ "preflight", "as the daemon's signer: module, PIN, token, keys, "
 	  "a test signature, DNS", "preflight [INST] [--zone FILE|-]",
 	  cmd_preflight },
+	{ "trail", "did we sign this? search an institution's signing trail",
+	  "trail INST [--since TIME] [--message-id ID] [--bh HASH] "
+	  "[--b SIGNATURE]", cmd_trail },
 	{ NULL, NULL, NULL, NULL }
 };
 

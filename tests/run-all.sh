@@ -86,6 +86,7 @@ run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/quota_tes
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/metrics_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/onboard_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/dnswatch_test.py
+run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/trail_test.py
 P11DKIM_SIGN=$BUILD/p11dkim-sign
 export P11DKIM_SIGN
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/milter/milter_test.py

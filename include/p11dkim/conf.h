@@ -141,6 +141,10 @@ struct conf_daemon {
 	struct sockaddr_storage metrics_addr;	/* the same, parsed */
 	socklen_t metrics_addrlen;
 	int	 metrics_allow_remote;	/* a non-loopback address is allowed */
+	char	*trail_dir;		/* the signing trail; NULL: none */
+	unsigned trail_sync;		/* seconds between syncs; 0: each record */
+	unsigned trail_open_files;	/* trail files open at once */
+	int	 trail_sign_anyway;	/* a record not written: sign still */
 };
 
 struct conf {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "p11dkim/dkim_alg.h"
+#include "p11dkim/trail_record.h"
 
 #define SIGNER_REASON_MAX	192
 
@@ -33,6 +34,25 @@ struct signer_reply {
 };
 
 struct signer;
+
+/*
+ * What a front says of a signature, for the signing trail (a front of 0:
+ * nothing said).  The strings are NUL-terminated in their fields, of
+ * printable ASCII; signer_note_check() says whether a note received is.
+ */
+#define SIGNER_FRONT_NATIVE	'n'
+#define SIGNER_FRONT_MILTER	'm'
+
+struct signer_note {
+	uint64_t size;				/* message bytes */
+	uint8_t	 front;				/* SIGNER_FRONT_* or 0 */
+	uint8_t	 pad[7];
+	unsigned char bh[DKIM_DIGEST_LEN];	/* the body hash */
+	char	 d[TRAIL_DOMAIN_MAX + 1];
+	char	 s[TRAIL_SEL_MAX + 1];
+	char	 msgid[TRAIL_MSGID_MAX + 1];	/* trail_msgid_norm'ed */
+	char	 client[TRAIL_CLIENT_MAX + 1];	/* "uid:N", "host queue=ID" */
+};
 
 /* What signer_status reports, per key of the table, from first on. */
 #define SIGNER_STATUS_STATES	0	/* a byte a key: SIGNER_KEY_* */
@@ -54,6 +74,10 @@ struct signer_ops {
 	void	(*free)(struct signer *);
 	size_t	(*status)(struct signer *, int what, size_t first,
 		    unsigned char *out, size_t max);	/* NULL: none */
+	void	(*sign_noted)(struct signer *, uint32_t key, enum dkim_alg,
+		    const unsigned char digest[DKIM_DIGEST_LEN],
+		    const struct signer_note *, struct signer_reply *);
+						/* NULL: sign, the note dropped */
 };
 
 struct signer {
@@ -63,6 +87,20 @@ struct signer {
 /* signer_sign - sign digest with key; the reply says how it went */
 void	signer_sign(struct signer *, uint32_t key, enum dkim_alg,
 	    const unsigned char digest[DKIM_DIGEST_LEN], struct signer_reply *);
+
+/*
+ * signer_sign_noted - sign digest with key, with what the front says of
+ * the signature for the trail (NULL: nothing)
+ */
+void	signer_sign_noted(struct signer *, uint32_t key, enum dkim_alg,
+	    const unsigned char digest[DKIM_DIGEST_LEN],
+	    const struct signer_note *, struct signer_reply *);
+
+/*
+ * signer_note_check - a note as received: 0, or -1 with why (a front it
+ * does not know, a string not terminated in its field or not printable)
+ */
+int	signer_note_check(const struct signer_note *, char *why, size_t len);
 
 /*
  * signer_status - what the signer knows of its keys (what: one of

@@ -32,6 +32,7 @@ struct signer_req {
 	uint32_t key;
 	uint32_t alg;
 	unsigned char digest[DKIM_DIGEST_LEN];
+	struct signer_note note;	/* for the trail; front 0: none */
 };
 
 struct signer_rep {
@@ -70,8 +71,9 @@ int	signer_rep_decode(const struct signer_rep *rep, ssize_t n, uint32_t id,
 
 /*
  * signer_request_take - the signer's side of a channel: its next record,
- * 1 when it is exactly one request (req), 0 at the channel's end or on
- * anything else (logged): the channel is then dropped
+ * 1 when it is exactly one request (req) with a note that
+ * signer_note_check passes, 0 at the channel's end or on anything else
+ * (logged): the channel is then dropped
  */
 int	signer_request_take(int fd, struct signer_req *req);
 
@@ -101,6 +103,8 @@ struct signer_host {
 		    uint32_t *unseen, char *err, size_t errlen);
 	/* table id goes once its views are freed */
 	void	(*retire)(void *ctx, uint32_t table);
+	/* the signing trail's files opened anew (NULL: no trail) */
+	void	(*reopen)(void *ctx);
 };
 
 #define SIGNER_ERR_MAX		512	/* a refused table's reason */
@@ -112,7 +116,8 @@ struct signer_host {
  * the specs, data: the table id and SIGNER_LOAD_* flags; answered 'R'
  * with the id and how many new tokens the module does not show, or 'E'
  * with the id and why), 'F' a front's link (data: link id and table id), 'D'
- * the front with that link id is gone, 'T' retires a table, 'Q' (or ctl
+ * the front with that link id is gone, 'T' retires a table, 'O' reopens
+ * the signing trail's files (SIGUSR1 to the parent), 'Q' (or ctl
  * closing) stops.  Requests on the links' channels are answered with the
  * link's table, at most `threads` token calls at once; at stop what is in
  * flight is finished first.

@@ -60,6 +60,9 @@ struct signer *signer_local_view(struct signer_local *, uint32_t id);
 /* signer_local_retire - table id goes once its last view is freed */
 void	signer_local_retire(struct signer_local *, uint32_t id);
 
+/* signer_local_reopen - the signing trail's files opened anew */
+void	signer_local_reopen(struct signer_local *);
+
 /* signer_local_free - every view must be freed first; NULL is fine */
 void	signer_local_free(struct signer_local *);
 

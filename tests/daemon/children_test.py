@@ -201,7 +201,9 @@ def kept_link(d):
     if link is None:
         return
     chans = [open_channel(link) for _ in range(50)]
-    req = struct.pack("<IIII32s", 0x70313172, 1, 0, 1, b"\x11" * 32)
+    # A request (include/p11dkim/signer_ipc.h): magic, id, key, algorithm,
+    # digest, and the trail note (752 bytes; all zero: no note).
+    req = struct.pack("<IIII32s", 0x70313172, 1, 0, 1, b"\x11" * 32) + bytes(752)
     chans[0].settimeout(10)
     chans[0].send(req)
     check("the copied link signs through a channel of its own", len(chans[0].recv(2048)) > 0)

@@ -81,6 +81,10 @@ check "/var/lib/p11dkim p11dkim-signer's, 755: $(owner_mode /var/lib/p11dkim)" \
 check "/etc/p11dkim/pins p11dkim-signer's, 700: $(owner_mode /etc/p11dkim/pins)" \
     test "$(owner_mode /etc/p11dkim/pins)" = "p11dkim-signer:p11dkim-signer 700"
 check "/run/p11dkim root's, 755" test "$(owner_mode /run/p11dkim)" = "root:root 755"
+check "/var/log/p11dkim/trail p11dkim-signer's, 750: $(owner_mode /var/log/p11dkim/trail)" \
+    test "$(owner_mode /var/log/p11dkim/trail)" = "p11dkim-signer:p11dkim-signer 750"
+check "/etc/logrotate.d/p11dkim rotates the trail" \
+    grep -q '^/var/log/p11dkim/trail/\*.trail' /etc/logrotate.d/p11dkim
 check "$CONF is a conffile" sh -c "dpkg-query -W -f='\${Conffiles}' p11dkim | grep -q '$CONF'"
 check "the unit is not enabled at install" test ! -e /etc/systemd/system/multi-user.target.wants/p11dkimd.service
 check "the unit is Type=notify" test "$(unit_value Type)" = notify

@@ -110,7 +110,8 @@ fake_free(struct signer *base)
 	(void)base;
 }
 
-static const struct signer_ops fake_ops = { fake_sign, fake_free, NULL };
+static const struct signer_ops fake_ops = { fake_sign, fake_free, NULL,
+	NULL };
 
 /* set_delay - how slow the fake is from now on */
 static void
@@ -157,7 +158,7 @@ serve_thread(void *arg)
 {
 	struct rig *g = arg;
 	struct signer_host host = { &g->fake.base, fake_view, fake_load,
-	    fake_retire };
+	    fake_retire, NULL };
 
 	g->served = signer_ipc_serve(&host, g->serve_fd, TOKEN_CALLS);
 	return NULL;
@@ -816,7 +817,8 @@ test_overload_keeps_link(void **state)
 	assert_non_null(th);
 	set_delay(g, 20);
 	for (int i = 0; i < N; i++) {
-		a[i] = (struct loaded){ g, i, 0, 0, 0, "" };
+		/* Key numbers the fake signs: never NO_KEY, which it refuses. */
+		a[i] = (struct loaded){ g, i == NO_KEY ? N : i, 0, 0, 0, "" };
 		assert_int_equal(pthread_create(&th[i], NULL, loaded_thread,
 		    &a[i]), 0);
 	}
