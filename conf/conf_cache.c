@@ -9,7 +9,12 @@
  * file is taken from the cache only when its key is the same now.
  * Writing a file changes its ctime, which no program can set back, so
  * a change is seen even when the size and mtime were kept (touch -r);
- * a file replaced by rename has another inode.  The whole cache is
+ * a file replaced by rename has another inode.  File times come from a
+ * clock that moves in steps (a few milliseconds; a second or two on
+ * some filesystems), so two writes of the same size within one step can
+ * leave the same key: as git does with its index, a file whose ctime is
+ * within RACY_MS of the reading is read again at the next reading too,
+ * until its key is old enough to be trusted.  The whole cache is
  * dropped when the main file or /etc/passwd or /etc/group changed: the
  * institutions' copies depend on the global values and on user and
  * group names.
@@ -21,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "p11dkim/strmap.h"
 #include "conf_int.h"
@@ -28,11 +34,15 @@
 /* The files whose change empties the whole cache. */
 #define CONTEXT_FILES	3
 
+/* How recent a change may be and its key still not trusted. */
+#define RACY_MS		2000
+
 struct entry {
 	char	*path;			/* the key of the map */
 	struct conf_filekey key;
 	struct conf_shared *shared;
 	unsigned seen;			/* the reading that last used it */
+	int	 racy;			/* changed just before it was read */
 };
 
 struct conf_cache {
@@ -41,6 +51,8 @@ struct conf_cache {
 	struct strmap *map;		/* path -> index in e */
 	struct conf_filekey context[CONTEXT_FILES];
 	unsigned reading;		/* how many readings so far */
+	struct timespec began;		/* this reading's start, real time */
+	unsigned racy_ms;		/* RACY_MS, unless a test says */
 	size_t	 reused, parsed;	/* files, at the last reading */
 };
 
@@ -102,6 +114,8 @@ conf_cache_new(void)
 		free(cc);
 		return NULL;
 	}
+	if (cc != NULL)
+		cc->racy_ms = RACY_MS;
 	return cc;
 }
 
@@ -157,6 +171,7 @@ conf_cache_begin(struct conf_cache *cc, const char *main_path)
 	for (int k = 0; k < CONTEXT_FILES; k++)
 		same = same && key_same(&now[k], &cc->context[k]);
 	memcpy(cc->context, now, sizeof(now));
+	clock_gettime(CLOCK_REALTIME, &cc->began);
 	cc->reading++;
 	cc->reused = cc->parsed = 0;
 	if (same)
@@ -174,7 +189,8 @@ conf_cache_get(struct conf_cache *cc, const char *path,
 	uint32_t i;
 
 	if (cc->map == NULL || !strmap_get(cc->map, path, &i) ||
-	    !key_same(&cc->e[i].key, key) || cc->e[i].seen == cc->reading)
+	    cc->e[i].racy || !key_same(&cc->e[i].key, key) ||
+	    cc->e[i].seen == cc->reading)
 		return NULL;	/* a file named twice is read twice */
 	cc->e[i].seen = cc->reading;
 	cc->reused++;
@@ -207,6 +223,18 @@ new_entry(struct conf_cache *cc, const char *path)
 	return e;
 }
 
+/* racy - was the file changed too close to this reading to trust its key? */
+static int
+racy(const struct conf_cache *cc, const struct conf_filekey *key)
+{
+	long long began = (long long)cc->began.tv_sec * 1000 +
+	    cc->began.tv_nsec / 1000000;
+	long long changed = (long long)key->ctime.tv_sec * 1000 +
+	    key->ctime.tv_nsec / 1000000;
+
+	return changed + cc->racy_ms >= began;
+}
+
 /*
  * conf_cache_put - path read now under key: s (one more reference taken)
  * replaces what the cache had.  No memory: the file is simply not kept.
@@ -230,6 +258,7 @@ conf_cache_put(struct conf_cache *cc, const char *path,
 	e->shared = s;
 	e->key = *key;
 	e->seen = cc->reading;
+	e->racy = racy(cc, key);
 }
 
 /*
@@ -257,6 +286,13 @@ conf_cache_end(struct conf_cache *cc)
 	cc->n = kept;
 	strmap_free(cc->map);
 	cc->map = map;
+}
+
+/* conf_cache_racy_ms - how recent a change may be and not trusted */
+void
+conf_cache_racy_ms(struct conf_cache *cc, unsigned ms)
+{
+	cc->racy_ms = ms;
 }
 
 /* conf_cache_counts - files taken from the cache and parsed, last reading */

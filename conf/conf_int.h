@@ -127,6 +127,13 @@ void	conf_cache_put(struct conf_cache *, const char *path,
 	    const struct conf_filekey *, struct conf_shared *);
 void	conf_cache_end(struct conf_cache *);
 
+/*
+ * conf_cache_racy_ms - a file changed less than ms before a reading is
+ * read again at the next (default 2,000: the steps of file times); for
+ * tests, which cannot set a ctime back
+ */
+void	conf_cache_racy_ms(struct conf_cache *, unsigned ms);
+
 /* conf_copy_daemon - the daemon section and listeners into c */
 int	conf_copy_daemon(cfg_t *root, struct conf *c);
 
