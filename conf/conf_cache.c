@@ -174,7 +174,7 @@ conf_cache_begin(struct conf_cache *cc, const char *main_path)
 	clock_gettime(CLOCK_REALTIME, &cc->began);
 	cc->reading++;
 	cc->reused = cc->parsed = 0;
-	if (same)
+	if (same && cc->map != NULL)
 		return 0;
 	drop_entries(cc);
 	strmap_free(cc->map);
