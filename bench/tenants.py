@@ -22,7 +22,9 @@ by a reload.  Then, with a daemon of its own in a throw-away folder:
   reload    add (institution N+1, whose token is there), remove, change
             (a domain added) one institution by a file and SIGHUP, each
             while load_bench signs for the other institutions: the time
-            until the change shows, and the other requests that failed
+            until the change shows, and the other requests that failed;
+            the parent's own log line of each reload (files read, its
+            time to read and to start the new generation) is printed
   keys      p11dkim-keys list (every institution's token) and dns for one
   rate      load_bench, 8 clients, 4 KiB: requests spread over every
             institution against requests for one institution, alternated
@@ -245,6 +247,10 @@ def one_size(n, cache, seconds, results):
             lambda: sign(d.sock, msg(n - 1, "x-%s.example" % code(n - 1))).startswith("OK"), n)
         open(path, "w").write(orig)
         open(gone, "w").write(kept)
+        d.log.flush()
+        row["reloads"] = [x.split(": ", 2)[-1] for x in
+                          open(os.path.join(t, "daemon.log"), errors="replace").read().splitlines()
+                          if "configuration reloaded" in x]
         keys = [os.path.join(BUILD, "p11dkim-keys"), "-c", d.conf]
         t0 = time.time()
         r = subprocess.run(keys + ["list"], capture_output=True, text=True)
@@ -322,6 +328,8 @@ def main():
                r["dns_s"], r["single_rate"], r["spread_rate"], 100 * r["ratio"]))
         print("        (%s; sweep: %d of %d signed in %.1f s; STATS %.0f ms)" %
               (r["built"], r["sweep_signed"], n, r["sweep_s"], r["stats_ms"]), flush=True)
+        for line in r["reloads"]:
+            print("        (parent: %s)" % line.split(" from ", 1)[-1], flush=True)
     with open(os.path.join(a.c, "results.txt"), "a") as f:
         f.write("%s CPU: %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), cpu()))
         for r in results:

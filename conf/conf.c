@@ -442,13 +442,13 @@ check_whole(cfg_t *cfg, const struct conf *c, char *err, size_t errlen)
  * into i, with root's global selectors; -1 and why
  */
 static int
-copy_one(cfg_t *root, cfg_t *file, cfg_t *sec, struct conf_institution *i,
-    char *err, size_t errlen)
+copy_one(cfg_t *root, const char *file, cfg_t *sec,
+    struct conf_institution *i, char *err, size_t errlen)
 {
 	if (cfg_size(sec, "selectors") == 0 && cfg_size(root, "selectors") ==
 	    0) {
 		snprintf(err, errlen, "%s: institution '%s': no selectors (set "
-		    "them globally or in the institution)", file->filename,
+		    "them globally or in the institution)", file,
 		    cfg_title(sec));
 		return -1;
 	}
@@ -460,72 +460,184 @@ copy_one(cfg_t *root, cfg_t *file, cfg_t *sec, struct conf_institution *i,
 		return -1;
 	}
 	if (copy_institution(root, sec, i) < 0) {
-		snprintf(err, errlen, "%s: out of memory", file->filename);
+		snprintf(err, errlen, "%s: out of memory", file);
 		return -1;
 	}
-	return conf_copy_quota(root, sec, i, file->filename, err, errlen);
+	return conf_copy_quota(root, sec, i, file, err, errlen);
 }
 
-/*
- * copy_all - the institutions of the main file, then of each included
- * file, into c; a code defined in two files is refused
- */
+/* A reading in progress: what each file adds to. */
+struct reading {
+	cfg_t	*root;
+	struct conf *c;
+	size_t	 cap;			/* room in c->inst */
+	struct strmap *codes;		/* code -> index in c->inst */
+	struct conf_cache *cache;	/* NULL: every file is read */
+	struct conf_include_hooks hooks;
+};
+
+/* room - room for n more institutions (and a zeroed one after) */
 static int
-copy_all(cfg_t *root, const struct conf_files *inc, struct conf *c,
-    char *err, size_t errlen)
+room(struct reading *r, size_t n)
 {
-	struct strmap *codes;
-	uint32_t other;
-	size_t	 k = 0;
-	int	 rc = 0;
+	struct conf *c = r->c;
+	struct conf_institution *more;
+	size_t	 cap = r->cap ? r->cap : 16;
 
-	c->ninst = cfg_size(root, "institution");
-	for (size_t f = 0; f < inc->n; f++)
-		c->ninst += cfg_size(inc->cfg[f], "institution");
-	if ((c->inst = calloc(c->ninst + 1, sizeof(*c->inst))) == NULL ||
-	    (codes = strmap_new(c->ninst)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", c->path);
+	while (cap < c->ninst + n + 1)
+		cap *= 2;
+	if (cap == r->cap)
+		return 0;
+	if ((more = realloc(c->inst, cap * sizeof(*more))) == NULL)
 		return -1;
+	memset(more + r->cap, 0, (cap - r->cap) * sizeof(*more));
+	c->inst = more;
+	r->cap = cap;
+	return 0;
+}
+
+/* add_code - the last institution's code, refused if defined before */
+static int
+add_code(struct reading *r, const char *file, char *err, size_t errlen)
+{
+	struct conf *c = r->c;
+	const char *code = c->inst[c->ninst - 1].code;
+	uint32_t other;
+	int	 rc = strmap_put(r->codes, code, (uint32_t)(c->ninst - 1),
+	    &other);
+
+	if (rc > 0)
+		snprintf(err, errlen, "%s: institution '%s' is defined twice",
+		    file, code);
+	else if (rc < 0)
+		snprintf(err, errlen, "%s: out of memory", file);
+	return rc == 0 ? 0 : -1;
+}
+
+/* copy_section - institution sec of file into i, checked */
+static int
+copy_section(struct reading *r, const char *file, cfg_t *sec,
+    struct conf_institution *i, char *err, size_t errlen)
+{
+	if (copy_one(r->root, file, sec, i, err, errlen) < 0 ||
+	    conf_check_milter_lists(sec, r->c, i, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* copy_main - the institutions of the main file, owned by c */
+static int
+copy_main(struct reading *r, char *err, size_t errlen)
+{
+	struct conf *c = r->c;
+
+	for (unsigned j = 0; j < cfg_size(r->root, "institution"); j++) {
+		if (room(r, 1) < 0) {
+			snprintf(err, errlen, "%s: out of memory", c->path);
+			return -1;
+		}
+		c->ninst++;
+		if (copy_section(r, c->path, cfg_getnsec(r->root,
+		    "institution", j), &c->inst[c->ninst - 1], err,
+		    errlen) < 0 || add_code(r, c->path, err, errlen) < 0)
+			return -1;
 	}
-	for (size_t f = 0; f <= inc->n && rc == 0; f++) {
-		cfg_t	*file = f == 0 ? root : inc->cfg[f - 1];
+	return 0;
+}
 
-		for (unsigned j = 0; j < cfg_size(file, "institution") &&
-		    rc == 0; j++, k++) {
-			cfg_t *sec = cfg_getnsec(file, "institution", j);
+/* copy_file - the institutions of a parsed included file; NULL and why */
+static struct conf_shared *
+copy_file(struct reading *r, cfg_t *file, const char *path, char *err,
+    size_t errlen)
+{
+	struct conf_shared *s = conf_shared_new(cfg_size(file, "institution"));
 
-			if ((rc = copy_one(root, file, sec, &c->inst[k], err,
-			    errlen)) < 0 || (rc = conf_check_milter_lists(sec, c,
-			    &c->inst[k], err, errlen)) < 0)
-				break;
-			if ((rc = strmap_put(codes, c->inst[k].code,
-			    (uint32_t)k, &other)) != 0) {
-				snprintf(err, errlen, "%s: institution '%s' is "
-				    "defined twice", file->filename,
-				    c->inst[k].code);
-				rc = -1;
-			}
+	if (s == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	for (size_t j = 0; j < s->n; j++)
+		if (copy_section(r, path, cfg_getnsec(file, "institution",
+		    (unsigned)j), &s->inst[j], err, errlen) < 0) {
+			conf_shared_release(s);
+			return NULL;
+		}
+	return s;
+}
+
+/* read_file - an included file's institutions, parsed or unchanged */
+static struct conf_shared *
+read_file(struct reading *r, const char *path, char *err, size_t errlen)
+{
+	struct conf_filekey key;
+	struct conf_shared *s;
+	struct stat st;
+	cfg_t	*cfg;
+
+	if (r->cache != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		conf_filekey_of(&st, &key);
+		if ((s = conf_cache_get(r->cache, path, &key)) != NULL) {
+			s->refs++;
+			return s;
 		}
 	}
-	strmap_free(codes);
+	conf_included = 1;
+	cfg = conf_include_parse(path, file_opts, &r->hooks, &key, err,
+	    errlen);
+	conf_included = 0;
+	if (cfg == NULL)
+		return NULL;
+	s = copy_file(r, cfg, path, err, errlen);
+	cfg_free(cfg);
+	if (s != NULL && r->cache != NULL)
+		conf_cache_put(r->cache, path, &key, s);
+	return s;
+}
+
+/* include_file - an included file's institutions, added to the reading */
+static int
+include_file(void *arg, const char *path, char *err, size_t errlen)
+{
+	struct reading *r = arg;
+	struct conf *c = r->c;
+	struct conf_shared *s = read_file(r, path, err, errlen);
+	int	 rc = 0;
+
+	if (s == NULL)
+		return -1;
+	if (room(r, s->n) < 0) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		rc = -1;
+	}
+	for (size_t k = 0; k < s->n && rc == 0; k++) {
+		c->inst[c->ninst] = s->inst[k];
+		c->inst[c->ninst++].shared = s;
+		s->refs++;
+		rc = add_code(r, path, err, errlen);
+	}
+	conf_shared_release(s);		/* read_file's reference */
 	return rc;
 }
 
-/* build - the struct conf of a parsed file and its includes */
+/* build - the struct conf of a parsed file, with its included files */
 static struct conf *
-build(cfg_t *cfg, const struct conf_files *inc, const char *path, char *err,
-    size_t errlen)
+build(struct reading *r, const char *path, char *err, size_t errlen)
 {
 	struct conf *c = calloc(1, sizeof(*c));
 
+	r->c = c;
 	if (c == NULL || (c->path = strdup(path)) == NULL ||
-	    copy_root(cfg, c) < 0 || conf_copy_daemon(cfg, c) < 0) {
+	    copy_root(r->root, c) < 0 || conf_copy_daemon(r->root, c) < 0 ||
+	    (r->codes = strmap_new(256)) == NULL || room(r, 0) < 0) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return conf_free(c);
 	}
-	if (copy_all(cfg, inc, c, err, errlen) < 0 ||
-	    check_whole(cfg, c, err, errlen) < 0)
+	if (copy_main(r, err, errlen) < 0 ||
+	    conf_include_each(r->root, path, &r->hooks, err, errlen) < 0 ||
+	    check_whole(r->root, c, err, errlen) < 0)
 		return conf_free(c);
+	if (r->cache != NULL)
+		conf_cache_end(r->cache);
 	return c;
 }
 
@@ -545,37 +657,42 @@ first_error(char *err, size_t errlen)
 	    "syntax error");
 }
 
+/* conf_load_cached - conf_load, unchanged included files from cache */
+struct conf *
+conf_load_cached(const char *path, struct conf_cache *cache, char *err,
+    size_t errlen)
+{
+	struct reading r;
+	struct conf *c = NULL;
+	int	 rc;
+
+	memset(&r, 0, sizeof(r));
+	r.hooks = (struct conf_include_hooks){ prepare, first_error,
+	    include_file, &r };
+	r.cache = cache;
+	conf_error[0] = '\0';
+	if ((cache != NULL && conf_cache_begin(cache, path) < 0) ||
+	    (r.root = cfg_init(root_opts, CFGF_NONE)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	prepare(r.root);
+	cfg_set_validate_func(r.root, "milter", check_milter);
+	rc = conf_parse_file(r.root, path, NULL, err, errlen);
+	if (rc == CFG_PARSE_ERROR)
+		first_error(err, errlen);
+	else if (rc == CFG_SUCCESS)
+		c = build(&r, path, err, errlen);
+	strmap_free(r.codes);
+	cfg_free(r.root);
+	return c;
+}
+
 /* conf_load - read and check a file; NULL with "file:line: why" in err */
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
-	static const struct conf_include_hooks hooks = { prepare, first_error };
-	struct conf_files inc = { NULL, 0, 0 };
-	struct conf *c = NULL;
-	cfg_t	*cfg;
-	int	 rc;
-
-	conf_error[0] = '\0';
-	if ((cfg = cfg_init(root_opts, CFGF_NONE)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		return NULL;
-	}
-	prepare(cfg);
-	cfg_set_validate_func(cfg, "milter", check_milter);
-	rc = conf_parse_file(cfg, path, err, errlen);
-	if (rc == CFG_PARSE_ERROR)
-		first_error(err, errlen);
-	else if (rc == CFG_SUCCESS) {
-		conf_included = 1;
-		rc = conf_include_load(cfg, path, file_opts, &hooks, &inc, err,
-		    errlen);
-		conf_included = 0;
-		if (rc == 0)
-			c = build(cfg, &inc, path, err, errlen);
-	}
-	conf_include_free(&inc);
-	cfg_free(cfg);
-	return c;
+	return conf_load_cached(path, NULL, err, errlen);
 }
 
 /* conf_institution - the institution with this code, or NULL */
@@ -664,9 +781,9 @@ conf_key_label(const struct conf_institution *i, size_t sel, size_t kind,
 	return w < 0 || (size_t)w >= len ? -1 : 0;
 }
 
-/* institution_free - what an institution owns */
-static void
-institution_free(struct conf_institution *i)
+/* conf_institution_free - what an institution owns */
+void
+conf_institution_free(struct conf_institution *i)
 {
 	for (size_t k = 0; k < i->ndomains && i->domains; k++)
 		free(i->domains[k]);
@@ -690,8 +807,12 @@ conf_free(struct conf *c)
 {
 	if (c == NULL)
 		return NULL;
-	for (size_t i = 0; i < c->ninst; i++)
-		institution_free(&c->inst[i]);
+	for (size_t i = 0; i < c->ninst; i++) {
+		if (c->inst[i].shared != NULL)
+			conf_shared_release(c->inst[i].shared);
+		else
+			conf_institution_free(&c->inst[i]);
+	}
 	free(c->inst);
 	conf_free_daemon(&c->daemon);
 	free(c->path);

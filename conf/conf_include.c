@@ -6,7 +6,10 @@
  *
  * A pattern is a glob(3) pattern; a relative one is taken from the main
  * file's folder.  Files are read in the order glob sorts them.  A pattern
- * that matches nothing is not an error (an empty institutions.d/).
+ * that matches nothing is not an error (an empty institutions.d/).  Each
+ * file is handed to the main reader, which copies its institutions out
+ * and frees its parse before the next one (a parse is about a hundred
+ * times the size of the copy), or takes them from the cache unread.
  */
 #include <glob.h>
 #include <libgen.h>
@@ -34,25 +37,10 @@ pattern_path(const char *main_path, const char *pattern, char *out,
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* add_file - one more parsed file in the list */
-static int
-add_file(struct conf_files *f, cfg_t *cfg)
-{
-	cfg_t	**more;
-
-	if (f->n == f->cap) {
-		f->cap = f->cap ? 2 * f->cap : 16;
-		if ((more = realloc(f->cfg, f->cap * sizeof(*more))) == NULL)
-			return -1;
-		f->cfg = more;
-	}
-	f->cfg[f->n++] = cfg;
-	return 0;
-}
-
 /* conf_parse_file - cfg_parse, of a regular file only */
 int
-conf_parse_file(cfg_t *cfg, const char *path, char *err, size_t errlen)
+conf_parse_file(cfg_t *cfg, const char *path, struct conf_filekey *key,
+    char *err, size_t errlen)
 {
 	struct stat st;
 	int	 rc;
@@ -66,43 +54,44 @@ conf_parse_file(cfg_t *cfg, const char *path, char *err, size_t errlen)
 		    S_ISDIR(st.st_mode) ? "a folder" : "not a regular file");
 		return CFG_FILE_ERROR;
 	}
+	if (key != NULL)
+		conf_filekey_of(&st, key);	/* before it is read */
 	if ((rc = cfg_parse(cfg, path)) == CFG_FILE_ERROR)
 		snprintf(err, errlen, "%s: cannot read the file", path);
 	return rc;
 }
 
-/* parse_one - one institutions file; -1 with err set */
-static int
-parse_one(struct conf_files *f, const char *path, cfg_opt_t *opts,
-    const struct conf_include_hooks *h, char *err, size_t errlen)
+/* conf_include_parse - one institutions file; NULL with err set */
+cfg_t *
+conf_include_parse(const char *path, cfg_opt_t *opts,
+    const struct conf_include_hooks *h, struct conf_filekey *key,
+    char *err, size_t errlen)
 {
 	cfg_t	*cfg = cfg_init(opts, CFGF_NONE);
 	int	 rc;
 
-	if (cfg == NULL || add_file(f, cfg) < 0) {
-		cfg_free(cfg);
+	if (cfg == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
+		return NULL;
 	}
 	h->prepare(cfg);
-	if ((rc = conf_parse_file(cfg, path, err, errlen)) == CFG_SUCCESS)
-		return 0;
+	if ((rc = conf_parse_file(cfg, path, key, err, errlen)) == CFG_SUCCESS)
+		return cfg;
 	if (rc != CFG_FILE_ERROR)
 		h->error(err, errlen);
-	return -1;
+	cfg_free(cfg);
+	return NULL;
 }
 
-/* conf_include_load - every file the root's include patterns name */
+/* conf_include_each - every file the root's include patterns name */
 int
-conf_include_load(cfg_t *root, const char *main_path, cfg_opt_t *opts,
-    const struct conf_include_hooks *h, struct conf_files *f, char *err,
-    size_t errlen)
+conf_include_each(cfg_t *root, const char *main_path,
+    const struct conf_include_hooks *h, char *err, size_t errlen)
 {
 	char	 pattern[4096];
 	glob_t	 g;
 	int	 rc = 0;
 
-	memset(f, 0, sizeof(*f));
 	for (unsigned i = 0; i < cfg_size(root, "include") && rc == 0; i++) {
 		if (pattern_path(main_path, cfg_getnstr(root, "include", i),
 		    pattern, sizeof(pattern)) < 0) {
@@ -122,18 +111,8 @@ conf_include_load(cfg_t *root, const char *main_path, cfg_opt_t *opts,
 			return -1;
 		}
 		for (size_t k = 0; k < g.gl_pathc && rc == 0; k++)
-			rc = parse_one(f, g.gl_pathv[k], opts, h, err, errlen);
+			rc = h->file(h->arg, g.gl_pathv[k], err, errlen);
 		globfree(&g);
 	}
 	return rc;
-}
-
-/* conf_include_free - every parsed file */
-void
-conf_include_free(struct conf_files *f)
-{
-	for (size_t i = 0; i < f->n; i++)
-		cfg_free(f->cfg[i]);
-	free(f->cfg);
-	memset(f, 0, sizeof(*f));
 }

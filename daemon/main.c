@@ -214,46 +214,14 @@ keep_path(const char *arg)
 	return copy;
 }
 
-int
-main(int argc, char **argv)
+/* run - start the daemon with a checked configuration (owned from now on) */
+static int
+run(struct conf *c, struct conf_cache *cache, const char *path,
+    int foreground)
 {
-	static const struct option longopts[] = {
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *path = DEFAULT_CONF;
-	char	 err[CONF_ERR_MAX];
-	struct conf *c;
-	int	 opt, foreground = 0, check_only = 0, rc = EX_OK, ready = -1;
-	int	 to_stderr;
 	struct pidfile pf;
+	int	 to_stderr, rc = EX_OK, ready = -1;
 
-	proctitle_init(argc, argv);
-	while ((opt = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'V':
-			printf("p11dkimd %s\n", P11DKIM_VERSION);
-			return EX_OK;
-		case 'c':
-			if ((path = keep_path(optarg)) == NULL)
-				return usage();
-			break;
-		case 'f': foreground = 1; break;
-		case 'n': check_only = 1; break;
-		default: return usage();
-		}
-	}
-	if (optind != argc)
-		return usage();
-	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "p11dkimd: %s\n", err);
-		return EX_CONFIG;
-	}
-	if (check_only) {
-		rc = check(c);
-		conf_free(c);
-		return rc;
-	}
 	to_stderr = log_open("p11dkimd", c->daemon.log_stderr);
 	if (c->daemon.nlisten == 0 && c->daemon.milter == NULL) {
 		fprintf(stderr, "p11dkimd: %s: no listen or milter socket\n",
@@ -276,7 +244,56 @@ main(int argc, char **argv)
 	}
 	proctitle_set("p11dkimd", "p11dkimd: parent");
 	stats_set_version(P11DKIM_VERSION);	/* p11dkim_build_info */
-	rc = parent_run(c, path, ready);
+	rc = parent_run(c, cache, path, ready);
 	pidfile_remove(&pf);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = DEFAULT_CONF;
+	char	 err[CONF_ERR_MAX];
+	struct conf *c;
+	struct conf_cache *cache = NULL;
+	int	 opt, foreground = 0, check_only = 0, rc;
+
+	proctitle_init(argc, argv);
+	while ((opt = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'V':
+			printf("p11dkimd %s\n", P11DKIM_VERSION);
+			return EX_OK;
+		case 'c':
+			if ((path = keep_path(optarg)) == NULL)
+				return usage();
+			break;
+		case 'f': foreground = 1; break;
+		case 'n': check_only = 1; break;
+		default: return usage();
+		}
+	}
+	if (optind != argc)
+		return usage();
+	if (!check_only && (cache = conf_cache_new()) == NULL) {
+		fprintf(stderr, "p11dkimd: out of memory\n");
+		return EX_OSERR;
+	}
+	if ((c = conf_load_cached(path, cache, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "p11dkimd: %s\n", err);
+		conf_cache_free(cache);
+		return EX_CONFIG;
+	}
+	if (check_only) {
+		rc = check(c);
+		conf_free(c);
+		return rc;
+	}
+	rc = run(c, cache, path, foreground);
+	conf_cache_free(cache);
 	return rc;
 }

@@ -10,12 +10,15 @@
 
 /*
  * parent_run - run the daemon with an already checked configuration
- * (owned from now on), read from path (read again on SIGHUP).  Returns
+ * (owned from now on), read from path (read again on SIGHUP, the
+ * included files that did not change taken from cache, which may be
+ * NULL).  Returns
  * the exit status.  Once serving it writes a byte to ready_fd (unless it
  * is -1) and closes it: a daemon started in the background reports its
  * start this way.
  */
-int	parent_run(struct conf *, const char *path, int ready_fd);
+int	parent_run(struct conf *, struct conf_cache *cache, const char *path,
+	    int ready_fd);
 
 /* drop_privileges - become user (when root and user is set); 0 or -1 */
 int	drop_privileges(const char *user);

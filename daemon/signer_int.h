@@ -82,7 +82,13 @@ struct registry {
 int	registry_init(struct registry *, const struct conf *, char *err,
 	    size_t errlen);
 
-/* registry_stop - stop the threads, close every token, the module */
+/*
+ * registry_halt - stop the threads; tokens dropped from then on are freed
+ * without closing their sessions (registry_stop's C_Finalize does)
+ */
+void	registry_halt(struct registry *);
+
+/* registry_stop - stop the threads, free every token, finalize the module */
 void	registry_stop(struct registry *);
 
 /*

@@ -111,7 +111,10 @@ token_drop(struct registry *r, struct tok_entry *te)
 	for (pp = &r->toks[hash(&te->spec, 0)]; *pp != te; pp = &(*pp)->hnext)
 		;
 	*pp = te->hnext;
-	token_close(te->tok);
+	if (r->stopping)
+		token_forget(te->tok);	/* C_Finalize comes next */
+	else
+		token_close(te->tok);
 	free(te);
 }
 
@@ -688,9 +691,9 @@ registry_init(struct registry *r, const struct conf *c, char *err,
 	return start_threads(r, err, errlen);
 }
 
-/* registry_stop - stop the threads, close every token, the module */
+/* registry_halt - stop the threads: from now on no token is closed */
 void
-registry_stop(struct registry *r)
+registry_halt(struct registry *r)
 {
 	pthread_mutex_lock(&r->mu);
 	r->stopping = 1;
@@ -698,11 +701,22 @@ registry_stop(struct registry *r)
 	pthread_mutex_unlock(&r->mu);
 	for (unsigned i = 0; i < r->nthreads; i++)
 		pthread_join(r->threads[i], NULL);
+	r->nthreads = 0;
+}
+
+/*
+ * registry_stop - stop the threads, free every token, finalize the
+ * module: C_Finalize ends every session and login at once
+ */
+void
+registry_stop(struct registry *r)
+{
+	registry_halt(r);
 	for (size_t b = 0; r->toks != NULL && b < r->nbuckets; b++)
 		for (struct tok_entry *te = r->toks[b], *next; te != NULL;
 		    te = next) {
 			next = te->hnext;
-			token_close(te->tok);
+			token_forget(te->tok);
 			free(te);
 		}
 	for (size_t b = 0; r->keys != NULL && b < r->nbuckets; b++)

@@ -402,6 +402,7 @@ signer_local_free(struct signer_local *s)
 {
 	if (s == NULL)
 		return;
+	registry_halt(&s->reg);
 	for (int i = 0; i < TABLES_MAX; i++)
 		if (s->tables[i] != NULL)
 			table_free(s, s->tables[i]);

@@ -484,8 +484,6 @@ token_drop_sessions(struct token *t)
 struct token *
 token_close(struct token *t)
 {
-	struct p11_key *k, *next;
-
 	if (t == NULL)
 		return NULL;
 	if (t->up && t->gen == p11_module_generation(t->mod)) {
@@ -494,6 +492,17 @@ token_close(struct token *t)
 		(void)t->fn->C_CloseAllSessions(t->info.slot);
 		p11_module_leave(t->mod);
 	}
+	return token_forget(t);
+}
+
+/* token_forget - free, without a word to the module; NULL is fine */
+struct token *
+token_forget(struct token *t)
+{
+	struct p11_key *k, *next;
+
+	if (t == NULL)
+		return NULL;
 	while (t->nidle > 0) {
 		t->nidle--;
 		forget_one(t);

@@ -184,6 +184,112 @@ token_store_folder(const struct token_store *s, const char *serial,
 	return found;
 }
 
+/* One token folder: its serial and its name. */
+struct folder {
+	char	 serial[17];
+	char	*name;
+};
+
+struct token_store_folders {
+	char	 tokendir[TOKEN_STORE_PATH_MAX];
+	struct folder *f;
+	size_t	 n, cap;
+};
+
+/* by_serial - qsort and bsearch order of folders */
+static int
+by_serial(const void *a, const void *b)
+{
+	return strcmp(((const struct folder *)a)->serial,
+	    ((const struct folder *)b)->serial);
+}
+
+/* add_folder - one more folder, when name is a token's; -1: no memory */
+static int
+add_folder(struct token_store_folders *fs, const char *name)
+{
+	struct folder *more;
+
+	if (strlen(name) != UUID_LEN || name[8] != '-' || name[13] != '-' ||
+	    name[18] != '-' || name[23] != '-')
+		return 0;
+	if (fs->n == fs->cap) {
+		size_t cap = fs->cap ? 2 * fs->cap : 64;
+
+		if ((more = realloc(fs->f, cap * sizeof(*more))) == NULL)
+			return -1;
+		fs->f = more;
+		fs->cap = cap;
+	}
+	memcpy(fs->f[fs->n].serial, name + 19, 4);
+	memcpy(fs->f[fs->n].serial + 4, name + 24, 12);
+	fs->f[fs->n].serial[16] = '\0';
+	if ((fs->f[fs->n].name = strdup(name)) == NULL)
+		return -1;
+	fs->n++;
+	return 0;
+}
+
+/* token_store_folders_new - every token folder, listed once; NULL and why */
+struct token_store_folders *
+token_store_folders_new(const struct token_store *s, struct p11_err *err)
+{
+	struct token_store_folders *fs = calloc(1, sizeof(*fs));
+	struct dirent *e;
+	DIR	*d;
+	int	 rc = 0;
+
+	if (fs == NULL) {
+		p11_err_set(err, 0, CKR_OK, "out of memory");
+		return NULL;
+	}
+	snprintf(fs->tokendir, sizeof(fs->tokendir), "%s", s->tokendir);
+	if ((d = opendir(s->tokendir)) == NULL) {
+		p11_err_set(err, 0, CKR_OK, "token directory %s: %s",
+		    s->tokendir, strerror(errno));
+		return token_store_folders_free(fs);
+	}
+	while (rc == 0 && (e = readdir(d)) != NULL)
+		rc = add_folder(fs, e->d_name);
+	closedir(d);
+	if (rc < 0) {
+		p11_err_set(err, 0, CKR_OK, "out of memory");
+		return token_store_folders_free(fs);
+	}
+	if (fs->n > 0)
+		qsort(fs->f, fs->n, sizeof(*fs->f), by_serial);
+	return fs;
+}
+
+/* token_store_folders_find - the listed folder of a serial: 1, or 0 */
+int
+token_store_folders_find(const struct token_store_folders *fs,
+    const char *serial, char *out, size_t len)
+{
+	struct folder key, *f;
+
+	if (strlen(serial) != 16 || fs->n == 0)
+		return 0;
+	memcpy(key.serial, serial, sizeof(key.serial));
+	if ((f = bsearch(&key, fs->f, fs->n, sizeof(*fs->f), by_serial)) ==
+	    NULL)
+		return 0;
+	return join(out, len, fs->tokendir, f->name) < 0 ? 0 : 1;
+}
+
+/* token_store_folders_free - NULL is fine; returns NULL */
+struct token_store_folders *
+token_store_folders_free(struct token_store_folders *fs)
+{
+	if (fs == NULL)
+		return NULL;
+	for (size_t k = 0; k < fs->n; k++)
+		free(fs->f[k].name);
+	free(fs->f);
+	free(fs);
+	return NULL;
+}
+
 /* token_store_who_self - this process's effective user and groups */
 void
 token_store_who_self(struct token_store_who *w)

@@ -22,6 +22,8 @@
 #define EX_CHECK_FAILED	1	/* audit, check-dns, log verify said no */
 #define KEYS_WHY_MAX	512	/* an error message */
 
+struct token_store_folders;
+
 struct keys_run {
 	const char *conf_path;
 	struct conf *conf;
@@ -32,6 +34,7 @@ struct keys_run {
 	int	 json;
 	int	 yes;			/* confirmed on the command line */
 	const char *owner;		/* --owner: the token folder's owner */
+	struct token_store_folders *folders;	/* listed once, or NULL */
 	char	 init_serial[P11_SERIAL_MAX + 1];	/* made by init-token */
 	void	(*fault)(const char *point);	/* test builds only */
 	char	 argv0[64];

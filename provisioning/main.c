@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "p11dkim/dns_record.h"
+#include "p11dkim/token_store.h"
 #include "keys.h"
 
 #define DEFAULT_CONF	"/etc/p11dkim/p11dkim.conf"
@@ -241,6 +242,7 @@ main(int argc, char **argv)
 	status = dispatch(&r, argc - optind, argv + optind);
 	token_close(r.tok);
 	p11_module_free(r.mod);
+	token_store_folders_free(r.folders);
 	conf_free(r.conf);
 	return status;
 }

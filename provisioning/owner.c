@@ -65,7 +65,11 @@ intended(struct keys_run *r, const char *folder, struct token_store_who *w,
 	return token_store_who_user(uid, w, &err) == 0;
 }
 
-/* folder_of - the SoftHSM2 folder of the token with this serial */
+/*
+ * folder_of - the SoftHSM2 folder of the token with this serial: from the
+ * listing this run made of the token directory, else (a token made since)
+ * by listing it again
+ */
 static int
 folder_of(struct keys_run *r, const char *serial, char *folder, size_t len)
 {
@@ -73,8 +77,16 @@ folder_of(struct keys_run *r, const char *serial, char *folder, size_t len)
 	struct p11_err err;
 	int	 rc;
 
+	if (r->folders != NULL && token_store_folders_find(r->folders, serial,
+	    folder, len) > 0)
+		return 0;
 	if (token_store_locate(&s, &err) < 0)
 		return keys_fail(-1, "warning: %s", err.msg);
+	if (r->folders == NULL)
+		r->folders = token_store_folders_new(&s, &err);
+	if (r->folders != NULL && token_store_folders_find(r->folders, serial,
+	    folder, len) > 0)
+		return 0;
 	if ((rc = token_store_folder(&s, serial, folder, len, &err)) <= 0)
 		return keys_fail(-1, "warning: token '%s': %s",
 		    r->inst->token_label, rc < 0 ? err.msg :

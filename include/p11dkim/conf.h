@@ -27,6 +27,7 @@
 #define CONF_LOGIN_MAX		256	/* a SASL login in milter-logins */
 
 struct hosts;
+struct conf_shared;
 
 struct conf_institution {
 	char	*code;			/* "mosa": the section title */
@@ -77,6 +78,12 @@ struct conf_institution {
 	 * top-level one; default no (refused with a permanent failure).
 	 */
 	int	 sign_pending;
+	/*
+	 * The included file's copy this one shares with the cache and
+	 * other configurations (conf_load_cached): its pointers are that
+	 * copy's, freed with its last reference.  NULL: owned alone.
+	 */
+	struct conf_shared *shared;
 };
 
 /* Key kinds of an institution: its algorithm's, and the dual Ed25519. */
@@ -188,6 +195,35 @@ int	conf_parse_inet(const char *text, struct sockaddr_storage *ss,
 
 /* conf_inet_loopback - is the address in 127.0.0.0/8, or ::1? */
 int	conf_inet_loopback(const struct sockaddr_storage *ss);
+
+/*
+ * A reload's memory of the included files (conf/conf_cache.c): an
+ * included file whose device, inode, size, mtime and ctime (to the
+ * nanosecond) are those it had at the last reading is not read again;
+ * its institutions are taken as they were.  The main file is always
+ * read, and a change to it, to /etc/passwd or to /etc/group empties
+ * the cache.  What needs the whole set (a code or domain claimed twice)
+ * is checked at every reading.
+ */
+struct conf_cache;
+
+/* conf_cache_new - an empty cache; NULL: no memory */
+struct conf_cache *conf_cache_new(void);
+
+/* conf_cache_free - NULL is fine; returns NULL */
+struct conf_cache *conf_cache_free(struct conf_cache *);
+
+/*
+ * conf_load_cached - conf_load, with the included files that did not
+ * change taken from cache (NULL: conf_load) and the cache brought up to
+ * date
+ */
+struct conf *conf_load_cached(const char *path, struct conf_cache *cache,
+	    char *err, size_t errlen);
+
+/* conf_cache_counts - files taken from the cache and parsed, last reading */
+void	conf_cache_counts(const struct conf_cache *, size_t *reused,
+	    size_t *parsed);
 
 /* conf_milter_path - the milter's socket file (unix: or local:); NULL */
 const char *conf_milter_path(const struct conf_milter *);

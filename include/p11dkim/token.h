@@ -131,4 +131,12 @@ void	token_drop_sessions(struct token *);
 /* token_close - close sessions, forget keys, free; NULL is fine */
 struct token *token_close(struct token *);
 
+/*
+ * token_forget - free, without a call to the module: only when
+ * C_Finalize follows, which ends every session and login at once (a
+ * logout and C_CloseAllSessions per token cost SoftHSM2 a walk of every
+ * object handle of every token each).  NULL is fine.
+ */
+struct token *token_forget(struct token *);
+
 #endif

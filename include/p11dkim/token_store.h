@@ -78,6 +78,27 @@ int	token_store_locate(struct token_store *, struct p11_err *);
 int	token_store_folder(const struct token_store *, const char *serial,
 	    char *out, size_t len, struct p11_err *);
 
+/*
+ * The token folders of a store, listed once: a command that goes through
+ * every institution finds each token's folder without listing the whole
+ * token directory again (10,000 tokens: 10,000 entries each time).  A
+ * folder made after the listing is not in it: fall back on
+ * token_store_folder.
+ */
+struct token_store_folders;
+
+/* token_store_folders_new - list the token directory; NULL and why */
+struct token_store_folders *token_store_folders_new(const struct token_store *,
+	    struct p11_err *);
+
+/* token_store_folders_find - the folder of a serial, into out: 1, or 0 */
+int	token_store_folders_find(const struct token_store_folders *,
+	    const char *serial, char *out, size_t len);
+
+/* token_store_folders_free - NULL is fine; returns NULL */
+struct token_store_folders *token_store_folders_free(
+	    struct token_store_folders *);
+
 /* token_store_who_self - this process's effective user and groups */
 void	token_store_who_self(struct token_store_who *);
 

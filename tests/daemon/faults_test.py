@@ -13,6 +13,10 @@ module (tests/p11fault), whose control file each phase rewrites:
             once the token answers again mosa signs by itself
   sessions  the token allows 2 sessions (the login's and one more): 8
             clients at once all get valid signatures
+  stop      C_Logout and C_CloseAllSessions take 3 s each: the signer
+            still stops at once (C_Finalize ends every session and login;
+            a logout per token cost SoftHSM2 a walk of every object of
+            every token, more than 10 s with 10,000 tokens)
 
 Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
 Last line: "faults-test: N passed, M failed".
@@ -140,6 +144,29 @@ def sessions(table):
         control("")
 
 
+def stop(table):
+    control("")
+    d = Daemon()
+    try:
+        status, _ = sign(MOSA % (3, 3))
+        check("before the stop mosa signs", status.startswith("OK"), status)
+        status, _ = sign(VENUE % (3, 3))
+        check("before the stop venue signs", status.startswith("OK"), status)
+        control("C_Logout delay=3000\nC_CloseAllSessions delay=3000\n")
+        start = os.path.getsize(os.path.join(T, "daemon.log"))
+    finally:
+        t0 = time.time()
+        d.stop()
+        took = time.time() - t0
+        control("")
+    with open(os.path.join(T, "daemon.log"), errors="replace") as f:
+        f.seek(start)
+        log = f.read()
+    check("slow logouts: the daemon stops within 5 s (%.1f s)" % took, took < 5)
+    check("slow logouts: the signer stops by itself", "signer stopped (exit 0)" in log and
+          "did not stop" not in log, log[-300:])
+
+
 def main():
     control("")
     table, _ = setup()
@@ -148,6 +175,7 @@ def main():
     flaky(table)
     hang(table)
     sessions(table)
+    stop(table)
     sys.exit(summary("faults-test"))
 
 

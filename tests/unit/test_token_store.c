@@ -123,6 +123,47 @@ test_folder(void **state)
 	    &err), -1);
 }
 
+/*
+ * test_folders - the token directory listed once: each serial's folder
+ * found in the listing, a folder not named as a token's ignored, a
+ * folder made since not in it
+ */
+static void
+test_folders(void **state)
+{
+	struct token_store_folders *fs;
+	struct token_store s;
+	struct p11_err err;
+	char	 out[320], later[TOKEN_STORE_PATH_MAX + 64];
+
+	(void)state;
+	assert_int_equal(token_store_locate(&s, &err), 0);
+	snprintf(later, sizeof(later), "%s/not-a-token", s.tokendir);
+	assert_int_equal(mkdir(later, 0700), 0);
+	assert_non_null(fs = token_store_folders_new(&s, &err));
+	assert_int_equal(token_store_folders_find(fs, SERIAL, out,
+	    sizeof(out)), 1);
+	assert_string_equal(out, folder);
+	assert_int_equal(token_store_folders_find(fs, "aaaabbbbbbbbbbbb", out,
+	    sizeof(out)), 1);
+	assert_int_equal(token_store_folders_find(fs, "ab3bb7541c54a2c6", out,
+	    sizeof(out)), 0);
+	assert_int_equal(token_store_folders_find(fs, "1c54", out,
+	    sizeof(out)), 0);
+	assert_int_equal(token_store_folders_find(fs, SERIAL, out, 8), 0);
+	snprintf(later, sizeof(later), "%s/11111111-2222-3333-4444-"
+	    "555555555555", s.tokendir);
+	assert_int_equal(mkdir(later, 0700), 0);
+	assert_int_equal(token_store_folders_find(fs, "4444555555555555", out,
+	    sizeof(out)), 0);
+	assert_int_equal(token_store_folder(&s, "4444555555555555", out,
+	    sizeof(out), &err), 1);
+	token_store_folders_free(fs);
+	snprintf(s.tokendir, sizeof(s.tokendir), "%s/none", dir);
+	assert_null(token_store_folders_new(&s, &err));
+	assert_non_null(strstr(err.msg, "none"));
+}
+
 /* who_nobody - a user who is not root and owns nothing here */
 static void
 who_nobody(struct token_store_who *w)
@@ -237,6 +278,7 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_locate),
 		T(test_folder),
+		T(test_folders),
 		T(test_access),
 		T(test_chown),
 		T(test_who),
