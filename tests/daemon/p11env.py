@@ -266,6 +266,13 @@ def log_text():
     return open(os.path.join(T, "daemon.log"), "rb").read().decode(errors="replace")
 
 
+def logged(pattern, seconds=5):
+    """The regular expression (multiline) found in the daemon's log within
+    seconds: a front logs a request after its reply, and the parent's
+    relay writes the line later still."""
+    return wait_for(lambda: re.search(pattern, log_text(), re.M), seconds)
+
+
 def wait_for(cond, seconds):
     """cond() true within seconds (tried every 0.1 s)."""
     for _ in range(int(seconds * 10)):
