@@ -107,7 +107,8 @@ $QUOTA"
 	bench_conf "$MODULE" "" '	key-type = "rsa2048"'
 	cp "$tmp/p11dkim.conf" "$tmp/off.conf"
 	{ K init-token mosa --so-pin "file:$tmp/so.pin" \
-	    --pin "file:$tmp/mosa.pin" && K generate mosa; } \
+	    --pin "file:$tmp/mosa.pin" && K generate mosa &&
+	    bench_promote mosa; } \
 	    >"$tmp/keys.log" 2>&1 ||
 	    { cat "$tmp/keys.log" >&2; die "token setup failed"; }
 }
@@ -138,6 +139,9 @@ phase() {
 	r=$(result "$tmp/$mode$round")
 	cpu_since "$(field all "$r")"
 	alive
+	[ "$(field tempfail "$r")" -eq 0 ] && [ "$(field permfail "$r")" -eq 0 ] &&
+	    [ "$(field errors "$r")" -eq 0 ] ||
+	    die "round $round ($mode): not every reply a signature: $r"
 	dpid=
 	made=$(($(records) - before))
 	if [ "$mode" = on ] && [ "$made" -ne "$(field all "$r")" ]; then
