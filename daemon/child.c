@@ -20,12 +20,43 @@
 #include "child.h"
 
 #define RELAY_BUF	8192
+#define BOOST		10		/* nice levels of a reload's boost */
+
+static int base_nice;			/* the parent's at its start */
 
 /* What the relay thread is started with. */
 struct relay_start {
 	int	 fd;			/* the pipe's read end */
 	sem_t	 running;		/* posted once the thread runs */
 };
+
+/* child_priority_base - the priority children get back */
+void
+child_priority_base(void)
+{
+	int	 n;
+
+	errno = 0;
+	n = getpriority(PRIO_PROCESS, 0);
+	if (n != -1 || errno == 0)
+		base_nice = n;
+}
+
+/* child_priority_boost - the calling thread ahead of the load, or not */
+void
+child_priority_boost(int on)
+{
+	int	 n = on ? base_nice - BOOST : base_nice;
+
+	(void)setpriority(PRIO_PROCESS, 0, n < -20 ? -20 : n);
+}
+
+/* child_priority - back to the parent's start priority */
+void
+child_priority(void)
+{
+	(void)setpriority(PRIO_PROCESS, 0, base_nice);
+}
 
 /*
  * child_signals - default signal actions, nothing blocked; SIGUSR1 (the

@@ -20,6 +20,23 @@
 /* child_signals - default signal actions, nothing blocked */
 void	child_signals(void);
 
+/*
+ * child_priority_base - remember the scheduling priority the parent
+ * started with: children get it back (child_priority), whatever the
+ * thread that forked them had
+ */
+void	child_priority_base(void);
+
+/*
+ * child_priority_boost - the calling thread of the parent ahead of the
+ * signing load (on: 10 nice levels above its start, as far as it may go;
+ * off: back to its start); without CAP_SYS_NICE it stays as it is
+ */
+void	child_priority_boost(int on);
+
+/* child_priority - a new child back to the parent's start priority */
+void	child_priority(void);
+
 /* child_files - raise the descriptor limit to the hard one (fronts) */
 void	child_files(void);
 

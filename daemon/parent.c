@@ -129,6 +129,7 @@ front_child(struct parent *p, struct gen *g, int milter, int link)
 
 	proctitle_set(milter ? "p11dkimd-milter" : "p11dkimd-front", milter ?
 	    "p11dkimd: front (milter)" : "p11dkimd: front (native)");
+	child_priority();
 	child_signals();
 	child_files();
 	child_detach();
@@ -749,8 +750,11 @@ supervise(struct parent *p)
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT)
 			return;
-		if (sig == SIGHUP)
+		if (sig == SIGHUP) {
+			child_priority_boost(1);	/* ahead of the load */
 			stats_daemon_reload(p->status, reload(p) == 0);
+			child_priority_boost(0);
+		}
 		if (sig == SIGUSR1)
 			reopen_trails(p);
 		reap(p);
@@ -767,6 +771,7 @@ parent_run(struct conf *c, struct conf_cache *cache, const char *path,
 	sigset_t set;
 
 	memset(&p, 0, sizeof(p));
+	child_priority_base();
 	p.path = path;
 	p.cache = cache;
 	p.stderr_relay = log_is_stderr() ? child_stderr_relay() : -1;

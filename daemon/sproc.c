@@ -106,6 +106,7 @@ signer_main(const struct conf *c, int ctl)
 	uint32_t none = 0;
 
 	proctitle_set("p11dkimd-signer", "p11dkimd: signer");
+	child_priority();
 	child_signals();
 	/*
 	 * The parent stops the signer ('Q', or its end of ctl closing) once

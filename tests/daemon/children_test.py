@@ -18,6 +18,7 @@ Last line: "children-test: N passed, M failed".
 import ctypes
 import fcntl
 import os
+import re
 import signal
 import socket
 import struct
@@ -240,6 +241,39 @@ def restart_backoff(d):
 QUICK_WAIT = 11     # a front that lived this long restarts at once
 
 
+def nice(pid):
+    stat = open("/proc/%d/stat" % pid).read()
+    return int(stat[stat.rindex(")") + 2:].split()[16])
+
+
+def reload_priority(d):
+    """A reload runs in the parent 10 nice levels ahead of the signing
+    load (strace sees it), and nobody keeps the boost: the parent goes
+    back to its start, and the children it forked meanwhile (fronts, and
+    a signer if one starts) to the parent's start, not the forking
+    thread's."""
+    trace = os.path.join(T, "nice.trace")
+    st = subprocess.Popen(["strace", "-f", "-qq", "-o", trace, "-e", "trace=setpriority",
+                           "-p", str(d.p.pid)])
+    time.sleep(1.0)                     # attached
+    old = set(front_pids(d))
+    os.kill(d.p.pid, signal.SIGHUP)
+    ok = wait_for(lambda: set(front_pids(d)) - old and not (set(front_pids(d)) & old), 30)
+    check("a reload starts new fronts", ok, repr((old, front_pids(d))))
+    st.send_signal(signal.SIGINT)
+    st.wait(timeout=30)
+    text = open(trace).read()
+    check("the reload is boosted: setpriority(..., -10) in the parent",
+          re.search(r"^%d +setpriority\(PRIO_PROCESS, 0, -10\) += 0$" % d.p.pid, text, re.M), text)
+    check("and the parent goes back: setpriority(..., 0) after it",
+          re.search(r"^%d +setpriority\(PRIO_PROCESS, 0, 0\) += 0$" % d.p.pid, text, re.M), text)
+    check("every new child sets its priority back to the parent's start",
+          all(re.search(r"^%d +setpriority\(PRIO_PROCESS, 0, 0\) += 0$" % pid, text, re.M)
+              for pid in front_pids(d)), text)
+    for pid in [d.p.pid] + d.children():
+        check("process %d runs at nice 0 after the reload" % pid, nice(pid) == 0, str(nice(pid)))
+
+
 def main():
     setup()
     pin_path = os.path.join(T, "mosa.pin")
@@ -262,6 +296,7 @@ def main():
                   d.out.decode(errors="replace")[-2000:])
             check_fronts(d, pin_path)
         kept_link(d)
+        reload_priority(d)
         restart_backoff(d)
         check("the daemon stops on SIGTERM", d.stop() == 0)
     finally:
