@@ -110,12 +110,17 @@ def held_call(cmd, call, inst, sigs):
 
 
 def chance_moment(sig, after):
+    """sig at a moment left to chance, after the module is loaded (before
+    that, a signal kills as usual: no token has been touched)"""
     control("")
     p = start("list")
+    deadline = time.time() + 60
+    while not os.path.exists(STATS) and p.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
     time.sleep(after)
     p.send_signal(sig)
     rc, _, err = finish(p)
-    check("list, %s after %.1f s: exit status %d" % (signal.Signals(sig).name, after, INTERRUPTED),
+    check("list, %s %.1f s after C_Initialize: exit status %d" % (signal.Signals(sig).name, after, INTERRUPTED),
           rc == INTERRUPTED, "status %s: %s" % (rc, err[-600:]))
 
 
