@@ -381,7 +381,7 @@ each_institution(struct keys_run *r, const char *inst, int audit,
 		    "ASNS", "EXTR", "NEXT", "LOCL");
 	if (r->json)
 		printf("[");
-	for (size_t i = 0; i < r->conf->ninst; i++) {
+	for (size_t i = 0; i < r->conf->ninst && !keys_interrupted(); i++) {
 		if (inst != NULL && strcmp(inst, r->conf->inst[i].code) != 0)
 			continue;
 		r->inst = &r->conf->inst[i];
@@ -393,8 +393,10 @@ each_institution(struct keys_run *r, const char *inst, int audit,
 	}
 	if (r->json)
 		printf("]\n");
-	if (inst != NULL && r->inst == NULL)
+	if (inst != NULL && r->inst == NULL && !keys_interrupted())
 		return keys_fail(EX_USAGE, "no institution '%s'", inst);
+	if (keys_interrupted())
+		return EX_INTERRUPTED;
 	if (st != EX_OK)
 		return st;
 	return audit ? summary(r, &t) : EX_OK;

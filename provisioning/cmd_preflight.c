@@ -252,12 +252,15 @@ run_all(struct keys_run *r, const char *only, const struct dns_zone *zone)
 	pf.ctx = &o;
 	if (r->json)
 		printf("{\"checks\":[");
-	for (size_t i = 0; i < r->conf->ninst; i++) {
+	keys_interrupt_catch();
+	for (size_t i = 0; i < r->conf->ninst && !keys_interrupted(); i++) {
 		r->inst = &r->conf->inst[i];
 		if (only == NULL || strcmp(only, r->inst->code) == 0)
 			one_institution(&o, &pf, zone);
 	}
 	preflight_release(&pf);
+	if (keys_interrupted())
+		return EX_INTERRUPTED;
 	if (r->json)
 		printf("],\"checks_run\":%u,\"failed\":%u,"
 		    "\"unreachable\":%u}\n", o.checks, o.failed, o.unreachable);

@@ -20,6 +20,7 @@
 #include "p11dkim/token.h"
 
 #define EX_CHECK_FAILED	1	/* audit, check-dns, log verify said no */
+#define EX_INTERRUPTED	130	/* a signal stopped the command early */
 #define KEYS_WHY_MAX	512	/* an error message */
 
 struct token_store_folders;
@@ -47,6 +48,20 @@ struct keys_cmd {
 	const char *usage;
 	int	(*run)(struct keys_run *, int argc, char **argv);
 };
+
+/*
+ * keys_interrupt_catch - from the module's loading on, SIGINT, SIGTERM,
+ * SIGHUP and SIGQUIT are noted instead of killing the process (a token
+ * store killed in mid-write can lose a token); commands poll
+ * keys_interrupted() at their safe points, main() reports it with
+ * keys_interrupt_status() (EX_INTERRUPTED) after C_Finalize.
+ * keys_interrupt_prompt(1) lets a signal end a read from the terminal,
+ * keys_interrupt_prompt(0) restores restarted reads.
+ */
+void	keys_interrupt_catch(void);
+void	keys_interrupt_prompt(int on);
+int	keys_interrupted(void);
+int	keys_interrupt_status(void);
 
 /* keys_fail - print "p11dkim-keys: why" on stderr; returns status */
 int	keys_fail(int status, const char *, ...)

@@ -244,5 +244,7 @@ main(int argc, char **argv)
 	p11_module_free(r.mod);
 	token_store_folders_free(r.folders);
 	conf_free(r.conf);
+	if (keys_interrupted())
+		status = keys_interrupt_status();
 	return status;
 }

@@ -60,6 +60,7 @@ keys_module(struct keys_run *r)
 
 	if (r->mod != NULL)
 		return EX_OK;
+	keys_interrupt_catch();
 	if ((r->mod = p11_module_load_args(r->conf->module,
 	    r->conf->module_init_args, &err)) == NULL)
 		return keys_fail(EX_UNAVAILABLE, "%s", err.msg);
@@ -310,9 +311,14 @@ keys_confirm(struct keys_run *r, const char *question, const char *word)
 		return keys_fail(EX_USAGE, "no terminal to confirm on (%s): "
 		    "add --yes; nothing destroyed", question);
 	fprintf(stderr, "%s\nType '%s' to go on: ", question, word);
-	if (fgets(line, sizeof(line), stdin) == NULL)
+	keys_interrupt_prompt(1);
+	if (keys_interrupted() || fgets(line, sizeof(line), stdin) == NULL)
 		line[0] = '\0';
+	keys_interrupt_prompt(0);
 	line[strcspn(line, "\n")] = '\0';
+	if (keys_interrupted())
+		return keys_fail(EX_INTERRUPTED, "interrupted: nothing "
+		    "destroyed");
 	if (strcmp(line, word) != 0)
 		return keys_fail(EX_USAGE, "not confirmed: nothing destroyed");
 	return EX_OK;
