@@ -40,6 +40,7 @@ struct conn {
 	char	 in[INBUF];
 	size_t	 pos, len;		/* unread bytes: in[pos..len) */
 	int	 closing;		/* replied to an error: close */
+	unsigned commands;		/* read on this connection so far */
 	struct timespec deadline;	/* of the command being read */
 };
 
@@ -428,18 +429,25 @@ stats(struct conn *c)
 /*
  * wait_command - idle between requests: 1 when the client sends, 0 when
  * the idle time is up or the front is draining (no new requests then).
+ * A connection accepted before the drain began has not sent its first
+ * command yet only because it was just made: it is a request in flight,
+ * given io-timeout to send it, not closed unanswered.
  */
 static int
 wait_command(struct conn *c)
 {
-	unsigned waited = 0, limit = c->f->conf->daemon.idle_timeout * 1000;
+	const struct conf_daemon *d = &c->f->conf->daemon;
+	unsigned waited = 0, limit = d->idle_timeout * 1000;
 	struct pollfd p = { c->fd, POLLIN, 0 };
 
 	while (c->pos == c->len) {
 		if (poll(&p, 1, 200) > 0)
 			return 1;	/* a request already sent is served */
 		waited += 200;
-		if ((c->f->stop && *c->f->stop) || waited >= limit)
+		if (c->f->stop && *c->f->stop && (c->commands > 0 ||
+		    waited >= d->io_timeout * 1000))
+			return 0;
+		if (waited >= limit)
 			return 0;
 	}
 	return 1;
@@ -466,6 +474,7 @@ conn_serve(struct front *f, int fd)
 		start_clock(c);
 		if ((rc = read_line(c, line)) <= 0)
 			break;
+		c->commands++;
 		if (strcmp(line, "SIGN") == 0)
 			rc = request(c);
 		else if (strcmp(line, "STATS") == 0)

@@ -242,6 +242,53 @@ def reload_rotation(d):
     return table
 
 
+def request_on(s, message):
+    """One SIGN on an open connection: (status line, payload)."""
+    s.sendall(b"SIGN\n" + b"DATA %d\n" % len(message) + message + b"END\n")
+    f = s.makefile("rb")
+    status = f.readline().decode().rstrip("\n")
+    payload = f.read(int(status[3:])) if status.startswith("OK ") else b""
+    return status, payload
+
+
+def at_eof(s):
+    """The peer closed s (nothing to read, and never will be)."""
+    try:
+        return s.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+
+
+def reload_drain(d, table):
+    """A reload drains the old front: a connection it accepted whose first
+    request comes only after the drain began is served; a connection idle
+    after a request is closed without a reply (docs/PROTOCOL.md)."""
+    idle = socket.socket(socket.AF_UNIX)
+    idle.settimeout(30)
+    idle.connect(SOCK)
+    status, _ = request_on(idle, MSG)
+    check("a first request on the connection left idle", status.startswith("OK"), status)
+    fresh = socket.socket(socket.AF_UNIX)
+    fresh.settimeout(30)
+    fresh.connect(SOCK)
+    time.sleep(0.5)                     # accepted by the running front
+    mark = log_text().count("front: stopping; draining")
+    d.p.send_signal(signal.SIGHUP)
+    check("the old front drains on SIGHUP",
+          wait_for(lambda: log_text().count("front: stopping; draining") > mark, 20))
+    time.sleep(0.6)                     # three of the front's idle ticks
+    try:
+        status, field = request_on(fresh, MSG)
+    except OSError as e:
+        status, field = "EXCEPTION %s" % e, b""
+    check("a connection accepted before the drain, its request sent during it: "
+          "served and verified", status.startswith("OK") and dkimpy_ok(field + MSG, table), status)
+    check("a connection idle between requests is closed at the drain, unanswered",
+          wait_for(lambda: at_eof(idle), 20))
+    fresh.close()
+    idle.close()
+
+
 def token_trouble(d, table):
     store = os.path.join(T, "tokens")
     shutil.move(store, store + ".away")
@@ -390,6 +437,7 @@ def run_all(d, table, keyfile):
     misbehaving_clients(d)
     big_message(d, table)
     table = reload_rotation(d)
+    reload_drain(d, table)
     token_trouble(d, table)
     crashes(d, table)
     stray_signals(d, table)
