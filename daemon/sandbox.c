@@ -113,13 +113,14 @@ static const char *const stats_calls[] = {
 #ifdef SANITIZER_BUILD
 /*
  * What the sanitizers' runtime adds: each new thread's stack bounds
- * (pthread_getattr_np) and alternate signal stack; and for a report, the
- * process's maps, debug information (read-only: READ_OPEN_ACTION) and
- * whether stderr is a terminal, so that a finding is printed rather than
- * cut off by SIGSYS.
+ * (pthread_getattr_np) and alternate signal stack; its spin locks, which
+ * yield the CPU when threads contend (many ending at once in a drain);
+ * and for a report, the process's maps, debug information (read-only:
+ * READ_OPEN_ACTION) and whether stderr is a terminal, so that a finding
+ * is printed rather than cut off by SIGSYS.
  */
 static const char *const sanitizer_calls[] = {
-	"sigaltstack", "gettid",
+	"sigaltstack", "gettid", "sched_yield",
 	"readlink", "newfstatat", "lseek", "pread64", "pipe2",
 	NULL
 };

@@ -167,6 +167,7 @@ def start_and_sign(table):
 def reload_under_load(d, action, what, ok_pred):
     """One reload with a load running for other institutions."""
     others = [2, N // 3, N // 2 + 1, N - 1]
+    killed = log_text().count("killed by signal")
     load = Load(others)
     try:
         time.sleep(0.5)
@@ -181,6 +182,8 @@ def reload_under_load(d, action, what, ok_pred):
     check("%s (%.1f s)" % (what, took), ok)
     check("no request failed for other institutions meanwhile (%d requests)" % n, n > 0 and not bad,
           repr(bad[:3]))
+    check("no process died meanwhile", log_text().count("killed by signal") == killed,
+          re.findall(r".*killed by signal.*", log_text())[-3:])
 
 
 def add_remove_change(d, table):
