@@ -11,8 +11,12 @@ build/bench/tenants_build and kept in CACHE (default ~/.cache/p11dkim-
 tenants); institution N+1 is left out of the configuration, to be added
 by a reload.  Then, with a daemon of its own in a throw-away folder:
 
-  start     time from exec until the first institution signs, and until
-            every institution is up (STATS: every key logged in and
+  start     time from exec until the first institution signs (first_s);
+            until each of 100 institutions the background openers reach
+            last (the end of the configuration's order) has signed once,
+            asked by 16 clients from exec on (late_s: a request logs its
+            token in at once, ahead of the openers); until every
+            institution is up (allup_s: STATS, every key logged in and
             checked by the background openers); then one request for each
             institution, by 8 clients, to show that every one signs
   rss, pss  the resident memory of every p11dkimd process, summed: RSS
@@ -182,6 +186,41 @@ def sweep(sock, n, clients=8):
     return signed[0]
 
 
+def late_sample(n, count=100):
+    """Institutions the background openers reach last (the end of the
+    configuration's order): count of them, spread over its last tenth."""
+    step = max(1, n // 10 // count)
+    return sorted(set(max(1, n - k * step) for k in range(min(count, n))))
+
+
+def first_signed(sock, which, t0, clients=16, seconds=600):
+    """From t0 on, each institution of which asked until it signs once (a
+    refused connection or a TEMPFAIL is asked again 50 ms later): the
+    seconds from t0 until each one's first signature."""
+    done, lock, end = {}, threading.Lock(), t0 + seconds
+
+    def run(mine):
+        left = list(mine)
+        while left and time.time() < end:
+            for i in list(left):
+                try:
+                    ok = sign(sock, msg(i)).startswith("OK")
+                except OSError:
+                    ok = False
+                if ok:
+                    with lock:
+                        done[i] = time.time() - t0
+                    left.remove(i)
+            if left:
+                time.sleep(0.05)
+    th = [threading.Thread(target=run, args=(which[k::clients],)) for k in range(clients)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    return done
+
+
 def timed_reload(d, action, pred, n):
     """A change by file and SIGHUP under load for the others."""
     res = {}
@@ -215,9 +254,16 @@ def one_size(n, cache, seconds, results):
         shutil.move(spare_conf, aside)
     row = {"n": n, "built": built, "build_s": time.time() - b0}
     d = Daemon(t, fx)
+    late, sample = {}, late_sample(n)
+    asker = threading.Thread(target=lambda: late.update(first_signed(d.sock, sample, d.t0)))
+    asker.start()
     try:
         wait_for(lambda: sign(d.sock, msg(n // 2)).startswith("OK"), 600)
         row["first_s"] = time.time() - d.t0
+        asker.join()
+        row["late_n"], row["late_asked"] = len(late), len(sample)
+        row["late_s"] = max(late.values()) if len(late) == len(sample) else float("nan")
+        row["late_median_s"] = statistics.median(late.values()) if late else float("nan")
         up = 'p11dkim_institutions{front="native",state="up"} %d' % n
         wait_for(lambda: up in stats(d.sock), 1800, 0.2)
         row["all_up_s"] = time.time() - d.t0
@@ -316,18 +362,19 @@ def main():
     os.makedirs(a.c, exist_ok=True)
     results = []
     print("CPU: %s" % cpu())
-    hdr = ("%7s %8s %8s %8s %8s %6s %7s %7s %7s %7s %6s %6s %8s %8s %6s" %
-           ("N", "first_s", "allup_s", "rss_MiB", "pss_MiB", "stats", "add_s", "rm_s", "chg_s", "failed",
+    hdr = ("%7s %8s %8s %8s %8s %8s %6s %7s %7s %7s %7s %6s %6s %8s %8s %6s" %
+           ("N", "first_s", "late_s", "allup_s", "rss_MiB", "pss_MiB", "stats", "add_s", "rm_s", "chg_s", "failed",
             "list_s", "dns_s", "single/s", "spread/s", "ratio"))
     print(hdr)
     for n in sizes:
         r = one_size(n, a.c, 1 if a.q else a.d, results)
-        print("%7d %8.2f %8.2f %8.1f %8.1f %5.0fK %7.3f %7.3f %7.3f %7d %6.2f %6.2f %8.0f %8.0f %5.1f%%" %
-              (n, r["first_s"], r["all_up_s"], r["rss_mib"], r["pss_mib"], r["stats_kib"], r["add_s"], r["remove_s"],
+        print("%7d %8.2f %8.2f %8.2f %8.1f %8.1f %5.0fK %7.3f %7.3f %7.3f %7d %6.2f %6.2f %8.0f %8.0f %5.1f%%" %
+              (n, r["first_s"], r["late_s"], r["all_up_s"], r["rss_mib"], r["pss_mib"], r["stats_kib"], r["add_s"], r["remove_s"],
                r["change_s"], r["add_failed"] + r["remove_failed"] + r["change_failed"], r["list_s"],
                r["dns_s"], r["single_rate"], r["spread_rate"], 100 * r["ratio"]))
-        print("        (%s; sweep: %d of %d signed in %.1f s; STATS %.0f ms)" %
-              (r["built"], r["sweep_signed"], n, r["sweep_s"], r["stats_ms"]), flush=True)
+        print("        (%s; sweep: %d of %d signed in %.1f s; STATS %.0f ms; late: %d of %d "
+              "signed, median %.2f s)" % (r["built"], r["sweep_signed"], n, r["sweep_s"], r["stats_ms"],
+                                          r["late_n"], r["late_asked"], r["late_median_s"]), flush=True)
         for line in r["reloads"]:
             print("        (parent: %s)" % line.split(" from ", 1)[-1], flush=True)
     with open(os.path.join(a.c, "results.txt"), "a") as f:
