@@ -123,7 +123,8 @@ record_checks(struct pf_out *o, struct p11_key *key, size_t sel,
 		say(o, "dns", PREFLIGHT_SKIP, "%s: no key to compare", name);
 		return;
 	}
-	got = keys_check_key(r, sel, kind, key, zone, why, sizeof(why));
+	got = keys_check_key(r, sel, kind, p11_key_public(key), zone, why,
+	    sizeof(why));
 	if (got == DNS_MATCH)
 		say(o, "dns", PREFLIGHT_OK, "%s: the token's key", name);
 	else
