@@ -34,6 +34,7 @@ struct keys_pub {
 	EVP_PKEY *key[CONF_SELECTORS][KINDS];		/* a reference */
 	int	 done[CONF_SELECTORS][KINDS];
 	int	 logged;		/* fpr and seq were read from the log */
+	int	 no_log;		/* there is no ceremony log at all */
 };
 
 /* result_ok - "ok", or "ok: " and a note (a generate's dropped attributes) */
@@ -75,7 +76,7 @@ pub_reset(struct keys_pub *p)
 			p->done[i][k] = 0;
 		}
 	p->inst = NULL;
-	p->logged = 0;
+	p->logged = p->no_log = 0;
 }
 
 /* keys_public_free - the keys read; the run no longer needs them */
@@ -113,6 +114,7 @@ pub_of(struct keys_run *r)
 	if ((p = pub_alloc(r)) == NULL || p->logged)
 		return p;
 	memset(p->fpr, 0, sizeof(p->fpr));
+	p->no_log = access(r->conf->ceremony_log, F_OK) < 0 && errno == ENOENT;
 	if (ceremony_log_last(r->conf->ceremony_log, collect, p, &last,
 	    err, sizeof(err)) < 0) {
 		keys_fail(EX_DATAERR, "%s: the public key records of %s are "
@@ -191,6 +193,14 @@ from_record(struct keys_run *r, struct keys_pub *p, size_t i, size_t kind,
 	int	 rc, st;
 
 	*pk = NULL;
+	if (p->no_log) {
+		if (i == 0 && kind == 0)
+			keys_fail(0, "note: there is no ceremony log (%s) to "
+			    "vouch for public key records: %s's keys are read "
+			    "from token '%s'", r->conf->ceremony_log,
+			    r->inst->code, r->inst->token_label);
+		return from_token(r, i, kind, pk);
+	}
 	if ((st = keys_record_path(r, i, kind, path, sizeof(path))) != EX_OK)
 		return st;
 	if ((rc = pub_record_read(path, der, &len, err, sizeof(err))) < 0)

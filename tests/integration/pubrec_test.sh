@@ -148,6 +148,11 @@ check "a log whose chain is broken: records refused" 65 B dns mosa
 expect "saying so and what to do" "$T/err" "not trusted while the ceremony log does not verify.*--from-token"
 check "--from-token does without the log" 0 K dns mosa --from-token
 cp "$T/log.saved" "$S/ceremony.log"
+mv "$S/ceremony.log" "$T/log.away"
+check "no ceremony log at all: the token" 0 K dns mosa
+same "the same records" "$T/out" "$T/token.zone"
+expect "with a note" "$T/err" "note: there is no ceremony log"
+mv "$T/log.away" "$S/ceremony.log"
 
 # --- rotate: start writes the records, publish needs no module ---------------
 check "rotate start" 0 K rotate mosa start
