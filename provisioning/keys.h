@@ -194,6 +194,23 @@ int	keys_record_remove(struct keys_run *, size_t i, size_t kind,
 int	keys_logged_fpr(struct keys_run *, size_t i, size_t kind, char *fpr,
 	    size_t len);
 
+/* What keys_record_compare() found. */
+#define KEYS_RECORD_SAME	0	/* the record holds the key */
+#define KEYS_RECORD_NONE	1	/* neither a record nor a key */
+#define KEYS_RECORD_MISSING	2	/* a key, no record */
+#define KEYS_RECORD_OTHER	3	/* a record of another key */
+#define KEYS_RECORD_NO_KEY	4	/* a record, no key (pk NULL) */
+
+/*
+ * keys_record_compare - selector i's record (kind) against pk (the
+ * token's key, or NULL): a KEYS_RECORD_ value, with the record's path
+ * and the key's fingerprint (or ""), or -1 (err) when the record cannot
+ * be read.  The log is not asked.
+ */
+int	keys_record_compare(struct keys_run *, size_t i, size_t kind,
+	    EVP_PKEY *pk, char *path, size_t plen, char *fpr, char *err,
+	    size_t errlen);
+
 /*
  * keys_records_audit - audit: each record of r->inst against its token's
  * key (token open); with write, write a missing or different record from

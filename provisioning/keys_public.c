@@ -1,6 +1,6 @@
 /*
  * keys_public.c - an institution's public keys for the commands that
- * need nothing else (dns, check-dns, rotate publish ... revoke): from
+ * need nothing else (dns, check-dns, rotate publish/verify/activate): from
  * its public key records (include/p11dkim/pub_record.h) when the
  * ceremony log vouches for them, so that the PKCS#11 module is not
  * loaded; from the token with --from-token, or for a key that has no
@@ -37,14 +37,14 @@ struct keys_pub {
 	int	 no_log;		/* there is no ceremony log at all */
 };
 
-/* result_ok - "ok", or "ok: " and a note (a generate's dropped attributes) */
+/* result_ok - "ok", or "ok: " and a note (a generate's dropped ones) */
 static int
 result_ok(const char *result)
 {
 	return strcmp(result, "ok") == 0 || strncmp(result, "ok: ", 4) == 0;
 }
 
-/* collect - the last generate or destroy of each selector: the one that counts */
+/* collect - each selector's last generate or destroy: the one that counts */
 static int
 collect(void *ctx, const struct ceremony_record *rec)
 {
@@ -267,13 +267,10 @@ keys_publics(struct keys_run *r)
 EVP_PKEY *
 keys_pub_key(struct keys_run *r, size_t i, size_t kind)
 {
-	EVP_PKEY *pk = NULL;
-
 	if (r->pub == NULL || r->pub->inst != r->inst ||
 	    !r->pub->done[i][kind])
 		return NULL;
-	pk = r->pub->key[i][kind];
-	return pk;
+	return r->pub->key[i][kind];
 }
 
 /* keys_record_write - selector i's record (kind) holds pk, atomically */
@@ -366,44 +363,67 @@ rewrite(struct keys_run *r, size_t i, size_t kind, EVP_PKEY *pk,
 	    r->inst->code, path, fpr);
 }
 
+/* keys_record_compare - selector i's record (kind) against key pk */
+int
+keys_record_compare(struct keys_run *r, size_t i, size_t kind, EVP_PKEY *pk,
+    char *path, size_t plen, char *fpr, char *err, size_t errlen)
+{
+	unsigned char der[PUB_RECORD_MAX], *want = NULL;
+	size_t	 len = 0, wlen = 0;
+	int	 rc, same;
+
+	fpr[0] = '\0';
+	if (pub_record_path(r->conf->state_dir, r->inst->code,
+	    conf_selector_name(r->inst, i, kind), path, plen) < 0)
+		return snprintf(err, errlen, "state-dir: name too long"), -1;
+	if ((rc = pub_record_read(path, der, &len, err, errlen)) < 0)
+		return -1;
+	if (pk == NULL)
+		return rc == 0 ? KEYS_RECORD_NONE : KEYS_RECORD_NO_KEY;
+	if (pub_record_encode(pk, &want, &wlen) < 0 ||
+	    pub_record_fingerprint(want, wlen, fpr) < 0) {
+		OPENSSL_free(want);
+		return snprintf(err, errlen, "%s: the token's key cannot be "
+		    "encoded", path), -1;
+	}
+	same = rc == 1 && len == wlen && memcmp(der, want, len) == 0;
+	OPENSSL_free(want);
+	return rc == 0 ? KEYS_RECORD_MISSING : same ? KEYS_RECORD_SAME :
+	    KEYS_RECORD_OTHER;
+}
+
 /* audit_one - selector i's record (kind) against the token; 1: wrong */
 static int
 audit_one(struct keys_run *r, size_t i, size_t kind, int write)
 {
-	unsigned char der[PUB_RECORD_MAX], *want = NULL;
 	char	 path[1024], err[KEYS_WHY_MAX], fpr[PUB_RECORD_FPR];
 	struct p11_key *k = keys_key(r, i, kind);
-	size_t	 len = 0, wlen = 0;
-	int	 rc, same;
+	EVP_PKEY *pk = k ? p11_key_public(k) : NULL;
 
-	if (keys_record_path(r, i, kind, path, sizeof(path)) != EX_OK)
-		return 1;
-	if ((rc = pub_record_read(path, der, &len, err, sizeof(err))) < 0)
-		return say(r, 1, "FAIL %s %s", r->inst->code, err);
-	if (k == NULL)
-		return rc == 0 ? 0 : say(r, 1, "FAIL %s public key record %s: "
-		    "the token has no key for selector %s; remove the record",
-		    r->inst->code, path, conf_selector_name(r->inst, i, kind));
-	if (pub_record_encode(p11_key_public(k), &want, &wlen) < 0 ||
-	    pub_record_fingerprint(want, wlen, fpr) < 0) {
-		OPENSSL_free(want);
-		return say(r, 1, "FAIL %s: the token's key of %s cannot be "
-		    "encoded", r->inst->code, path);
-	}
-	same = rc == 1 && len == wlen && memcmp(der, want, len) == 0;
-	OPENSSL_free(want);
-	if (same)
+	switch (keys_record_compare(r, i, kind, pk, path, sizeof(path), fpr,
+	    err, sizeof(err))) {
+	case KEYS_RECORD_NONE:
+	case KEYS_RECORD_SAME:
 		return 0;
-	if (write)
-		return rewrite(r, i, kind, p11_key_public(k), path, fpr);
-	if (rc == 0)
+	case KEYS_RECORD_NO_KEY:
+		return say(r, 1, "FAIL %s public key record %s: the token has "
+		    "no key for selector %s; remove the record", r->inst->code,
+		    path, conf_selector_name(r->inst, i, kind));
+	case KEYS_RECORD_MISSING:
+		if (write)
+			return rewrite(r, i, kind, pk, path, fpr);
 		return say(r, 0, "note %s: no public key record %s: dns reads "
 		    "the token for it; 'p11dkim-keys audit %s --write-records' "
 		    "writes it", r->inst->code, path, r->inst->code);
-	return say(r, 1, "FAIL %s public key record %s holds another key "
-	    "than the token's (fingerprint %s): dns refuses it; find out who "
-	    "changed it, then --write-records rewrites it", r->inst->code,
-	    path, fpr);
+	case KEYS_RECORD_OTHER:
+		if (write)
+			return rewrite(r, i, kind, pk, path, fpr);
+		return say(r, 1, "FAIL %s public key record %s holds another "
+		    "key than the token's (fingerprint %s): dns refuses it; find "
+		    "out who changed it, then --write-records rewrites it",
+		    r->inst->code, path, fpr);
+	}
+	return say(r, 1, "FAIL %s %s", r->inst->code, err);
 }
 
 /* keys_records_audit - every record of r->inst against its token */

@@ -6,8 +6,8 @@
 # configuration); --from-token reads the token and prints the same; a
 # record the ceremony log does not vouch for (swapped, left after a
 # destroy, or a log whose chain is broken) is refused; a missing record
-# falls back to the token with a note; audit catches a swapped record and
-# --write-records writes the records again.
+# falls back to the token with a note; audit (and preflight) catch a
+# swapped record and audit --write-records writes the records again.
 #
 # Run through tests/integration/run.sh (SOFTHSM2_CONF, P11DKIM_TEST_DIR).
 set -u
@@ -107,10 +107,14 @@ same "with the token's key" "$T/out" "$T/token.zone"
 check "audit catches the swapped record" 1 K audit mosa
 expect "naming it" "$T/out" "FAIL mosa public key record .*mosa.stxsel1.spki holds another key"
 expect "in the summary" "$T/out" "1 public key record(s) wrong"
+check "preflight catches it too" 1 K preflight mosa --zone "$T/token.zone"
+expect "on its record line" "$T/out" "^mosa  *record fail .*mosa.stxsel1.spki holds another key"
 check "audit --write-records puts the token's key back" 0 K audit mosa --write-records
 expect "saying so" "$T/out" "wrote mosa public key record"
 same "the record is the token's again" "$S/mosa.stxsel1.spki" "$T/mosa.saved"
 check "audit passes" 0 K audit mosa
+check "preflight passes" 0 K preflight mosa --zone "$T/token.zone"
+expect "with the record's line" "$T/out" "^mosa  *record ok .*mosa.stxsel1.spki: the token's key"
 check "dns reads the records again" 0 B dns mosa
 same "the same" "$T/out" "$T/token.zone"
 
