@@ -237,7 +237,7 @@ keys_public(struct keys_run *r, size_t i, size_t kind, EVP_PKEY **pk)
 
 	*pk = NULL;
 	if ((p = r->from_token ? pub_alloc(r) : pub_of(r)) == NULL)
-		return EX_DATAERR;
+		return r->pub == NULL ? EX_OSERR : EX_DATAERR;
 	if (!p->done[i][kind]) {
 		st = r->from_token ? from_token(r, i, kind, &p->key[i][kind]) :
 		    from_record(r, p, i, kind, &p->key[i][kind]);
