@@ -30,6 +30,8 @@ by a reload.  Then, with a daemon of its own in a throw-away folder:
             the parent's own log line of each reload (files read, its
             time to read and to start the new generation) is printed
   keys      p11dkim-keys list (every institution's token) and dns for one
+            (its public key record, vouched for by the fixture's ceremony
+            log in CACHE/N/state: the module is not loaded)
   rate      load_bench, 8 clients, 4 KiB: requests spread over every
             institution against requests for one institution, alternated
             3 times (medians); the ratio is what the target is about
@@ -119,8 +121,7 @@ workers = 64
 require-separate-users = false
 include = "%s/institutions.d/*.conf"
 listen "%s" { mode = "0666" }
-""" % (MOD, t, t, fixture, self.sock))
-        os.makedirs(os.path.join(t, "state"), exist_ok=True)
+""" % (MOD, fixture, fixture, fixture, self.sock))
         self.log = open(os.path.join(t, "daemon.log"), "ab")
         self.t0 = time.time()
         self.p = subprocess.Popen([os.path.join(BUILD, "p11dkimd"), "-f", "-c", self.conf],
@@ -303,8 +304,10 @@ def one_size(n, cache, seconds, results):
         row["list_s"] = time.time() - t0
         row["list_keys"] = len([x for x in r.stdout.splitlines() if x.startswith("t0")])
         t0 = time.time()
-        subprocess.run(keys + ["dns", code(n // 2)], capture_output=True, text=True)
+        r = subprocess.run(keys + ["dns", code(n // 2)], capture_output=True, text=True)
         row["dns_s"] = time.time() - t0
+        if r.returncode != 0 or "IN TXT" not in r.stdout or r.stderr:
+            sys.exit("p11dkim-keys dns %s: exit %d: %s" % (code(n // 2), r.returncode, r.stderr))
         single, spread = [], []
         for _ in range(3):
             single.append(float(load_bench(d.sock, 1, seconds).get("signs_s", 0)))

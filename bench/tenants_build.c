@@ -13,6 +13,16 @@
  * caller's uid), for a configuration's `include`.  The token store is
  * DIR/tokens, described by DIR/softhsm2.conf (for SOFTHSM2_CONF).
  *
+ * What p11dkim-keys generate leaves in the state folder is written too,
+ * in DIR/state (a configuration's state-dir and, DIR/state/ceremony.log,
+ * its ceremony-log): each key's `generate` record, appended through the
+ * ceremony log's API (so the chain is the real one), the anchor file,
+ * and the key's public key record DIR/state/CODE.stxsel1.spki; so that
+ * `p11dkim-keys dns CODE` on the fixture takes its real path.  The
+ * rotation state files are not written: the institutions are live.  The
+ * log is built in a folder of /dev/shm (each append's fsync costs
+ * nothing there) and copied into DIR/state at the end.
+ *
  * Made through the PKCS#11 API, not two commands per institution.
  * SoftHSM2 scans its whole store at each C_GetSlotList, which a token's
  * initialization needs: so the institutions are made in shards of at
@@ -38,7 +48,10 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "p11dkim/atomic_file.h"
+#include "p11dkim/ceremony_log.h"
 #include "p11dkim/keygen.h"
+#include "p11dkim/pub_record.h"
 #include "p11dkim/token.h"
 
 #define CODE_LEN	16
@@ -52,6 +65,7 @@ struct build {
 	enum p11_key_type type;
 	unsigned bits;
 	const char *type_name;
+	char	 log_dir[64];		/* the log while it is built: tmpfs */
 };
 
 struct shard {
@@ -93,6 +107,16 @@ write_file(const char *path, const char *text)
 	size_t	 len = strlen(text);
 
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) < 0)
+		bench_fatal("%s: %s", path, strerror(errno));
+}
+
+/* write_bytes - a file of mode 0644 with len bytes */
+static void
+write_bytes(const char *path, const unsigned char *data, size_t len)
+{
+	int	 fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len || close(fd) < 0)
 		bench_fatal("%s: %s", path, strerror(errno));
 }
 
@@ -181,6 +205,86 @@ init_token(struct shard *sh, unsigned i)
 	(void)sh->fn->C_CloseSession(s);
 }
 
+/*
+ * record_key - what p11dkim-keys generate writes after the key: the
+ * ceremony log's generate record (the log's own lock orders the shards'
+ * appends), then the public key record
+ */
+static void
+record_key(const struct build *b, const char *code, struct token *t,
+    const char *label)
+{
+	struct ceremony_record rec;
+	struct p11_key *k;
+	struct p11_err perr;
+	unsigned char *der;
+	char	 path[4096], err[512];
+	size_t	 len;
+
+	memset(&rec, 0, sizeof(rec));
+	if ((k = token_key(t, label, &perr)) == NULL ||
+	    pub_record_encode(p11_key_public(k), &der, &len) < 0 ||
+	    pub_record_fingerprint(der, len, rec.fpr) < 0)
+		bench_fatal("%s: the new key cannot be read back", code);
+	snprintf(rec.operator_name, sizeof(rec.operator_name), "tenants_build");
+	snprintf(rec.host, sizeof(rec.host), "bench");
+	snprintf(rec.token_label, sizeof(rec.token_label), "%s", code);
+	snprintf(rec.token_serial, sizeof(rec.token_serial), "%s",
+	    token_info(t)->serial);
+	snprintf(rec.action, sizeof(rec.action), "generate");
+	snprintf(rec.inst, sizeof(rec.inst), "%s", code);
+	snprintf(rec.selector, sizeof(rec.selector), "stxsel1");
+	snprintf(rec.result, sizeof(rec.result), "ok");
+	snprintf(path, sizeof(path), "%s/ceremony.log", b->log_dir);
+	if (ceremony_log_append(path, NULL, &rec, err, sizeof(err)) < 0)
+		bench_fatal("%s: %s", code, err);
+	snprintf(path, sizeof(path), "%s/state/%s.stxsel1.spki", b->dir, code);
+	write_bytes(path, der, len);
+	OPENSSL_free(der);
+}
+
+/* place_log - the log built in tmpfs, copied into DIR/state */
+static void
+place_log(const struct build *b)
+{
+	char	 from[128], to[4096], chunk[65536];
+	FILE	*in, *out;
+	size_t	 n;
+
+	snprintf(from, sizeof(from), "%s/ceremony.log", b->log_dir);
+	snprintf(to, sizeof(to), "%s/state/ceremony.log", b->dir);
+	if ((in = fopen(from, "r")) == NULL || (out = fopen(to, "w")) == NULL)
+		bench_fatal("%s: %s", to, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		if (fwrite(chunk, 1, n, out) != n)
+			bench_fatal("%s: %s", to, strerror(errno));
+	if (ferror(in) || fclose(out) != 0)
+		bench_fatal("%s: %s", to, strerror(errno));
+	fclose(in);
+	unlink(from);
+	rmdir(b->log_dir);
+}
+
+/* write_anchor - the anchor file of the whole log, once it is complete */
+static void
+write_anchor(const struct build *b)
+{
+	struct ceremony_log_summary sum;
+	char	 path[4096], text[128], err[512];
+	int	 n;
+
+	place_log(b);
+	snprintf(path, sizeof(path), "%s/state/ceremony.log", b->dir);
+	if (ceremony_log_verify(path, &sum, err, sizeof(err)) < 0)
+		bench_fatal("%s", err);
+	n = snprintf(text, sizeof(text), "count=%lu head=%s\n", sum.count,
+	    sum.head);
+	snprintf(path, sizeof(path), "%s/state/ceremony.anchor", b->dir);
+	if (atomic_file_write(path, text, (size_t)n, 0640, err,
+	    sizeof(err)) < 0)
+		bench_fatal("%s", err);
+}
+
 /* make_key - institution i's token logged in once, its key made on it */
 static void
 make_key(struct shard *sh, unsigned i)
@@ -200,6 +304,7 @@ make_key(struct shard *sh, unsigned i)
 		bench_fatal("%s: %s", code, err.msg);
 	if (keygen_generate(t, b->type, b->bits, label, 0, &res, &err) < 0)
 		bench_fatal("%s: %s", code, err.msg);
+	record_key(b, code, t, label);
 	token_close(t);
 }
 
@@ -307,6 +412,8 @@ write_files(const struct build *b)
 	make_dir(path);
 	snprintf(path, sizeof(path), "%s/institutions.d", b->dir);
 	make_dir(path);
+	snprintf(path, sizeof(path), "%s/state", b->dir);
+	make_dir(path);
 	snprintf(path, sizeof(path), "%s/so.pin", b->dir);
 	write_file(path, SO_PIN "\n");
 	for (unsigned i = 1; i <= b->n; i++) {
@@ -334,7 +441,7 @@ built(const struct build *b, char *stamp, size_t len)
 	char	 path[4096], was[128] = "";
 	FILE	*f;
 
-	snprintf(stamp, len, "%u %s\n", b->n, b->type_name);
+	snprintf(stamp, len, "%u %s state\n", b->n, b->type_name);
 	snprintf(path, sizeof(path), "%s/BUILT", b->dir);
 	if ((f = fopen(path, "r")) == NULL)
 		return 0;
@@ -391,12 +498,16 @@ main(int argc, char **argv)
 		return 0;
 	}
 	snprintf(path, sizeof(path), "rm -rf '%s/tokens' '%s/institutions.d' "
-	    "'%s'/shard-*", b.dir, b.dir, b.dir);
+	    "'%s/state' '%s'/shard-*", b.dir, b.dir, b.dir, b.dir);
 	if (strchr(b.dir, '\'') != NULL || system(path) != 0)
 		bench_fatal("cannot empty %s", b.dir);
 	store_conf(b.dir);
 	write_files(&b);
+	snprintf(b.log_dir, sizeof(b.log_dir), "/dev/shm/tenants_build.XXXXXX");
+	if (mkdtemp(b.log_dir) == NULL)
+		bench_fatal("%s: %s", b.log_dir, strerror(errno));
 	build_shards(&b);
+	write_anchor(&b);
 	snprintf(path, sizeof(path), "%s/BUILT", b.dir);
 	write_file(path, stamp);
 	printf("built %u institutions (%s) in %.1f s\n", b.n, b.type_name,

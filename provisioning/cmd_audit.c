@@ -33,6 +33,8 @@ struct tally {
 	int	 keys, bad, vouched, empty;
 	int	 first;			/* no JSON object printed yet */
 	unsigned strict;		/* KEY_AUDIT_STRICT or 0 */
+	int	 write_records;		/* --write-records */
+	int	 records;		/* public key records found wrong */
 };
 
 /* selector_of - the selector a key label belongs to, or "-" */
@@ -341,6 +343,8 @@ walk(struct keys_run *r, int audit, struct tally *t, int *st)
 	for (size_t k = 0; k < n; k++)
 		one_key(r, &list[k], &rs, audit, t);
 	key_audit_free(list, n);
+	if (audit)
+		t->records += keys_records_audit(r, t->write_records);
 	return 0;
 }
 
@@ -350,10 +354,11 @@ summary(struct keys_run *r, const struct tally *t)
 {
 	if (t->keys == 0)
 		return keys_fail(EX_CHECK_FAILED, "audit: no keys");
-	if (t->bad > 0 || t->empty > 0) {
+	if (t->bad > 0 || t->empty > 0 || t->records > 0) {
 		if (!r->json)
 			printf("audit: %d key(s) FAILED, %d institution(s) "
-			    "without keys\n", t->bad, t->empty);
+			    "without keys, %d public key record(s) wrong\n",
+			    t->bad, t->empty, t->records);
 		return EX_CHECK_FAILED;
 	}
 	if (r->json)
@@ -370,9 +375,9 @@ summary(struct keys_run *r, const struct tally *t)
 /* each_institution - list or audit one institution (inst) or all */
 static int
 each_institution(struct keys_run *r, const char *inst, int audit,
-    unsigned strict)
+    unsigned strict, int write_records)
 {
-	struct tally t = { 0, 0, 0, 0, 1, strict };
+	struct tally t = { 0, 0, 0, 0, 1, strict, write_records, 0 };
 	int	 st = EX_OK, one;
 
 	if (!r->json && !audit)
@@ -408,28 +413,34 @@ cmd_list(struct keys_run *r, int argc, char **argv)
 {
 	if (argc > 2)
 		return keys_fail(EX_USAGE, "usage: list [INST]");
-	return each_institution(r, argc == 2 ? argv[1] : NULL, 0, 0);
+	return each_institution(r, argc == 2 ? argv[1] : NULL, 0, 0, 0);
 }
 
-/* cmd_audit - p11dkim-keys audit [INST] [--strict] */
+#define AUDIT_USAGE	"usage: audit [INST] [--strict] [--write-records]"
+
+/* cmd_audit - p11dkim-keys audit [INST] [--strict] [--write-records] */
 int
 cmd_audit(struct keys_run *r, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "strict", no_argument, NULL, 's' }, { NULL, 0, NULL, 0 }
+		{ "strict", no_argument, NULL, 's' },
+		{ "write-records", no_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
 	};
 	unsigned strict = 0;
-	int	 c;
+	int	 c, write_records = 0;
 
 	keys_getopt_reset();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 's')
-			return keys_fail(EX_USAGE, "usage: audit [INST] "
-			    "[--strict]");
-		strict = KEY_AUDIT_STRICT;
+		if (c == 's')
+			strict = KEY_AUDIT_STRICT;
+		else if (c == 'w')
+			write_records = 1;
+		else
+			return keys_fail(EX_USAGE, AUDIT_USAGE);
 	}
 	if (argc - optind > 1)
-		return keys_fail(EX_USAGE, "usage: audit [INST] [--strict]");
+		return keys_fail(EX_USAGE, AUDIT_USAGE);
 	return each_institution(r, optind < argc ? argv[optind] : NULL, 1,
-	    strict);
+	    strict, write_records);
 }

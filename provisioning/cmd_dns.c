@@ -30,22 +30,21 @@ keys_getopt_reset(void)
 
 /* key_bytes - what p= carries: SPKI DER (RSA) or the raw key (Ed25519) */
 static int
-key_bytes(struct p11_key *k, unsigned char **out, size_t *len)
+key_bytes(EVP_PKEY *k, unsigned char **out, size_t *len)
 {
 	unsigned char *der = NULL;
 	int	 n;
 
-	if (p11_key_type(k) == P11_KEY_ED25519) {
+	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519) {
 		*len = 32;
 		if ((*out = malloc(32)) == NULL ||
-		    EVP_PKEY_get_raw_public_key(p11_key_public(k), *out,
-		    len) != 1) {
+		    EVP_PKEY_get_raw_public_key(k, *out, len) != 1) {
 			free(*out);
 			return -1;
 		}
 		return 0;
 	}
-	if ((n = i2d_PUBKEY(p11_key_public(k), &der)) <= 0)
+	if ((n = i2d_PUBKEY(k, &der)) <= 0)
 		return -1;
 	*out = malloc((size_t)n);
 	if (*out != NULL)
@@ -57,14 +56,14 @@ key_bytes(struct p11_key *k, unsigned char **out, size_t *len)
 
 /* key_kind - the k= value */
 static const char *
-key_kind(struct p11_key *k)
+key_kind(EVP_PKEY *k)
 {
-	return p11_key_type(k) == P11_KEY_ED25519 ? "ed25519" : "rsa";
+	return EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519 ? "ed25519" : "rsa";
 }
 
 /* keys_key_txt - the TXT text of a key: "v=DKIM1; k=rsa; p=..." */
 int
-keys_key_txt(struct p11_key *k, struct buf *out)
+keys_key_txt(EVP_PKEY *k, struct buf *out)
 {
 	unsigned char *p;
 	char	*b64;
@@ -143,13 +142,13 @@ int
 keys_check_selector(struct keys_run *r, size_t i, size_t kind,
     const struct dns_zone *zone, char *why, size_t whylen)
 {
-	return keys_check_key(r, i, kind, keys_key(r, i, kind), zone, why,
+	return keys_check_key(r, i, kind, keys_pub_key(r, i, kind), zone, why,
 	    whylen);
 }
 
 /* keys_check_key - what DNS says of selector i's record, for key k */
 int
-keys_check_key(struct keys_run *r, size_t i, size_t kind, struct p11_key *k,
+keys_check_key(struct keys_run *r, size_t i, size_t kind, EVP_PKEY *k,
     const struct dns_zone *zone, char *why, size_t whylen)
 {
 	char	 name[NAME_MAX_LEN];
@@ -207,7 +206,7 @@ print_key_record(struct keys_run *r, size_t i, size_t kind, int revoke,
 {
 	char	 name[NAME_MAX_LEN];
 	struct buf txt;
-	struct p11_key *k = revoke ? NULL : keys_key(r, i, kind);
+	EVP_PKEY *k = revoke ? NULL : keys_pub_key(r, i, kind);
 	int	 rc;
 
 	if (k == NULL && !revoke)
@@ -266,12 +265,15 @@ dns_text(struct keys_run *r, int revoke, struct buf *out)
 	return 0;
 }
 
-/* cmd_dns - p11dkim-keys dns INST [--revoke SELECTOR] */
+#define DNS_USAGE	"usage: dns INST [--revoke SELECTOR] [--from-token]"
+
+/* cmd_dns - p11dkim-keys dns INST [--revoke SELECTOR] [--from-token] */
 int
 cmd_dns(struct keys_run *r, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "revoke", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 }
+		{ "revoke", required_argument, NULL, 'r' },
+		{ "from-token", no_argument, NULL, 't' }, { NULL, 0, NULL, 0 }
 	};
 	const char *revoke_sel = NULL;
 	struct buf out;
@@ -279,15 +281,17 @@ cmd_dns(struct keys_run *r, int argc, char **argv)
 
 	keys_getopt_reset();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'r')
-			return keys_fail(EX_USAGE, "usage: dns INST [--revoke "
-			    "SELECTOR]");
-		revoke_sel = optarg;
+		if (c == 't')
+			r->from_token = 1;
+		else if (c == 'r')
+			revoke_sel = optarg;
+		else
+			return keys_fail(EX_USAGE, DNS_USAGE);
 	}
 	if (optind != argc - 1)
-		return keys_fail(EX_USAGE, "usage: dns INST [--revoke SELECTOR]");
+		return keys_fail(EX_USAGE, DNS_USAGE);
 	if ((st = keys_institution(r, argv[optind])) != EX_OK ||
-	    (st = keys_token(r)) != EX_OK)
+	    (st = keys_publics(r)) != EX_OK)
 		return st;
 	if (revoke_sel != NULL && (revoke = keys_selector(r, revoke_sel)) < 0)
 		return EX_USAGE;
@@ -355,7 +359,7 @@ check_one(struct keys_run *r, size_t i, size_t kind, const struct dns_zone *z,
 
 	conf_record_name(r->conf, r->inst, i, kind, name, sizeof(name));
 	st = keys_check_selector(r, i, kind, z, why, sizeof(why));
-	if (keys_key(r, i, kind) != NULL)
+	if (keys_pub_key(r, i, kind) != NULL)
 		ok = st == DNS_MATCH;
 	else {		/* no key: nothing, or a revocation, may be published */
 		ok = st == DNS_MISSING || st == DNS_REVOKED;
@@ -402,7 +406,8 @@ check_one(struct keys_run *r, size_t i, size_t kind, const struct dns_zone *z,
 }
 
 #define CHECK_DNS_USAGE	"usage: check-dns INST [SELECTOR] [--zone FILE|-] " \
-	"| check-dns INST --promote [--zone FILE|-]"
+	"[--from-token] | check-dns INST --promote [--zone FILE|-] " \
+	"[--from-token]"
 
 /* cmd_check_dns - p11dkim-keys check-dns INST [SELECTOR] [--zone FILE] */
 int
@@ -410,7 +415,8 @@ cmd_check_dns(struct keys_run *r, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "zone", required_argument, NULL, 'z' },
-		{ "promote", no_argument, NULL, 'p' }, { NULL, 0, NULL, 0 }
+		{ "promote", no_argument, NULL, 'p' },
+		{ "from-token", no_argument, NULL, 't' }, { NULL, 0, NULL, 0 }
 	};
 	struct dns_zone zone;
 	const char *zpath = NULL;
@@ -420,6 +426,8 @@ cmd_check_dns(struct keys_run *r, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'p')
 			promote = 1;
+		else if (c == 't')
+			r->from_token = 1;
 		else if (c == 'z')
 			zpath = optarg;
 		else
@@ -428,7 +436,7 @@ cmd_check_dns(struct keys_run *r, int argc, char **argv)
 	if (optind >= argc || argc - optind > 2 - promote)
 		return keys_fail(EX_USAGE, CHECK_DNS_USAGE);
 	if ((st = keys_institution(r, argv[optind])) != EX_OK ||
-	    (st = keys_token(r)) != EX_OK)
+	    (st = keys_publics(r)) != EX_OK)
 		return st;
 	if (argc - optind == 2 && (sel = keys_selector(r, argv[optind + 1])) < 0)
 		return EX_USAGE;

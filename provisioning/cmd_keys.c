@@ -153,6 +153,11 @@ generate_one(struct keys_run *r, size_t i, size_t kind,
 	    "fingerprint (SHA-256 of the SubjectPublicKeyInfo): %s\n",
 	    type_name, label, token_info(r->tok)->label, sel, fpr);
 	print_drops(&res, type);
+	if (keys_record_write(r, i, kind, p11_key_public(k), why,
+	    sizeof(why)) < 0)
+		return keys_fail(EX_IOERR, "%s: the key is made and logged, but "
+		    "its public key record is not written: 'p11dkim-keys audit "
+		    "%s --write-records' writes it", why, r->inst->code);
 	return EX_OK;
 }
 
@@ -341,7 +346,7 @@ cmd_generate(struct keys_run *r, int argc, char **argv)
 	if (i < 0)
 		return EX_USAGE;
 	fresh = new_institution(r, &rs);
-	if ((st = keys_ready(r, fresh)) != EX_OK)
+	if ((st = keys_ready(r, 1)) != EX_OK)	/* state: the key's record */
 		return st;
 	st = keys_generate_for(r, (size_t)i, type ? type : r->inst->key_type,
 	    flags);
@@ -350,6 +355,19 @@ cmd_generate(struct keys_run *r, int argc, char **argv)
 	if (st == EX_OK)
 		printf("next: p11dkim-keys dns %s\n", r->inst->code);
 	return st;
+}
+
+/* drop_record - the public key record of a key no longer there */
+static int
+drop_record(struct keys_run *r, size_t i, size_t kind, const char *label)
+{
+	char	 why[KEYS_WHY_MAX];
+
+	if (keys_record_remove(r, i, kind, why, sizeof(why)) < 0)
+		return keys_fail(EX_IOERR, "%s: the key '%s' is destroyed and "
+		    "logged, but its public key record stays: remove it",
+		    why, label);
+	return EX_OK;
 }
 
 /* keys_destroy_selector - destroy selector i's keys, logging each */
@@ -366,6 +384,8 @@ keys_destroy_selector(struct keys_run *r, size_t i, const char *how)
 		if (!keys_have_key(r, i, k)) {
 			printf("key '%s' is gone already (an earlier run was "
 			    "cut short)\n", label);
+			if (drop_record(r, i, k, label) != EX_OK)
+				return EX_IOERR;
 			continue;
 		}
 		keys_fault(r, "token");
@@ -380,6 +400,8 @@ keys_destroy_selector(struct keys_run *r, size_t i, const char *how)
 			return keys_fail(EX_IOERR, "%s; the key '%s' was "
 			    "destroyed, and this is not in the log: record it "
 			    "by hand", why, label);
+		if (drop_record(r, i, k, label) != EX_OK)
+			return EX_IOERR;
 	}
 	return EX_OK;
 }
@@ -418,7 +440,7 @@ cmd_destroy(struct keys_run *r, int argc, char **argv)
 		return keys_fail(EX_USAGE, "%s is being rotated to (step %s): "
 		    "finish or undo the rotation first", argv[2],
 		    rotation_step_name(rs.step));
-	if ((st = keys_ready(r, 0)) != EX_OK || (st = keys_token(r)) != EX_OK)
+	if ((st = keys_ready(r, 1)) != EX_OK || (st = keys_token(r)) != EX_OK)
 		return st;
 	if (!any_key(r, (size_t)i))
 		return keys_fail(EX_UNAVAILABLE, "token '%s' has no key for "

@@ -118,7 +118,7 @@ promote_blocker(struct keys_run *r, const struct rotation_state *rs,
 	for (size_t k = 0; k < conf_kinds(r->inst); k++) {
 		conf_record_name(r->conf, r->inst, (size_t)act, k, name,
 		    sizeof(name));
-		if (keys_key(r, (size_t)act, k) == NULL)
+		if (keys_pub_key(r, (size_t)act, k) == NULL)
 			return snprintf(why, len, "TXT %.253s: the token has no key "
 			    "for the active selector %s", name,
 			    conf_selector_name(r->inst, (size_t)act, k)), 1;

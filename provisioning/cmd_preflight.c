@@ -123,7 +123,8 @@ record_checks(struct pf_out *o, struct p11_key *key, size_t sel,
 		say(o, "dns", PREFLIGHT_SKIP, "%s: no key to compare", name);
 		return;
 	}
-	got = keys_check_key(r, sel, kind, key, zone, why, sizeof(why));
+	got = keys_check_key(r, sel, kind, p11_key_public(key), zone, why,
+	    sizeof(why));
 	if (got == DNS_MATCH)
 		say(o, "dns", PREFLIGHT_OK, "%s: the token's key", name);
 	else
@@ -215,6 +216,38 @@ as_signer(struct pf_out *o)
 		    w.name);
 }
 
+/*
+ * pubrec_check - the public key record of selector sel (kind) holds the
+ * token's key: what dns and check-dns will read instead of the token
+ */
+static void
+pubrec_check(struct pf_out *o, struct p11_key *key, size_t sel, size_t kind)
+{
+	struct keys_run *r = o->r;
+	char	 path[1024], fpr[72], err[512];
+	const char *code = r->inst->code;
+
+	if (key == NULL)
+		return;
+	switch (keys_record_compare(r, sel, kind, p11_key_public(key), path,
+	    sizeof(path), fpr, err, sizeof(err))) {
+	case KEYS_RECORD_SAME:
+		say(o, "record", PREFLIGHT_OK, "%s: the token's key", path);
+		return;
+	case KEYS_RECORD_MISSING:
+		say(o, "record", PREFLIGHT_WARN, "%s: none: dns reads the "
+		    "token; 'p11dkim-keys audit %s --write-records' writes it",
+		    path, code);
+		return;
+	case KEYS_RECORD_OTHER:
+		say(o, "record", PREFLIGHT_FAIL, "%s holds another key than "
+		    "the token's (fingerprint %s): dns refuses it; see "
+		    "p11dkim-keys audit %s", path, fpr, code);
+		return;
+	}
+	say(o, "record", PREFLIGHT_FAIL, "%s", err);
+}
+
 /* one_institution - every check of r->inst */
 static void
 one_institution(struct pf_out *o, struct preflight *pf,
@@ -231,6 +264,7 @@ one_institution(struct pf_out *o, struct preflight *pf,
 	as_signer(o);
 	(void)preflight_check(pf, o->r->conf->module, &t);
 	for (size_t k = 0; k < t.nkeys; k++) {
+		pubrec_check(o, pf->key[k], sel, k);
 		record_checks(o, pf->key[k], sel, k, zone);
 		cname_checks(o, sel, k, zone);
 	}

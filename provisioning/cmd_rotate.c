@@ -142,11 +142,11 @@ print_record(struct keys_run *r, size_t i, int revoked)
 {
 	char	 name[512];
 	struct buf txt, out;
-	struct p11_key *key;
+	EVP_PKEY *key;
 	int	 rc = 0;
 
 	for (size_t k = 0; k < conf_kinds(r->inst) && rc == 0; k++) {
-		key = revoked ? NULL : keys_key(r, i, k);
+		key = revoked ? NULL : keys_pub_key(r, i, k);
 		if (!revoked && key == NULL)
 			return keys_fail(EX_UNAVAILABLE, "selector %s has no key "
 			    "on the token", conf_selector_name(r->inst, i, k));
@@ -176,7 +176,8 @@ step_publish(struct keys_run *r, struct rotation_state *rs,
 	if (rs->step != ROT_GENERATED && rs->step != ROT_PUBLISHED)
 		return out_of_order(r, rs, "publish", rs->step == ROT_IDLE ?
 		    "'rotate start'" : "nothing: it was published already");
-	if (rs->step == ROT_GENERATED && (st = keys_ready(r, 1)) != EX_OK)
+	if ((rs->step == ROT_GENERATED && (st = keys_ready(r, 1)) != EX_OK) ||
+	    (st = keys_publics(r)) != EX_OK)
 		return st;
 	printf("; publish in the provider zone %s:\n", r->conf->provider_zone);
 	if ((st = print_record(r, (size_t)t, 0)) != EX_OK)
@@ -249,7 +250,8 @@ step_verify(struct keys_run *r, struct rotation_state *rs,
 
 	if (rs->step != ROT_PUBLISHED && rs->step != ROT_VERIFIED)
 		return out_of_order(r, rs, "verify", "'rotate publish'");
-	if (rs->step == ROT_PUBLISHED && (st = keys_ready(r, 1)) != EX_OK)
+	if ((rs->step == ROT_PUBLISHED && (st = keys_ready(r, 1)) != EX_OK) ||
+	    (st = keys_publics(r)) != EX_OK)
 		return st;
 	got = dns_says(r, (size_t)t, o, DNS_MATCH, why, sizeof(why));
 	if (got != DNS_MATCH)
@@ -277,16 +279,16 @@ step_activate(struct keys_run *r, struct rotation_state *rs,
     const struct rotate *o)
 {
 	char	 fpr[KEY_AUDIT_FPR_LEN + 1] = "";
-	struct p11_key *k;
+	EVP_PKEY *k;
 	int	 t = conf_selector_index(r->inst, rs->target), st;
 
 	if (rs->step != ROT_VERIFIED)
 		return out_of_order(r, rs, "activate", "'rotate verify' (DNS "
 		    "must show the new key before it signs)");
-	if ((st = keys_ready(r, 1)) != EX_OK)
+	if ((st = keys_ready(r, 1)) != EX_OK || (st = keys_publics(r)) != EX_OK)
 		return st;
-	if ((k = keys_key(r, (size_t)t, CONF_KIND_MAIN)) != NULL)
-		key_audit_fingerprint(p11_key_public(k), fpr);
+	if ((k = keys_pub_key(r, (size_t)t, CONF_KIND_MAIN)) != NULL)
+		key_audit_fingerprint(k, fpr);
 	snprintf(rs->retiring, sizeof(rs->retiring), "%s", rs->active);
 	snprintf(rs->active, sizeof(rs->active), "%s", rs->target);
 	rs->activated_at = (long long)time(NULL);
@@ -351,6 +353,8 @@ step_finish(struct keys_run *r, struct rotation_state *rs,
 
 	if (rs->step != ROT_REVOKED)
 		return out_of_order(r, rs, "finish", "'rotate revoke'");
+	if ((st = keys_publics(r)) != EX_OK)
+		return st;
 	got = dns_says(r, (size_t)old, o, DNS_REVOKED, why, sizeof(why));
 	if (got != DNS_REVOKED)
 		return keys_fail(EX_CHECK_FAILED, "rotate finish: DNS for %s "
@@ -410,18 +414,21 @@ run_step(struct keys_run *r, const char *step, struct rotation_state *rs,
 		const char *name;
 		int (*fn)(struct keys_run *, struct rotation_state *,
 		    const struct rotate *);
+		int	 token;		/* it changes the token */
 	} steps[] = {
-		{ "start", step_start }, { "publish", step_publish },
-		{ "verify", step_verify }, { "activate", step_activate },
-		{ "revoke", step_revoke }, { "finish", step_finish },
-		{ NULL, NULL }
+		{ "start", step_start, 1 }, { "publish", step_publish, 0 },
+		{ "verify", step_verify, 0 }, { "activate", step_activate, 0 },
+		{ "revoke", step_revoke, 0 }, { "finish", step_finish, 1 },
+		{ NULL, NULL, 0 }
 	};
 	int	 st;
 
 	for (size_t k = 0; steps[k].name != NULL; k++)
 		if (strcmp(step, steps[k].name) == 0) {
-			if ((st = keys_token(r)) != EX_OK)
+			/* with the token open, its public keys cost nothing */
+			if (steps[k].token && (st = keys_token(r)) != EX_OK)
 				return st;
+			r->from_token |= steps[k].token;
 			return steps[k].fn(r, rs, o);
 		}
 	return keys_fail(EX_USAGE, "rotate: unknown step '%s'", step);
@@ -438,6 +445,7 @@ cmd_rotate(struct keys_run *r, int argc, char **argv)
 		{ "zone", required_argument, NULL, 'z' },
 		{ "grace", required_argument, NULL, 'g' },
 		{ "strict", no_argument, NULL, 's' },
+		{ "from-token", no_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct rotate o = { .zone = NULL, .grace = GRACE_DEFAULT,
@@ -454,12 +462,15 @@ cmd_rotate(struct keys_run *r, int argc, char **argv)
 			zpath = optarg;
 		else if (c == 's')
 			o.keygen_flags |= KEYGEN_STRICT;
+		else if (c == 't')
+			r->from_token = 1;
 		else if (c == 'g' && (o.grace = strtoll(optarg, &end, 10)) >= 0
 		    && *end == '\0')
 			continue;
 		else
 			return keys_fail(EX_USAGE, "usage: rotate INST STEP "
-			    "[--zone FILE] [--grace SECONDS] [--strict]");
+			    "[--zone FILE] [--grace SECONDS] [--strict] "
+			    "[--from-token]");
 	}
 	if (argc - optind != 2)
 		return keys_fail(EX_USAGE, "usage: rotate INST status|start|"

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <sysexits.h>
 
+#include <openssl/evp.h>
+
 #include "p11dkim/conf.h"
 #include "p11dkim/token.h"
 
@@ -24,6 +26,7 @@
 #define KEYS_WHY_MAX	512	/* an error message */
 
 struct token_store_folders;
+struct keys_pub;
 
 struct keys_run {
 	const char *conf_path;
@@ -36,6 +39,8 @@ struct keys_run {
 	int	 yes;			/* confirmed on the command line */
 	const char *owner;		/* --owner: the token folder's owner */
 	struct token_store_folders *folders;	/* listed once, or NULL */
+	int	 from_token;		/* --from-token: public keys too */
+	struct keys_pub *pub;		/* public keys read (keys_public) */
 	char	 init_serial[P11_SERIAL_MAX + 1];	/* made by init-token */
 	void	(*fault)(const char *point);	/* test builds only */
 	char	 argv0[64];
@@ -146,11 +151,78 @@ struct p11_key *keys_key(struct keys_run *, size_t i, size_t kind);
  */
 int	keys_confirm(struct keys_run *, const char *question, const char *word);
 
+/*
+ * keys_public - selector i's public key of a kind, for commands that need
+ * no more: from its public key record (<state-dir>/<code>.<selector>.spki)
+ * when the ceremony log vouches for it, without loading the module; from
+ * the token with --from-token (r->from_token), or, with a note, when
+ * the log shows a key that has no record.  EX_OK with *pk (owned by the
+ * run; NULL: no key), or a printed status: a record the log does not
+ * vouch for, or a log that does not verify, is refused.
+ */
+int	keys_public(struct keys_run *, size_t i, size_t kind, EVP_PKEY **pk);
+
+/*
+ * keys_publics - every public key of r->inst through keys_public(), so
+ * that a command refuses what it cannot trust before it prints anything;
+ * EX_OK or the printed status.  keys_pub_key() then gives each (NULL:
+ * none, or not read).
+ */
+int	keys_publics(struct keys_run *);
+EVP_PKEY *keys_pub_key(struct keys_run *, size_t i, size_t kind);
+
+/* keys_public_free - what keys_public() read; at the end of a run */
+void	keys_public_free(struct keys_run *);
+
+/* keys_record_path - selector i's record (kind); EX_OK or printed */
+int	keys_record_path(struct keys_run *, size_t i, size_t kind, char *out,
+	    size_t len);
+
+/* keys_record_write - the record of selector i (kind) holds pk; -1 err */
+int	keys_record_write(struct keys_run *, size_t i, size_t kind,
+	    EVP_PKEY *pk, char *err, size_t errlen);
+
+/* keys_record_remove - the record of selector i (kind) is gone; -1 err */
+int	keys_record_remove(struct keys_run *, size_t i, size_t kind,
+	    char *err, size_t errlen);
+
+/*
+ * keys_logged_fpr - the fingerprint of selector i's key (kind) by the
+ * log: its last good generate, "" when none or destroyed since; -1
+ * (printed) when the log does not verify
+ */
+int	keys_logged_fpr(struct keys_run *, size_t i, size_t kind, char *fpr,
+	    size_t len);
+
+/* What keys_record_compare() found. */
+#define KEYS_RECORD_SAME	0	/* the record holds the key */
+#define KEYS_RECORD_NONE	1	/* neither a record nor a key */
+#define KEYS_RECORD_MISSING	2	/* a key, no record */
+#define KEYS_RECORD_OTHER	3	/* a record of another key */
+#define KEYS_RECORD_NO_KEY	4	/* a record, no key (pk NULL) */
+
+/*
+ * keys_record_compare - selector i's record (kind) against pk (the
+ * token's key, or NULL): a KEYS_RECORD_ value, with the record's path
+ * and the key's fingerprint (or ""), or -1 (err) when the record cannot
+ * be read.  The log is not asked.
+ */
+int	keys_record_compare(struct keys_run *, size_t i, size_t kind,
+	    EVP_PKEY *pk, char *path, size_t plen, char *fpr, char *err,
+	    size_t errlen);
+
+/*
+ * keys_records_audit - audit: each record of r->inst against its token's
+ * key (token open); with write, write a missing or different record from
+ * a token key the log vouches for.  Returns the count of problems.
+ */
+int	keys_records_audit(struct keys_run *, int write);
+
 struct dns_zone;
 struct buf;
 
 /* keys_key_txt - the TXT text of a key: "v=DKIM1; k=rsa; p=..." */
-int	keys_key_txt(struct p11_key *, struct buf *out);
+int	keys_key_txt(EVP_PKEY *, struct buf *out);
 
 /* keys_revoked_txt - the TXT text that revokes a selector: "p=" empty */
 int	keys_revoked_txt(struct keys_run *, size_t kind, struct buf *out);
@@ -165,7 +237,7 @@ int	keys_check_selector(struct keys_run *, size_t i, size_t kind,
 
 /* keys_check_key - the same for a key in hand (NULL: none on the token) */
 int	keys_check_key(struct keys_run *, size_t i, size_t kind,
-	    struct p11_key *, const struct dns_zone *zone, char *why,
+	    EVP_PKEY *, const struct dns_zone *zone, char *why,
 	    size_t whylen);
 
 /*

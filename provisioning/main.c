@@ -42,11 +42,14 @@ static const struct keys_cmd commands[] = {
 	  "[--strict]",
 	  cmd_generate },
 	{ "dns", "print the DNS records: key TXT, the institution's CNAMEs, "
-	  "SPF hint", "dns INST [--revoke SELECTOR]", cmd_dns },
+	  "SPF hint (public keys from the key records the ceremony log "
+	  "vouches for; --from-token: from the token)",
+	  "dns INST [--revoke SELECTOR] [--from-token]", cmd_dns },
 	{ "check-dns", "compare what DNS publishes with the token's keys; "
 	  "--promote: make a pending institution live",
-	  "check-dns INST [SELECTOR] [--zone FILE|-] | "
-	  "check-dns INST --promote [--zone FILE|-]", cmd_check_dns },
+	  "check-dns INST [SELECTOR] [--zone FILE|-] [--from-token] | "
+	  "check-dns INST --promote [--zone FILE|-] [--from-token]",
+	  cmd_check_dns },
 	{ "demote", "make a live institution pending: the daemon stops "
 	  "signing for it", "demote INST", cmd_demote },
 	{ "dns-watch", "check every live institution's CNAMEs and keys in "
@@ -57,11 +60,13 @@ static const struct keys_cmd commands[] = {
 	{ "list", "every key on the institutions' tokens",
 	  "list [INST]", cmd_list },
 	{ "audit", "each key's protections as its token enforces them; fail "
-	  "when any key could have left its token", "audit [INST] [--strict]",
-	  cmd_audit },
+	  "when any key could have left its token, or a public key record "
+	  "is not its token's key", "audit [INST] [--strict] "
+	  "[--write-records]", cmd_audit },
 	{ "rotate", "move to the standby selector, step by step",
 	  "rotate INST status|start|publish|verify|activate|revoke|finish "
-	  "[--zone FILE|-] [--grace SECONDS] [--strict]", cmd_rotate },
+	  "[--zone FILE|-] [--grace SECONDS] [--strict] [--from-token]",
+	  cmd_rotate },
 	{ "destroy", "destroy a selector's key pair (not the active one)",
 	  "destroy INST SELECTOR", cmd_destroy },
 	{ "log", "check the ceremony log's hash chain, or print it",
@@ -240,6 +245,7 @@ main(int argc, char **argv)
 		return usage(stderr, EX_USAGE);
 	r.operator_name = operator_name(op);
 	status = dispatch(&r, argc - optind, argv + optind);
+	keys_public_free(&r);
 	token_close(r.tok);
 	p11_module_free(r.mod);
 	token_store_folders_free(r.folders);

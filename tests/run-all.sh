@@ -76,6 +76,7 @@ done
 run_suite plain tests/integration/run.sh tests/integration/keys_test.sh
 run_suite plain tests/integration/run.sh tests/p11fault/p11fault_test.sh
 run_suite plain tests/integration/run.sh tests/integration/ceremony_test.sh
+run_suite plain tests/integration/run.sh tests/integration/pubrec_test.sh
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/integration/interrupt_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/daemon_test.py
 run_suite plain tests/integration/run.sh /usr/bin/python3 tests/daemon/children_test.py

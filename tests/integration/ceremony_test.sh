@@ -191,6 +191,10 @@ has_keys "no key was made" hall "stxed1 stxsel1 "
 chown "$SIGNER" "$LOG"
 check "rotate start as the signer user" 0 KN rotate hall start
 has_keys "both keys made" hall "stxed1 stxed2 stxsel1 stxsel2 "
+for r in stxsel2 stxed2; do
+	check "the public key record hall.$r.spki is the signer user's, 0644" 0 \
+	    test "$(stat -c '%U %a' "$STATE/hall.$r.spki")" = "$SIGNER 644"
+done
 K dns hall >"$T/hall.zone"
 K dns hall --revoke stxsel1 >"$T/revoked.zone"
 # step NAME ARGS - as the signer user, the step is refused with the log,
@@ -217,6 +221,8 @@ step revoke --grace 0
 check "finish without --yes and no terminal: refused" 64 KN rotate hall finish --zone "$T/revoked.zone" </dev/null
 step finish --zone "$T/revoked.zone"
 has_keys "finish destroyed the retired keys" hall "stxed2 stxsel2 "
+check "and their public key records" 0 test ! -e "$STATE/hall.stxsel1.spki" -a \
+    ! -e "$STATE/hall.stxed1.spki" -a -e "$STATE/hall.stxsel2.spki"
 check "p11dkimd -n: the new selector, as the signer" 0 "$DAEMON" -n -c "$T/p11dkim.conf"
 expect "signs with stxsel2" "$T/out" "hall: sign ok: 'hall-stxsel2'"
 check "generate stxsel1 again" 0 KN generate hall stxsel1

@@ -131,6 +131,10 @@ for i in mosa:mosamuseum.com venue:venue.example.org; do
 	check "check-dns --promote $inst" Kq check-dns "$inst" --promote --zone - <"$W/$inst.zone"
 done
 check "audit" Kq audit
+for f in mosa.stxsel1 venue.stxsel1; do
+	check "public key record $f p11dkim-signer's, 644: $(owner_mode /var/lib/p11dkim/$f.spki)" \
+	    test "$(owner_mode /var/lib/p11dkim/$f.spki)" = "p11dkim-signer:p11dkim-signer 644"
+done
 check "log verify" Kq log verify
 check "the tokens are p11dkim-signer's" sh -c \
     '! find /var/lib/softhsm/tokens -mindepth 1 ! -user p11dkim-signer | grep -q .'
