@@ -253,7 +253,8 @@ def reload_priority(d):
     a signer if one starts) to the parent's start, not the forking
     thread's."""
     trace = os.path.join(T, "nice.trace")
-    st = subprocess.Popen(["strace", "-f", "-qq", "-o", trace, "-e", "trace=setpriority",
+    # -ff: a file per process, so that no call is cut in two by another's
+    st = subprocess.Popen(["strace", "-ff", "-qq", "-o", trace, "-e", "trace=setpriority",
                            "-p", str(d.p.pid)])
     time.sleep(1.0)                     # attached
     old = set(front_pids(d))
@@ -262,14 +263,19 @@ def reload_priority(d):
     check("a reload starts new fronts", ok, repr((old, front_pids(d))))
     st.send_signal(signal.SIGINT)
     st.wait(timeout=30)
-    text = open(trace).read()
+    def calls(pid):
+        try:
+            return open("%s.%d" % (trace, pid)).read()
+        except OSError:
+            return ""
+    boost, back = r"^setpriority\(PRIO_PROCESS, 0, -10\) += 0$", r"^setpriority\(PRIO_PROCESS, 0, 0\) += 0$"
     check("the reload is boosted: setpriority(..., -10) in the parent",
-          re.search(r"^%d +setpriority\(PRIO_PROCESS, 0, -10\) += 0$" % d.p.pid, text, re.M), text)
+          re.search(boost, calls(d.p.pid), re.M), calls(d.p.pid))
     check("and the parent goes back: setpriority(..., 0) after it",
-          re.search(r"^%d +setpriority\(PRIO_PROCESS, 0, 0\) += 0$" % d.p.pid, text, re.M), text)
+          re.search(back, calls(d.p.pid), re.M), calls(d.p.pid))
     check("every new child sets its priority back to the parent's start",
-          all(re.search(r"^%d +setpriority\(PRIO_PROCESS, 0, 0\) += 0$" % pid, text, re.M)
-              for pid in front_pids(d)), text)
+          all(re.search(back, calls(pid), re.M) for pid in front_pids(d)),
+          [(pid, calls(pid)) for pid in front_pids(d)])
     for pid in [d.p.pid] + d.children():
         check("process %d runs at nice 0 after the reload" % pid, nice(pid) == 0, str(nice(pid)))
 
