@@ -21,13 +21,6 @@ struct wanted {
 	int		 found;
 };
 
-/* generated_ok - "ok", or "ok: " and a note */
-static int
-generated_ok(const char *result)
-{
-	return strcmp(result, "ok") == 0 || strncmp(result, "ok: ", 4) == 0;
-}
-
 /* match - keep a generate record of this key on this token */
 static int
 match(void *ctx, const struct ceremony_record *r, const char *hash)
@@ -35,7 +28,7 @@ match(void *ctx, const struct ceremony_record *r, const char *hash)
 	struct wanted *w = ctx;
 
 	(void)hash;
-	if (strcmp(r->action, "generate") == 0 && generated_ok(r->result) &&
+	if (strcmp(r->action, "generate") == 0 && ceremony_result_ok(r->result) &&
 	    strcmp(r->fpr, w->fpr) == 0 &&
 	    strcmp(r->token_label, w->label) == 0 &&
 	    strcmp(r->token_serial, w->serial) == 0) {

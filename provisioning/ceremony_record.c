@@ -163,6 +163,14 @@ valid_result(const char *v)
 	    (strncmp(v, "failed: ", 8) == 0 && v[8] != '\0');
 }
 
+/* ceremony_result_ok - "ok", or "ok: " and a note */
+int
+ceremony_result_ok(const char *result)
+{
+	return strcmp(result, "ok") == 0 || (strncmp(result, "ok: ", 4) == 0 &&
+	    result[4] != '\0');
+}
+
 /* digits_value - the value of n ASCII digits known to be digits */
 static int
 digits_value(const char *s, size_t n)

@@ -37,13 +37,6 @@ struct keys_pub {
 	int	 no_log;		/* there is no ceremony log at all */
 };
 
-/* result_ok - "ok", or "ok: " and a note (a generate's dropped ones) */
-static int
-result_ok(const char *result)
-{
-	return strcmp(result, "ok") == 0 || strncmp(result, "ok: ", 4) == 0;
-}
-
 /* collect - each selector's last generate or destroy: the one that counts */
 static int
 collect(void *ctx, const struct ceremony_record *rec)
@@ -51,7 +44,8 @@ collect(void *ctx, const struct ceremony_record *rec)
 	struct keys_pub *p = ctx;
 	int	 gen = strcmp(rec->action, "generate") == 0;
 
-	if (strcmp(rec->inst, p->inst->code) != 0 || !result_ok(rec->result) ||
+	if (strcmp(rec->inst, p->inst->code) != 0 ||
+	    !ceremony_result_ok(rec->result) ||
 	    (!gen && strcmp(rec->action, "destroy") != 0))
 		return 0;
 	for (size_t k = 0; k < conf_kinds(p->inst); k++)

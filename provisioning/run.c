@@ -225,7 +225,7 @@ proof_match(void *ctx, const struct ceremony_record *rec)
 
 	return strcmp(rec->inst, p->inst) == 0 &&
 	    strcmp(rec->selector, p->selector) == 0 &&
-	    strcmp(rec->result, "ok") == 0 &&
+	    ceremony_result_ok(rec->result) &&
 	    (strcmp(rec->action, "generate") == 0 ||
 	    strcmp(rec->action, "destroy") == 0);
 }

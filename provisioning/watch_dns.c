@@ -37,7 +37,7 @@ collect(void *ctx, const struct ceremony_record *rec)
 	uint32_t k;
 	int	 gen = strcmp(rec->action, "generate") == 0;
 
-	if (strcmp(rec->result, "ok") != 0 || (!gen &&
+	if (!ceremony_result_ok(rec->result) || (!gen &&
 	    strcmp(rec->action, "destroy") != 0))
 		return 0;
 	key_name(rec->inst, rec->selector, name, sizeof(name));

@@ -190,6 +190,13 @@ int	ceremony_log_find_generated(const char *path, const char *token_label,
 	    struct ceremony_record *out, char *err, size_t errlen);
 
 /*
+ * ceremony_result_ok - did the step the record's result describes go
+ * well: "ok", or "ok: " and a note (a generate that names the protections
+ * its token refused)?  A "failed: ..." record, or anything else, did not.
+ */
+int	ceremony_result_ok(const char *result);
+
+/*
  * ceremony_log_format - check rec and append its line (without LF) to
  * out.  On failure out keeps its previous contents.
  */

@@ -669,6 +669,21 @@ test_transcript(void **state)
 	free(text);
 }
 
+/* test_result_ok - what went well: "ok" and "ok: note", nothing else */
+static void
+test_result_ok(void **state)
+{
+	(void)state;
+	assert_true(ceremony_result_ok("ok"));
+	assert_true(ceremony_result_ok("ok: dropped CKA_COPYABLE "
+	    "(CKR_ATTRIBUTE_TYPE_INVALID)"));
+	assert_false(ceremony_result_ok("ok: "));
+	assert_false(ceremony_result_ok("ok:"));
+	assert_false(ceremony_result_ok("okay"));
+	assert_false(ceremony_result_ok("failed: CKR_DEVICE_ERROR"));
+	assert_false(ceremony_result_ok(""));
+}
+
 int
 main(void)
 {
@@ -690,6 +705,7 @@ main(void)
 		T(test_absent),
 		T(test_error_paths),
 		T(test_transcript),
+		cmocka_unit_test(test_result_ok),
 #undef T
 	};
 
