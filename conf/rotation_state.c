@@ -144,13 +144,44 @@ parse_line(const struct conf_institution *i, char *line,
 	return -1;
 }
 
+/* rotation_state_parse - the lines of a state file's text into st */
+int
+rotation_state_parse(const struct conf_institution *i, const char *text,
+    size_t len, struct rotation_state *st, unsigned *bad_line)
+{
+	char	 line[512];
+	size_t	 pos = 0, n;
+	const char *lf;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->active, sizeof(st->active), "%s", i->active_selector);
+	*bad_line = 0;
+	while (pos < len) {
+		(*bad_line)++;
+		lf = memchr(text + pos, '\n', len - pos);
+		n = (lf != NULL ? (size_t)(lf - text) : len) - pos;
+		if (n >= sizeof(line) || memchr(text + pos, '\0', n) != NULL)
+			return -1;
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		pos += n + 1;
+		if (line[0] != '\0' && line[0] != '#' &&
+		    parse_line(i, line, st) < 0)
+			return -1;
+	}
+	*bad_line = 0;
+	st->from_file = 1;
+	return 0;
+}
+
 /* rotation_state_load - the state, or the configuration's when no file */
 int
 rotation_state_load(const struct conf *c, const struct conf_institution *i,
     struct rotation_state *st, char *err, size_t errlen)
 {
-	char	 path[1024], line[512];
-	unsigned n = 0;
+	char	 path[1024], text[STATE_FILE_MAX + 1];
+	unsigned bad;
+	size_t	 len;
 	FILE	*f;
 
 	memset(st, 0, sizeof(*st));
@@ -165,19 +196,18 @@ rotation_state_load(const struct conf *c, const struct conf_institution *i,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		n++;
-		line[strcspn(line, "\n")] = '\0';
-		if (line[0] == '\0' || line[0] == '#')
-			continue;
-		if (parse_line(i, line, st) < 0) {
-			snprintf(err, errlen, "%s:%u: bad state line", path, n);
-			fclose(f);
-			return -1;
-		}
+	len = fread(text, 1, sizeof(text), f);
+	if (ferror(f) || len > STATE_FILE_MAX) {
+		snprintf(err, errlen, "%s: %s", path, ferror(f) ?
+		    "read error" : "longer than a state file can be");
+		fclose(f);
+		return -1;
 	}
 	fclose(f);
-	st->from_file = 1;
+	if (rotation_state_parse(i, text, len, st, &bad) < 0) {
+		snprintf(err, errlen, "%s:%u: bad state line", path, bad);
+		return -1;
+	}
 	return 0;
 }
 
@@ -219,6 +249,24 @@ rotation_state_check_save(const struct conf *c,
 	return 0;
 }
 
+/* rotation_state_format - the text of a state file; its length or -1 */
+int
+rotation_state_format(const struct conf_institution *i,
+    const struct rotation_state *st, char *text, size_t len)
+{
+	int	 n = snprintf(text, len, "# rotation state of %s, written by "
+	    "p11dkim-keys\nactive=%s\nstep=%s\ntarget=%s\nretiring=%s\n"
+	    "activated-at=%lld\nonboarding=%s\n", i->code, st->active,
+	    rotation_step_name(st->step), st->target, st->retiring,
+	    st->activated_at, onboard_state_name(st->onboard));
+
+	if (n >= 0 && (size_t)n < len && st->drift_since > 0)
+		n += snprintf(text + n, len - (size_t)n, "drift-since="
+		    "%lld\ndrift-reason=%s\n", st->drift_since,
+		    st->drift_reason[0] ? st->drift_reason : "unknown");
+	return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
 /* rotation_state_save - write the state atomically */
 int
 rotation_state_save(const struct conf *c, const struct conf_institution *i,
@@ -229,16 +277,7 @@ rotation_state_save(const struct conf *c, const struct conf_institution *i,
 
 	if (temp_path(c, i, path, sizeof(path), tmp, sizeof(tmp)) < 0)
 		return snprintf(err, errlen, "state path too long"), -1;
-	n = snprintf(text, sizeof(text), "# rotation state of %s, written by "
-	    "p11dkim-keys\nactive=%s\nstep=%s\ntarget=%s\nretiring=%s\n"
-	    "activated-at=%lld\nonboarding=%s\n", i->code, st->active,
-	    rotation_step_name(st->step), st->target, st->retiring,
-	    st->activated_at, onboard_state_name(st->onboard));
-	if (n >= 0 && (size_t)n < sizeof(text) && st->drift_since > 0)
-		n += snprintf(text + n, sizeof(text) - (size_t)n, "drift-since="
-		    "%lld\ndrift-reason=%s\n", st->drift_since,
-		    st->drift_reason[0] ? st->drift_reason : "unknown");
-	if (n < 0 || (size_t)n >= sizeof(text))
+	if ((n = rotation_state_format(i, st, text, sizeof(text))) < 0)
 		return snprintf(err, errlen, "%s: state too long", path), -1;
 	return atomic_file_write(path, text, (size_t)n, 0644, err, errlen);
 }

@@ -56,6 +56,22 @@ struct rotation_state {
 int	rotation_state_load(const struct conf *, const struct conf_institution *,
 	    struct rotation_state *, char *err, size_t errlen);
 
+/*
+ * rotation_state_parse - a state file's text (len bytes) into st; -1
+ * with the first bad line's number in *bad_line.  Lines are name=value;
+ * an unknown name, a bad value, a selector that is not one of the
+ * institution's, a NUL or a line of 512 bytes or more are refused.
+ */
+int	rotation_state_parse(const struct conf_institution *, const char *text,
+	    size_t len, struct rotation_state *, unsigned *bad_line);
+
+/*
+ * rotation_state_format - the text save writes for st into text (len
+ * bytes, NUL-terminated); its length, or -1 when it does not fit
+ */
+int	rotation_state_format(const struct conf_institution *,
+	    const struct rotation_state *, char *text, size_t len);
+
 /* rotation_state_save - write the state atomically */
 int	rotation_state_save(const struct conf *, const struct conf_institution *,
 	    const struct rotation_state *, char *err, size_t errlen);

@@ -162,6 +162,48 @@ test_refused(void **state)
 	}
 }
 
+/* test_text - the parser on text: lines, NULs, no final LF, the size */
+static void
+test_text(void **state)
+{
+	struct rig *g = *state;
+	const struct conf_institution *i = &g->conf->inst[0];
+	static const char nul[] = "active=stxsel2\nstep=i\0dle\n";
+	static const char last[] = "# note\n\nstep=published\ntarget=STXSEL2";
+	struct rotation_state rs, again;
+	char	 line[600], big[5000], text[4096], err[256];
+	unsigned bad;
+	int	 n;
+
+	assert_int_equal(rotation_state_parse(i, last, sizeof(last) - 1, &rs,
+	    &bad), 0);				/* no LF at the end */
+	assert_int_equal(rs.step, ROT_PUBLISHED);
+	assert_string_equal(rs.target, "stxsel2");	/* the configured name */
+	assert_int_equal(rotation_state_parse(i, nul, sizeof(nul) - 1, &rs,
+	    &bad), -1);
+	assert_int_equal(bad, 2);
+	snprintf(line, sizeof(line), "onboarding=live\n# %0550d\n", 0);
+	assert_int_equal(rotation_state_parse(i, line, strlen(line), &rs,
+	    &bad), -1);				/* a line of 512 bytes or more */
+	assert_int_equal(bad, 2);
+	rs.drift_since = 1796329000;
+	snprintf(rs.drift_reason, sizeof(rs.drift_reason), "cname-missing");
+	assert_true((n = rotation_state_format(i, &rs, text, sizeof(text))) >
+	    0);
+	assert_int_equal(rotation_state_parse(i, text, (size_t)n, &again,
+	    &bad), 0);
+	assert_int_equal(again.drift_since, 1796329000);
+	assert_string_equal(again.drift_reason, "cname-missing");
+	assert_int_equal(rotation_state_format(i, &rs, text, 16), -1);
+	memset(big, '#', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	write_state(g->dir, "mosa", big);	/* larger than save writes */
+	err[0] = '\0';
+	assert_int_equal(rotation_state_load(g->conf, i, &rs, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "longer than a state file can be"));
+}
+
 /* pending_of - the keytab's pending flag and sign-pending of inst k */
 static void
 pending_of(const struct conf *c, size_t k, int *pending, int *sign)
@@ -215,6 +257,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_keytab),
 	};
 
