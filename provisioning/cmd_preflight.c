@@ -163,17 +163,16 @@ cname_checks(struct pf_out *o, size_t sel, size_t kind,
 /* target_of - what the daemon signs the institution with, now */
 static int
 target_of(struct keys_run *r, struct preflight_target *t,
-    char labels[PREFLIGHT_KEYS_MAX][128], size_t *sel, char *err,
-    size_t errlen)
+    char labels[PREFLIGHT_KEYS_MAX][128], size_t *sel,
+    struct rotation_state *rs, char *err, size_t errlen)
 {
-	struct rotation_state rs;
 	int	 i;
 
-	if (rotation_state_load(r->conf, r->inst, &rs, err, errlen) < 0)
+	if (rotation_state_load(r->conf, r->inst, rs, err, errlen) < 0)
 		return -1;
-	if ((i = conf_selector_index(r->inst, rs.active)) < 0)
+	if ((i = conf_selector_index(r->inst, rs->active)) < 0)
 		return snprintf(err, errlen, "active selector '%s' unknown",
-		    rs.active), -1;
+		    rs->active), -1;
 	*sel = (size_t)i;
 	memset(t, 0, sizeof(*t));
 	t->name = r->inst->code;
@@ -248,6 +247,28 @@ pubrec_check(struct pf_out *o, struct p11_key *key, size_t sel, size_t kind)
 	say(o, "record", PREFLIGHT_FAIL, "%s", err);
 }
 
+/*
+ * onboarding_check - is the institution live?  A pending one is not
+ * signed for (unless sign-pending): it works, but not yet
+ */
+static void
+onboarding_check(struct pf_out *o, const struct rotation_state *rs)
+{
+	const char *code = o->r->inst->code;
+
+	if (rs->onboard == ONBOARD_LIVE)
+		say(o, "live", PREFLIGHT_OK, "live: the daemon signs "
+		    "for it");
+	else if (o->r->inst->sign_pending)
+		say(o, "live", PREFLIGHT_WARN, "pending, but "
+		    "sign-pending is set: the daemon signs for it; p11dkim-keys "
+		    "check-dns %s --promote once its CNAMEs are in place", code);
+	else
+		say(o, "live", PREFLIGHT_WARN, "pending: the daemon "
+		    "refuses its mail until p11dkim-keys check-dns %s --promote "
+		    "confirms its CNAMEs", code);
+}
+
 /* one_institution - every check of r->inst */
 static void
 one_institution(struct pf_out *o, struct preflight *pf,
@@ -255,12 +276,14 @@ one_institution(struct pf_out *o, struct preflight *pf,
 {
 	char	 labels[PREFLIGHT_KEYS_MAX][128], err[512];
 	struct preflight_target t;
+	struct rotation_state rs;
 	size_t	 sel;
 
-	if (target_of(o->r, &t, labels, &sel, err, sizeof(err)) < 0) {
+	if (target_of(o->r, &t, labels, &sel, &rs, err, sizeof(err)) < 0) {
 		say(o, "state", PREFLIGHT_FAIL, "%s", err);
 		return;
 	}
+	onboarding_check(o, &rs);
 	as_signer(o);
 	(void)preflight_check(pf, o->r->conf->module, &t);
 	for (size_t k = 0; k < t.nkeys; k++) {

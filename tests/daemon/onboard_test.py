@@ -160,8 +160,15 @@ def zone_cases(d, table):
           r.returncode == 1 and "refusing to promote mosa: TXT sel1-mosa._domainkey.dkim.example.net: "
           "mismatch" in r.stderr, r.stdout + r.stderr)
     check("still pending after the refusals", "onboarding=pending" in open(STATE).read())
+    r = keys("preflight", "mosa", "--zone", zone_of("mosa"))
+    check("preflight says the institution is pending, and how to promote it",
+          re.search(r"^mosa +live +warn +pending: the daemon refuses its mail until p11dkim-keys "
+                    r"check-dns mosa --promote", r.stdout, re.M), r.stdout + r.stderr)
     r = keys("check-dns", "mosa", "--promote", "--zone", zone_of("mosa"))
     check("--promote with the right zone", r.returncode == 0 and "mosa is live" in r.stdout, r.stderr)
+    r = keys("preflight", "mosa", "--zone", zone_of("mosa"))
+    check("preflight after the promote: live", re.search(r"^mosa +live +ok +live", r.stdout, re.M),
+          r.stdout + r.stderr)
     status, _ = sign(message())
     check("no reload yet: still refused (the daemon reads the state at reload)",
           status == "PERMFAIL " + PENDING, status)
