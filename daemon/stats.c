@@ -37,6 +37,7 @@ struct stats {
 	size_t	 map_len;		/* shared: its mapping; 0: malloc */
 	unsigned long (*per_inst)[3];	/* [institution + 1][result] */
 	unsigned long *token_errors;	/* [institution + 1] */
+	unsigned long *trail_failures;	/* [institution + 1] */
 	unsigned long busy;
 	unsigned long uid_limit;
 	unsigned long buckets[NBOUNDS + 1];
@@ -79,7 +80,9 @@ stats_new(const struct conf *c, const char *front)
 		return NULL;
 	s->per_inst = calloc(c->ninst + 1, sizeof(*s->per_inst));
 	s->token_errors = calloc(c->ninst + 1, sizeof(*s->token_errors));
-	if (s->per_inst == NULL || s->token_errors == NULL)
+	s->trail_failures = calloc(c->ninst + 1, sizeof(*s->trail_failures));
+	if (s->per_inst == NULL || s->token_errors == NULL ||
+	    s->trail_failures == NULL)
 		return stats_free(s);
 	stats_init(s, c, front, NULL, 0);
 	return s;
@@ -95,7 +98,7 @@ stats_new_shared(const struct conf *c, const char *front,
 {
 	size_t	 head = (sizeof(struct stats) + 15) & ~(size_t)15;
 	size_t	 rows = (c->ninst + 1) * sizeof(unsigned long);
-	size_t	 len = head + 4 * rows;
+	size_t	 len = head + 5 * rows;
 	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct stats *s = (struct stats *)(void *)m;
@@ -105,6 +108,7 @@ stats_new_shared(const struct conf *c, const char *front,
 	s->map_len = len;
 	s->per_inst = (unsigned long (*)[3])(void *)(m + head);
 	s->token_errors = (unsigned long *)(void *)(m + head + 3 * rows);
+	s->trail_failures = (unsigned long *)(void *)(m + head + 4 * rows);
 	stats_init(s, c, front, d, 1);
 	return s;
 }
@@ -173,6 +177,15 @@ stats_token_error(struct stats *s, int inst)
 {
 	lock(s);
 	s->token_errors[inst + 1]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* stats_trail_failure - a trail record the signer could not write */
+void
+stats_trail_failure(struct stats *s, int inst)
+{
+	lock(s);
+	s->trail_failures[inst + 1]++;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -318,6 +331,9 @@ static const struct family front_families[] = {
 	{ "p11dkim_token_errors_total", "counter", "Temporary signing "
 	    "failures from the token or signer.", front_by_inst,
 	    offsetof(struct stats, token_errors) },
+	{ "p11dkim_trail_failures_total", "counter", "Temporary signing "
+	    "failures: the signing trail's record could not be written.",
+	    front_by_inst, offsetof(struct stats, trail_failures) },
 	{ "p11dkim_request_seconds", "histogram", "Time from the first byte "
 	    "of a request to its reply.", front_latency, 0 },
 	{ "p11dkim_busy_total", "counter", "Connections turned away: all "
@@ -584,6 +600,7 @@ stats_free(struct stats *s)
 	}
 	free(s->per_inst);
 	free(s->token_errors);
+	free(s->trail_failures);
 	free(s);
 	return NULL;
 }
