@@ -1,11 +1,11 @@
 /*
  * parent.c - the parent of p11dkimd (see parent.h).
  *
- * A "generation" is one configuration with its key table at the signer
- * and its fronts.  SIGHUP builds a new generation from the file and, only
- * if the signer takes its table, starts its fronts and lets the old ones
- * drain: requests in flight finish on the old configuration, a broken new
- * one is refused and the old one keeps serving.  The signer process
+ * A "generation" is one configuration with its key table at the signer and
+ * its fronts.  SIGHUP builds a new generation from the file (reload.c) and,
+ * only if the signer takes its table, starts its fronts and lets the old
+ * ones drain: requests in flight finish on the old configuration, a broken
+ * new one is refused and the old one keeps serving.  The signer process
  * stays (sproc.c): the institutions a reload does not change keep their
  * logged-in tokens; only a change of the signer's own settings starts a
  * new one.  A child that dies is restarted and logged; a front that keeps
@@ -34,8 +34,6 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "p11dkim/clock.h"
-#include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
 #include "p11dkim/signer_ipc.h"
 #include "child.h"
