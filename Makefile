@@ -66,7 +66,7 @@ PKCS11_SRC := pkcs11/p11_err.c pkcs11/p11_module.c pkcs11/slot_index.c pkcs11/pi
 	    pkcs11/token.c pkcs11/p11_key.c pkcs11/keygen.c pkcs11/key_audit.c \
 	    pkcs11/token_admin.c pkcs11/token_store.c pkcs11/preflight.c \
 	    pkcs11/token_caps.c pkcs11/keygen_search.c
-CONF_SRC := conf/conf.c conf/conf_cache.c conf/conf_include.c conf/conf_values.c conf/conf_daemon.c conf/rotation_state.c \
+CONF_SRC := conf/conf.c conf/conf_cache.c conf/conf_include.c conf/conf_values.c conf/conf_daemon.c conf/conf_opts.c conf/rotation_state.c \
 	    conf/hosts.c
 PROV_SRC := $(filter-out provisioning/main.c,$(wildcard provisioning/*.c))
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))

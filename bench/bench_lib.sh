@@ -1,13 +1,74 @@
 # bench_lib.sh - what the shell benchmarks share (daemon_bench.sh,
-# tokens.sh); sourced, never run alone.
+# trail_bench.sh, tokens.sh, hsm_latency.sh); sourced, never run alone.
 #
-# Numbers out of the programs' "result: key=value ..." lines, arithmetic,
-# p11dkimd started and watched in the foreground, and CPU time from /proc.
-# The sourcing script defines die MESSAGE (report, exit 1), DAEMON (the
-# p11dkimd binary) and tmp (its throw-away directory); start_daemon CONF
-# logs to $tmp/p11dkimd.log.
+# The options of the daemon benchmarks, their throw-away SoftHSM2 token
+# with one key, numbers out of the programs' "result: key=value ..."
+# lines, arithmetic, p11dkimd started and watched in the foreground, and
+# CPU time from /proc.  The sourcing script defines die MESSAGE (report,
+# exit 1), DAEMON (the p11dkimd binary), tmp (its throw-away directory)
+# and K (p11dkim-keys on $tmp/p11dkim.conf) before it calls them;
+# start_daemon CONF logs to $tmp/p11dkimd.log.
 
 HZ=$(getconf CLK_TCK)
+
+# --- the options and the setup of the daemon benchmarks -------------------
+# bench_usage NAME: the usage line of daemon_bench.sh and trail_bench.sh
+bench_usage() {
+	echo "usage: $1 [-q] [-d SECONDS] [-r ROUNDS]" >&2
+	exit 1
+}
+# bench_options NAME ARGS...: -q (a quick smoke run: 1 s phases, one
+# round), -d SECONDS (PHASE, each load phase), -r ROUNDS (ROUNDS); no
+# operands.  Sets PHASE, CEIL, WARM and ROUNDS; usage and exit 1 for
+# anything else.
+bench_options() {
+	name=$1
+	shift
+	OPTIND=1
+	while getopts qd:r: opt; do
+		case $opt in
+		q) PHASE=1; CEIL=1; WARM=0.3; ROUNDS=1 ;;
+		d) PHASE=$OPTARG ;;
+		r) ROUNDS=$OPTARG ;;
+		*) bench_usage "$name" ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	[ $# -eq 0 ] || bench_usage "$name"
+	case $PHASE in ''|*[!0-9.]*) bench_usage "$name" ;; esac
+	case $ROUNDS in ''|*[!0-9]*|0) bench_usage "$name" ;; esac
+}
+# bench_need BINARY...: each one built, and the PKCS#11 module at $MODULE
+bench_need() {
+	for b in "$@"; do
+		[ -x "$b" ] ||
+		    die "$b is missing: build it first (see bench/README.md)"
+	done
+	[ -r "$MODULE" ] || die "no PKCS#11 module at $MODULE"
+}
+# bench_softhsm: a SoftHSM2 token store in $tmp/tokens (SOFTHSM2_CONF
+# points there), $tmp/state, and random PINs in $tmp/mosa.pin and
+# $tmp/so.pin
+bench_softhsm() {
+	umask 077
+	mkdir -p "$tmp/tokens" "$tmp/state"
+	export SOFTHSM2_CONF="$tmp/softhsm2.conf"
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+	    "$tmp" >"$SOFTHSM2_CONF"
+	printf 'mosa-bench-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
+	    >"$tmp/mosa.pin"
+	printf 'so-bench-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
+	    >"$tmp/so.pin"
+}
+# bench_key: mosa's token initialized, its key generated and promoted
+# (the DNS taken as published), by p11dkim-keys on $tmp/p11dkim.conf
+bench_key() {
+	{ K init-token mosa --so-pin "file:$tmp/so.pin" \
+	    --pin "file:$tmp/mosa.pin" && K generate mosa &&
+	    bench_promote mosa; } \
+	    >"$tmp/keys.log" 2>&1 ||
+	    { cat "$tmp/keys.log" >&2; die "token setup failed"; }
+}
 
 # --- numbers --------------------------------------------------------------
 # field NAME LINE: the value of " NAME=value" in a result line

@@ -56,31 +56,12 @@ WORKERS=64
 IDLE=64		# idle connections for the memory check
 . "$top/bench/bench_lib.sh"
 
-usage() {
-	echo "usage: daemon_bench.sh [-q] [-d SECONDS] [-r ROUNDS]" >&2
-	exit 1
-}
-while getopts qd:r: opt; do
-	case $opt in
-	q) PHASE=1; CEIL=1; WARM=0.3; ROUNDS=1 ;;
-	d) PHASE=$OPTARG ;;
-	r) ROUNDS=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[ $# -eq 0 ] || usage
-case $PHASE in ''|*[!0-9.]*) usage ;; esac
-case $ROUNDS in ''|*[!0-9]*|0) usage ;; esac
-
 die() {
 	echo "daemon_bench: $*" >&2
 	exit 1
 }
-for b in "$KEYS" "$DAEMON" "$LOAD" "$TOKENB"; do
-	[ -x "$b" ] || die "$b is missing: build it first (see bench/README.md)"
-done
-[ -r "$MODULE" ] || die "no PKCS#11 module at $MODULE"
+bench_options daemon_bench.sh "$@"
+bench_need "$KEYS" "$DAEMON" "$LOAD" "$TOKENB"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/p11dkim-bench.XXXXXX")
 cleanup() {
@@ -93,21 +74,9 @@ trap 'exit 1' HUP INT PIPE TERM
 # --- a token, a key and a configuration, as scripts/demo makes them -------
 K() { "$KEYS" -c "$tmp/p11dkim.conf" --operator bench "$@"; }
 setup() {
-	umask 077
-	mkdir -p "$tmp/tokens" "$tmp/state"
-	export SOFTHSM2_CONF="$tmp/softhsm2.conf"
-	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
-	    "$tmp" >"$SOFTHSM2_CONF"
-	printf 'mosa-bench-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
-	    >"$tmp/mosa.pin"
-	printf 'so-bench-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
-	    >"$tmp/so.pin"
+	bench_softhsm
 	bench_conf "$MODULE" "" '	key-type = "rsa2048"'
-	{ K init-token mosa --so-pin "file:$tmp/so.pin" \
-	    --pin "file:$tmp/mosa.pin" && K generate mosa &&
-	    bench_promote mosa; } \
-	    >"$tmp/keys.log" 2>&1 ||
-	    { cat "$tmp/keys.log" >&2; die "token setup failed"; }
+	bench_key
 }
 
 # --- the measurements, piece by piece -----------------------------------

@@ -47,31 +47,12 @@ THREADS=8
 WORKERS=64
 . "$top/bench/bench_lib.sh"
 
-usage() {
-	echo "usage: trail_bench.sh [-q] [-d SECONDS] [-r ROUNDS]" >&2
-	exit 1
-}
-while getopts qd:r: opt; do
-	case $opt in
-	q) PHASE=1; WARM=0.3; ROUNDS=1 ;;
-	d) PHASE=$OPTARG ;;
-	r) ROUNDS=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[ $# -eq 0 ] || usage
-case $PHASE in ''|*[!0-9.]*) usage ;; esac
-case $ROUNDS in ''|*[!0-9]*|0) usage ;; esac
-
 die() {
 	echo "trail_bench: $*" >&2
 	exit 1
 }
-for b in "$KEYS" "$DAEMON" "$LOAD" "$COST"; do
-	[ -x "$b" ] || die "$b is missing: build it first (see bench/README.md)"
-done
-[ -r "$MODULE" ] || die "no PKCS#11 module at $MODULE"
+bench_options trail_bench.sh "$@"
+bench_need "$KEYS" "$DAEMON" "$LOAD" "$COST"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/p11dkim-trail-bench.XXXXXX")
 # stop_all: both daemons (and one being started)
@@ -91,26 +72,15 @@ QUOTA='	rate = 1000000
 	daily-cap = 1000000000'
 # setup: the token, the key, and the two configurations
 setup() {
-	umask 077
-	mkdir -p "$tmp/tokens" "$tmp/state" "$tmp/trail"
-	export SOFTHSM2_CONF="$tmp/softhsm2.conf"
-	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
-	    "$tmp" >"$SOFTHSM2_CONF"
-	printf 'mosa-bench-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
-	    >"$tmp/mosa.pin"
-	printf 'so-bench-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
-	    >"$tmp/so.pin"
+	bench_softhsm
+	mkdir -p "$tmp/trail"
 	bench_conf "$MODULE" "trail-dir = \"$tmp/trail\"" \
 	    "	key-type = \"rsa2048\"
 $QUOTA"
 	mv "$tmp/p11dkim.conf" "$tmp/on.conf"
 	bench_conf "$MODULE" "" '	key-type = "rsa2048"'
 	cp "$tmp/p11dkim.conf" "$tmp/off.conf"
-	{ K init-token mosa --so-pin "file:$tmp/so.pin" \
-	    --pin "file:$tmp/mosa.pin" && K generate mosa &&
-	    bench_promote mosa; } \
-	    >"$tmp/keys.log" 2>&1 ||
-	    { cat "$tmp/keys.log" >&2; die "token setup failed"; }
+	bench_key
 }
 
 # records: the trail's records so far

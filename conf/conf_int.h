@@ -1,7 +1,8 @@
 /*
  * conf_int.h - the inside of the configuration reader, shared by conf/
- * files only: the value checks libconfuse calls while reading
- * (conf_values.c) and the daemon part of the copy (conf_daemon.c).
+ * files only: the option tables (conf_opts.c), the value checks
+ * libconfuse calls while reading (conf_values.c) and the daemon part of
+ * the copy (conf_daemon.c).
  */
 #ifndef P11DKIM_CONF_INT_H
 #define P11DKIM_CONF_INT_H
@@ -12,6 +13,13 @@
 #include <confuse.h>
 
 #include "p11dkim/conf.h"
+
+/*
+ * The options of the main file and of an included one (conf_opts.c),
+ * each ended by CFG_END(); cfg_init takes them.
+ */
+extern cfg_opt_t conf_root_opts[];
+extern cfg_opt_t conf_file_opts[];
 
 /* Parse callbacks: check a value, report file:line, hand it on. */
 int	cb_domain(cfg_t *, cfg_opt_t *, const char *, void *);

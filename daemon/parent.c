@@ -1,11 +1,11 @@
 /*
  * parent.c - the parent of p11dkimd (see parent.h).
  *
- * A "generation" is one configuration with its key table at the signer
- * and its fronts.  SIGHUP builds a new generation from the file and, only
- * if the signer takes its table, starts its fronts and lets the old ones
- * drain: requests in flight finish on the old configuration, a broken new
- * one is refused and the old one keeps serving.  The signer process
+ * A "generation" is one configuration with its key table at the signer and
+ * its fronts.  SIGHUP builds a new generation from the file (reload.c) and,
+ * only if the signer takes its table, starts its fronts and lets the old
+ * ones drain: requests in flight finish on the old configuration, a broken
+ * new one is refused and the old one keeps serving.  The signer process
  * stays (sproc.c): the institutions a reload does not change keep their
  * logged-in tokens; only a change of the signer's own settings starts a
  * new one.  A child that dies is restarted and logged; a front that keeps
@@ -34,57 +34,18 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "p11dkim/clock.h"
-#include "p11dkim/keytab.h"
 #include "p11dkim/log.h"
 #include "p11dkim/signer_ipc.h"
 #include "child.h"
 #include "front.h"
 #include "listen.h"
 #include "parent.h"
+#include "parent_int.h"
 #include "proctitle.h"
 #include "sproc.h"
 
-#define GENS_MAX	4
 #define QUICK_EXIT_S	10	/* a front that dies sooner is restarted */
 #define BACKOFF_MAX_S	60	/* after 1, 2, 4 ... up to this many seconds */
-
-enum { FRONT_NATIVE, FRONT_MILTER, FRONTS };
-
-struct child {
-	pid_t	 pid;			/* 0: not running */
-	uint32_t link;			/* its link's id at the signer */
-	time_t	 started;
-	unsigned quick;			/* quick exits in a row */
-	time_t	 restart_at;		/* a restart waits until then; 0: none */
-};
-
-struct gen {
-	struct conf *conf;		/* NULL: the slot is free */
-	struct keytab keys;
-	struct sproc *sp;		/* its signer */
-	uint32_t table;			/* its key table there */
-	struct child fronts[FRONTS];
-	struct stats *stats[FRONTS];	/* shared with the fronts; NULL */
-	int	 retiring;
-};
-
-struct parent {
-	const char *path;		/* of the configuration, for reloads */
-	struct conf_cache *cache;	/* its included files, as last read */
-	struct gen gens[GENS_MAX];	/* gens[cur] serves */
-	struct sproc sprocs[GENS_MAX];	/* users == 0: free */
-	int	 cur;
-	int	 listen[16];
-	size_t	 nlisten;
-	int	 stderr_relay;		/* fronts' stderr, or -1 */
-	int	 metrics_fd;		/* metrics-listen, or -1 */
-	struct stats_daemon *status;	/* reloads, shown by the fronts */
-	char	 milter_path[108];	/* the socket file of the milter front
-					   last started; "": none */
-	uint32_t next_link;		/* ids of the fronts' links */
-	int	 stopping;
-};
 
 static const char *const front_names[FRONTS] = { "front", "milter front" };
 
@@ -150,7 +111,7 @@ front_child(struct parent *p, struct gen *g, int milter, int link)
 }
 
 /* front_wanted - is there a front of this kind in the configuration? */
-static int
+int
 front_wanted(const struct parent *p, const struct gen *g, int kind)
 {
 	return kind == FRONT_NATIVE ? p->nlisten > 0 || p->metrics_fd >= 0 :
@@ -200,7 +161,7 @@ start_front(struct parent *p, struct gen *g, int kind)
 }
 
 /* start_fronts - every front of the generation that is not running */
-static int
+int
 start_fronts(struct parent *p, struct gen *g)
 {
 	for (int k = 0; k < FRONTS; k++)
@@ -213,7 +174,7 @@ start_fronts(struct parent *p, struct gen *g)
 }
 
 /* fronts_running - how many fronts of the generation run */
-static int
+int
 fronts_running(const struct gen *g)
 {
 	int	 n = 0;
@@ -221,135 +182,6 @@ fronts_running(const struct gen *g)
 	for (int k = 0; k < FRONTS; k++)
 		n += g->fronts[k].pid > 0;
 	return n;
-}
-
-/* free_sproc - a free signer slot */
-static struct sproc *
-free_sproc(struct parent *p)
-{
-	for (int i = 0; i < GENS_MAX; i++)
-		if (p->sprocs[i].users == 0 && p->sprocs[i].pid == 0)
-			return &p->sprocs[i];
-	return NULL;
-}
-
-/*
- * sproc_for - the running signer that fits c (unless fresh is asked
- * for), or a new one; NULL.  *started says which.
- */
-static struct sproc *
-sproc_for(struct parent *p, const struct conf *c, int fresh, int *started)
-{
-	struct sproc *sp = p->gens[p->cur].conf != NULL ?
-	    p->gens[p->cur].sp : NULL;
-
-	*started = 0;
-	if (sp != NULL && !fresh && sproc_fits(sp, c))
-		return sp;
-	if (sp != NULL && !fresh)
-		log_info("the signer's settings changed: starting a new signer");
-	*started = 1;
-	if ((sp = free_sproc(p)) == NULL) {
-		log_err("previous signers are still draining");
-		return NULL;
-	}
-	return sproc_start(sp, c) < 0 ? NULL : sp;
-}
-
-/* gen_release - free a generation whose fronts are gone */
-static void
-gen_release(struct gen *g)
-{
-	if (g->sp != NULL && --g->sp->users == 0) {
-		if (g->sp->pid > 0)
-			sproc_quit(g->sp);	/* reaped later */
-		else
-			sproc_release(g->sp);
-	} else if (g->sp != NULL)
-		sproc_retire(g->sp, g->table);
-	keytab_release(&g->keys);
-	for (int k = 0; k < FRONTS; k++)
-		stats_free(g->stats[k]);
-	conf_free(g->conf);
-	memset(g, 0, sizeof(*g));
-}
-
-/*
- * gen_signer - a signer for the new generation, its key table loaded: the
- * running one when it fits.  A module may show only the tokens (SoftHSM2)
- * or the keys (tpm2-pkcs11) there were when it was initialized: when the
- * table brings new ones the running signer does not see, a new signer is started and warmed
- * (every key tried) before the generation serves, while the running one
- * goes on serving the old fronts.  0 or -1 (logged).
- */
-static int
-gen_signer(struct parent *p, struct gen *g, int fresh)
-{
-	uint32_t unseen = 0;
-	int	 started;
-
-	if ((g->sp = sproc_for(p, g->conf, fresh, &started)) == NULL)
-		return -1;
-	g->sp->users++;
-	if (sproc_load(g->sp, &g->keys, fresh ? SIGNER_LOAD_SETTLE : 0,
-	    &g->table, &unseen) < 0)
-		return -1;
-	if (unseen == 0 || started)
-		return 0;
-	log_info("reload: the running signer's module does not show %u new "
-	    "token(s) or key(s); starting a new signer, the running one "
-	    "serves until it is ready", unseen);
-	sproc_retire(g->sp, g->table);
-	if (--g->sp->users == 0)
-		sproc_quit(g->sp);
-	g->sp = NULL;
-	return gen_signer(p, g, 1);
-}
-
-/*
- * gen_stats - the counters of the generation's fronts, in memory they
- * share (the native front shows the milter front's on /metrics); they
- * outlive a front's restart
- */
-static int
-gen_stats(struct parent *p, struct gen *g)
-{
-	static const char *const label[FRONTS] = { "native", "milter" };
-
-	for (int k = 0; k < FRONTS; k++)
-		if (front_wanted(p, g, k) && (g->stats[k] = stats_new_shared(
-		    g->conf, label[k], p->status)) == NULL) {
-			log_err("cannot map the counters: %s", strerror(errno));
-			return -1;
-		}
-	return 0;
-}
-
-/* gen_start - a new generation from conf (owned from now on) */
-static int
-gen_start(struct parent *p, struct gen *g, struct conf *conf)
-{
-	char	 err[512];
-
-	memset(g, 0, sizeof(*g));
-	g->conf = conf;
-	if (keytab_build(conf, &g->keys, err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		gen_release(g);
-		return -1;
-	}
-	if (gen_signer(p, g, 0) < 0 || gen_stats(p, g) < 0) {
-		gen_release(g);
-		return -1;
-	}
-	if (start_fronts(p, g) < 0) {
-		for (int k = 0; k < FRONTS; k++)
-			if (g->fronts[k].pid > 0)
-				kill(g->fronts[k].pid, SIGKILL);
-		g->retiring = 1;	/* released once they are reaped */
-		return -1;
-	}
-	return 0;
 }
 
 /* status_text - "exit 3" or "signal 11" */
@@ -405,27 +237,6 @@ backoff(struct child *c, time_t now)
 }
 
 /*
- * remove_old_milter_socket - the socket file of a previous (or refused)
- * configuration's milter front, once it stopped, when the serving one
- * listens elsewhere: the front ran as the unprivileged user and could not
- * remove it, and at the daemon's stop only the serving one's is removed
- */
-static void
-remove_old_milter_socket(const struct parent *p, const struct gen *g)
-{
-	const struct conf *cur = p->gens[p->cur].conf;
-	const char *path = conf_milter_path(g->conf->daemon.milter);
-	const char *serving;
-
-	if (path == NULL || p->stopping || cur == NULL || cur == g->conf)
-		return;
-	serving = conf_milter_path(cur->daemon.milter);
-	if ((serving == NULL || strcmp(path, serving) != 0) &&
-	    unlink(path) == 0)
-		log_info("removed %s, the previous milter socket", path);
-}
-
-/*
  * front_exited - tell the signer to drop its link (a child of the front
  * may still hold it), then restart the front after a back-off, or release
  * a retiring generation once its fronts are gone
@@ -444,7 +255,7 @@ front_exited(struct parent *p, struct gen *g, int kind, int status)
 		    front_names[kind], g->retiring ? "the previous" : "the",
 		    status_text(status, how, sizeof(how)));
 		if (kind == FRONT_MILTER)
-			remove_old_milter_socket(p, g);
+			reload_remove_milter_socket(p, g);
 		if (fronts_running(g) == 0 && g->retiring)
 			gen_release(g);
 		return;
@@ -526,88 +337,6 @@ reap(struct parent *p)
 					front_exited(p, g, k, status);
 		}
 	}
-}
-
-/* free_gen - an empty generation slot, or -1 */
-static int
-free_gen(struct parent *p)
-{
-	for (int i = 0; i < GENS_MAX; i++)
-		if (p->gens[i].conf == NULL)
-			return i;
-	return -1;
-}
-
-/* same_listeners - the same native sockets, owners and modes? */
-static int
-same_listeners(const struct conf_daemon *a, const struct conf_daemon *b)
-{
-	if (a->nlisten != b->nlisten || (a->metrics_listen == NULL) !=
-	    (b->metrics_listen == NULL) || (a->metrics_listen != NULL &&
-	    strcmp(a->metrics_listen, b->metrics_listen) != 0))
-		return 0;
-	for (size_t i = 0; i < a->nlisten; i++)
-		if (strcmp(a->listen[i].path, b->listen[i].path) != 0 ||
-		    a->listen[i].owner != b->listen[i].owner ||
-		    a->listen[i].group != b->listen[i].group ||
-		    a->listen[i].mode != b->listen[i].mode)
-			return 0;
-	return 1;
-}
-
-/* retire - the old generation's fronts drain, then it goes */
-static void
-retire(struct gen *old)
-{
-	old->retiring = 1;
-	for (int k = 0; k < FRONTS; k++)
-		if (old->fronts[k].pid > 0)
-			kill(old->fronts[k].pid, SIGTERM);
-	if (fronts_running(old) == 0)
-		gen_release(old);
-}
-
-/* reload - SIGHUP: a new generation if the file is good and it starts */
-static int
-reload(struct parent *p)
-{
-	char	 err[CONF_ERR_MAX];
-	uint64_t t0 = clock_mono_ns();
-	struct conf *c = conf_load_cached(p->path, p->cache, err, sizeof(err));
-	uint64_t t1 = clock_mono_ns();
-	struct gen *old = &p->gens[p->cur];
-	size_t	 reused = 0, parsed = 0;
-	int	 n;
-
-	if (c != NULL && conf_privsep(&c->daemon, getuid(), err,
-	    sizeof(err)) < 0)
-		c = conf_free(c);	/* fronts as root or as the signer */
-	if (c == NULL) {
-		log_err("reload refused, the running configuration stays: %s",
-		    err);
-		return -1;
-	}
-	if ((n = free_gen(p)) < 0) {
-		log_err("reload refused: previous reloads are still draining");
-		conf_free(c);
-		return -1;
-	}
-	if (!same_listeners(&c->daemon, &old->conf->daemon))
-		log_warn("reload: listener changes take effect at restart");
-	if (gen_start(p, &p->gens[n], c) < 0) {
-		log_err("reload refused, the running configuration stays: the "
-		    "new one did not start");
-		return -1;
-	}
-	retire(old);
-	p->cur = n;
-	if (p->cache != NULL)
-		conf_cache_counts(p->cache, &reused, &parsed);
-	log_info("configuration reloaded from %s: %zu included file(s) read, "
-	    "%zu unchanged; read in %llu ms, started in %llu ms", p->path,
-	    parsed, reused, (unsigned long long)(t1 - t0) / 1000000,
-	    (unsigned long long)(clock_mono_ns() - t1) / 1000000);
-	return 0;
 }
 
 /* fronts_left - fronts still running, in every generation */
@@ -752,7 +481,7 @@ supervise(struct parent *p)
 			return;
 		if (sig == SIGHUP) {
 			child_priority_boost(1);	/* ahead of the load */
-			stats_daemon_reload(p->status, reload(p) == 0);
+			stats_daemon_reload(p->status, reload_config(p) == 0);
 			child_priority_boost(0);
 		}
 		if (sig == SIGUSR1)

@@ -239,7 +239,7 @@ signer_rep_decode(const struct signer_rep *rep, ssize_t n, uint32_t id,
 		    "a signature (%u bytes)", rep->len);
 		return 1;
 	}
-	r->status = rep->status <= SIGNER_LIMIT ? (enum signer_status)rep->status :
+	r->status = rep->status <= SIGNER_TRAIL ? (enum signer_status)rep->status :
 	    SIGNER_TEMP;
 	r->len = rep->len <= sizeof(r->sig) ? rep->len : 0;
 	memcpy(r->sig, rep->sig, r->len);

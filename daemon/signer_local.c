@@ -12,7 +12,7 @@
  *
  * Trail: with a trail-dir, a signature is recorded (signer_trail.c)
  * before it is returned; when the record cannot be written the signature
- * is thrown away and the request fails for now (SIGNER_TEMP with the
+ * is thrown away and the request fails for now (SIGNER_TRAIL with the
  * reason, its quota given back), unless trail-on-failure is "sign".
  *
  * Security: this is the only code of the daemon that loads the PKCS#11
@@ -210,7 +210,7 @@ recorded(struct view *v, const struct key_entry *ke,
 	if (v->s->trail_sign_anyway)
 		return 1;
 	memset(r->sig, 0, sizeof(r->sig));
-	signer_reply_set(r, SIGNER_TEMP, "%.150s: not signed", why);
+	signer_reply_set(r, SIGNER_TRAIL, "%.150s: not signed", why);
 	return 0;
 }
 

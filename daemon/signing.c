@@ -237,6 +237,8 @@ sign_one(struct signing *s, size_t i)
 	if (rep.status != SIGNER_OK) {
 		if (rep.status == SIGNER_TEMP)
 			stats_token_error(s->f->stats, s->inst);
+		else if (rep.status == SIGNER_TRAIL)
+			stats_trail_failure(s->f->stats, s->inst);
 		s->over_quota = rep.status == SIGNER_LIMIT;
 		signing_fail(s, rep.status == SIGNER_PERM ? SIGNING_PERM :
 		    SIGNING_TEMP, "%s", rep.reason);

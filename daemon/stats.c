@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -36,6 +37,7 @@ struct stats {
 	size_t	 map_len;		/* shared: its mapping; 0: malloc */
 	unsigned long (*per_inst)[3];	/* [institution + 1][result] */
 	unsigned long *token_errors;	/* [institution + 1] */
+	unsigned long *trail_failures;	/* [institution + 1] */
 	unsigned long busy;
 	unsigned long uid_limit;
 	unsigned long buckets[NBOUNDS + 1];
@@ -78,7 +80,9 @@ stats_new(const struct conf *c, const char *front)
 		return NULL;
 	s->per_inst = calloc(c->ninst + 1, sizeof(*s->per_inst));
 	s->token_errors = calloc(c->ninst + 1, sizeof(*s->token_errors));
-	if (s->per_inst == NULL || s->token_errors == NULL)
+	s->trail_failures = calloc(c->ninst + 1, sizeof(*s->trail_failures));
+	if (s->per_inst == NULL || s->token_errors == NULL ||
+	    s->trail_failures == NULL)
 		return stats_free(s);
 	stats_init(s, c, front, NULL, 0);
 	return s;
@@ -94,7 +98,7 @@ stats_new_shared(const struct conf *c, const char *front,
 {
 	size_t	 head = (sizeof(struct stats) + 15) & ~(size_t)15;
 	size_t	 rows = (c->ninst + 1) * sizeof(unsigned long);
-	size_t	 len = head + 4 * rows;
+	size_t	 len = head + 5 * rows;
 	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct stats *s = (struct stats *)(void *)m;
@@ -104,6 +108,7 @@ stats_new_shared(const struct conf *c, const char *front,
 	s->map_len = len;
 	s->per_inst = (unsigned long (*)[3])(void *)(m + head);
 	s->token_errors = (unsigned long *)(void *)(m + head + 3 * rows);
+	s->trail_failures = (unsigned long *)(void *)(m + head + 4 * rows);
 	stats_init(s, c, front, d, 1);
 	return s;
 }
@@ -175,6 +180,15 @@ stats_token_error(struct stats *s, int inst)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* stats_trail_failure - a trail record the signer could not write */
+void
+stats_trail_failure(struct stats *s, int inst)
+{
+	lock(s);
+	s->trail_failures[inst + 1]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* stats_busy - a connection turned away because all workers were busy */
 void
 stats_busy(struct stats *s)
@@ -228,31 +242,56 @@ help(struct buf *out, const char *name, const char *type, const char *text)
 	    name, type);
 }
 
-/* front_requests - one front's requests and token errors */
+/*
+ * A family of the fronts' counters, one row of front_families: its HELP
+ * and TYPE, shown once, and the function that writes one front's samples
+ * of it (field: where its counter, or its array by institution, is in
+ * struct stats).
+ */
+struct family {
+	const char *name;
+	const char *type;
+	const char *help;
+	int	(*samples)(struct stats *, const struct family *, struct buf *);
+	size_t	 field;
+};
+
+/* front_results - one front's requests by institution and result */
 static int
-front_requests(struct stats *s, int errors, struct buf *out)
+front_results(struct stats *s, const struct family *f, struct buf *out)
 {
 	static const char *const result[] = { "signed", "permfail",
 	    "tempfail" };
 	int	 rc = 0;
 
 	lock(s);
-	for (size_t k = 0; !errors && rc == 0 && k <= s->conf->ninst; k++)
+	for (size_t k = 0; rc == 0 && k <= s->conf->ninst; k++)
 		for (int r = 0; rc == 0 && r < 3; r++)
-			rc = buf_printf(out, "p11dkim_requests_total{front=\"%s\","
-			    "institution=\"%s\",result=\"%s\"} %lu\n", s->front,
+			rc = buf_printf(out, "%s{front=\"%s\",institution=\"%s\","
+			    "result=\"%s\"} %lu\n", f->name, s->front,
 			    inst_name(s, k), result[r], s->per_inst[k][r]);
-	for (size_t k = 0; errors && rc == 0 && k <= s->conf->ninst; k++)
-		rc = buf_printf(out, "p11dkim_token_errors_total{front=\"%s\","
-		    "institution=\"%s\"} %lu\n", s->front, inst_name(s, k),
-		    s->token_errors[k]);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* front_by_inst - one front's counter of f->field by institution */
+static int
+front_by_inst(struct stats *s, const struct family *f, struct buf *out)
+{
+	unsigned long *v = *(unsigned long **)((char *)s + f->field);
+	int	 rc = 0;
+
+	lock(s);
+	for (size_t k = 0; rc == 0 && k <= s->conf->ninst; k++)
+		rc = buf_printf(out, "%s{front=\"%s\",institution=\"%s\"} "
+		    "%lu\n", f->name, s->front, inst_name(s, k), v[k]);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
 
 /* front_latency - one front's histogram, cumulative as the format wants */
 static int
-front_latency(struct stats *s, struct buf *out)
+front_latency(struct stats *s, const struct family *f, struct buf *out)
 {
 	unsigned long cum = 0;
 	int	 rc = 0;
@@ -260,31 +299,49 @@ front_latency(struct stats *s, struct buf *out)
 	lock(s);
 	for (size_t b = 0; rc == 0 && b < NBOUNDS; b++) {
 		cum += s->buckets[b];
-		rc = buf_printf(out, "p11dkim_request_seconds_bucket{front=\"%s\","
-		    "le=\"%g\"} %lu\n", s->front, bounds_ms[b] / 1000, cum);
+		rc = buf_printf(out, "%s_bucket{front=\"%s\",le=\"%g\"} %lu\n",
+		    f->name, s->front, bounds_ms[b] / 1000, cum);
 	}
 	if (rc == 0)
-		rc = buf_printf(out, "p11dkim_request_seconds_bucket{front=\"%s\","
-		    "le=\"+Inf\"} %lu\np11dkim_request_seconds_sum{front=\"%s\"} "
-		    "%.6f\np11dkim_request_seconds_count{front=\"%s\"} %lu\n",
-		    s->front, s->count, s->front, s->sum_ms / 1000, s->front,
-		    s->count);
+		rc = buf_printf(out, "%s_bucket{front=\"%s\",le=\"+Inf\"} %lu\n"
+		    "%s_sum{front=\"%s\"} %.6f\n%s_count{front=\"%s\"} %lu\n",
+		    f->name, s->front, s->count, f->name, s->front,
+		    s->sum_ms / 1000, f->name, s->front, s->count);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
 
-/* front_refusals - one front's connections turned away (busy, uid) */
+/* front_counter - one front's single counter of f->field */
 static int
-front_refusals(struct stats *s, int uid, struct buf *out)
+front_counter(struct stats *s, const struct family *f, struct buf *out)
 {
 	int	 rc;
 
 	lock(s);
-	rc = buf_printf(out, "p11dkim_%s_total{front=\"%s\"} %lu\n", uid ?
-	    "uid_limit" : "busy", s->front, uid ? s->uid_limit : s->busy);
+	rc = buf_printf(out, "%s{front=\"%s\"} %lu\n", f->name, s->front,
+	    *(unsigned long *)((char *)s + f->field));
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
+
+/* The families every front counts, in the order they are shown. */
+static const struct family front_families[] = {
+	{ "p11dkim_requests_total", "counter", "Signing requests by front, "
+	    "institution and result.", front_results, 0 },
+	{ "p11dkim_token_errors_total", "counter", "Temporary signing "
+	    "failures from the token or signer.", front_by_inst,
+	    offsetof(struct stats, token_errors) },
+	{ "p11dkim_trail_failures_total", "counter", "Temporary signing "
+	    "failures: the signing trail's record could not be written.",
+	    front_by_inst, offsetof(struct stats, trail_failures) },
+	{ "p11dkim_request_seconds", "histogram", "Time from the first byte "
+	    "of a request to its reply.", front_latency, 0 },
+	{ "p11dkim_busy_total", "counter", "Connections turned away: all "
+	    "workers busy.", front_counter, offsetof(struct stats, busy) },
+	{ "p11dkim_uid_limit_total", "counter", "Connections turned away: "
+	    "their uid had max-connections-per-uid open.", front_counter,
+	    offsetof(struct stats, uid_limit) },
+};
 
 /*
  * render_fronts - the families every front counts, each family's HELP
@@ -293,32 +350,16 @@ front_refusals(struct stats *s, int uid, struct buf *out)
 static int
 render_fronts(struct stats *const *fronts, size_t n, struct buf *out)
 {
-	int	 rc;
+	const size_t nfam = sizeof(front_families) / sizeof(front_families[0]);
+	int	 rc = 0;
 
-	rc = help(out, "p11dkim_requests_total", "counter", "Signing requests "
-	    "by front, institution and result.");
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = front_requests(fronts[i], 0, out);
-	if (rc == 0)
-		rc = help(out, "p11dkim_token_errors_total", "counter",
-		    "Temporary signing failures from the token or signer.");
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = front_requests(fronts[i], 1, out);
-	if (rc == 0)
-		rc = help(out, "p11dkim_request_seconds", "histogram", "Time "
-		    "from the first byte of a request to its reply.");
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = front_latency(fronts[i], out);
-	if (rc == 0)
-		rc = help(out, "p11dkim_busy_total", "counter", "Connections "
-		    "turned away: all workers busy.");
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = front_refusals(fronts[i], 0, out);
-	if (rc == 0)
-		rc = help(out, "p11dkim_uid_limit_total", "counter", "Connections "
-		    "turned away: their uid had max-connections-per-uid open.");
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = front_refusals(fronts[i], 1, out);
+	for (size_t f = 0; rc == 0 && f < nfam; f++) {
+		const struct family *fam = &front_families[f];
+
+		rc = help(out, fam->name, fam->type, fam->help);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = fam->samples(fronts[i], fam, out);
+	}
 	return rc;
 }
 
@@ -559,6 +600,7 @@ stats_free(struct stats *s)
 	}
 	free(s->per_inst);
 	free(s->token_errors);
+	free(s->trail_failures);
 	free(s);
 	return NULL;
 }

@@ -368,7 +368,8 @@ reply_record(struct input *in)
 	if (!want)
 		return;
 	if (r.status != SIGNER_OK && r.status != SIGNER_TEMP &&
-	    r.status != SIGNER_PERM && r.status != SIGNER_LIMIT)
+	    r.status != SIGNER_PERM && r.status != SIGNER_LIMIT &&
+	    r.status != SIGNER_TRAIL)
 		abort();
 	if (r.status == SIGNER_OK && (r.len == 0 || r.len > sizeof(r.sig)))
 		abort();		/* "signed", without a signature */

@@ -23,7 +23,9 @@ enum signer_status {
 	SIGNER_OK = 0,
 	SIGNER_TEMP = 1,	/* retry later: token down, signer busy */
 	SIGNER_PERM = 2,	/* will not work: no such key, wrong type */
-	SIGNER_LIMIT = 3	/* retry later: the institution's quota is spent */
+	SIGNER_LIMIT = 3,	/* retry later: the institution's quota is spent */
+	SIGNER_TRAIL = 4	/* retry later: the signing trail's record was */
+				/* not written, the signature thrown away */
 };
 
 struct signer_reply {

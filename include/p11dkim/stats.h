@@ -58,6 +58,12 @@ void	stats_request(struct stats *, int inst, enum stats_result, double ms);
 /* stats_token_error - a temporary failure from the signer */
 void	stats_token_error(struct stats *, int inst);
 
+/*
+ * stats_trail_failure - a temporary failure from the signer: the signing
+ * trail's record could not be written (the token is fine)
+ */
+void	stats_trail_failure(struct stats *, int inst);
+
 /* stats_busy - a connection turned away because all workers were busy */
 void	stats_busy(struct stats *);
 

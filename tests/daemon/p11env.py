@@ -149,6 +149,13 @@ def stats_text():
     return body
 
 
+def metric(text, name, **labels):
+    """The value of the sample name{labels} in a STATS text, or None."""
+    want = ",".join('%s="%s"' % kv for kv in labels.items())
+    m = re.search(r"^%s\{%s\} (\d+)$" % (re.escape(name), re.escape(want)), text, re.M)
+    return int(m.group(1)) if m else None
+
+
 def wire(message):
     m = re.sub(rb"(?<!\r)\n", b"\r\n", message)
     return m if m.endswith(b"\r\n") else m + b"\r\n"

@@ -20,7 +20,6 @@ Run through tests/integration/run.sh (P11DKIM_TEST_DIR).
 Last line: "quota-test: N passed, M failed".
 """
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -78,12 +77,6 @@ def all_verified(results):
 
 def refused(results, reason):
     return sum(1 for s, _ in results if s.startswith("TEMPFAIL") and reason in s)
-
-
-def metric(text, name, **labels):
-    want = ",".join('%s="%s"' % kv for kv in labels.items())
-    m = re.search(r"^%s\{%s\} (\d+)$" % (re.escape(name), re.escape(want)), text, re.M)
-    return int(m.group(1)) if m else None
 
 
 def within(n_signed, burst_size, seconds):

@@ -11,7 +11,8 @@ when nothing matches; files renamed and SIGUSR1 sent while a load runs
 lose and repeat no record (the records of all files together are the
 requests signed), and a gzipped rotated file is searched too; a full
 trail folder gets TEMPFAIL with the reason and nothing is signed without
-its record, and signing resumes once there is room; with
+its record, counted in STATS as a trail failure, not a token error, and
+signing resumes once there is room; with
 trail-on-failure = "sign" (set by a reload, which starts a new signer)
 the message is signed without a record and the failure logged.
 
@@ -268,13 +269,23 @@ def full_folder(d, table):
     """No room for a record: TEMPFAIL with the reason, nothing signed."""
     filler = fill(d, ".full")
     before = len(records())
+    counted = stats_text()
     msg, _ = message("venue", 99)
     status, field = sign(msg)
+    after = stats_text()
     check("full trail folder: TEMPFAIL with the reason",
           status.startswith("TEMPFAIL") and "signing trail: cannot write venue.trail: No space left"
           in status and "not signed" in status, status)
     check("full trail folder: no signature, no record", field == b"" and len(records()) == before)
     check("full trail folder: logged", "signing trail: cannot write venue.trail" in log_text())
+    failures = [metric(t, "p11dkim_trail_failures_total", front="native", institution="venue")
+                for t in (counted, after)]
+    errors = [metric(t, "p11dkim_token_errors_total", front="native", institution="venue")
+              for t in (counted, after)]
+    check("full trail folder: counted in p11dkim_trail_failures_total (%s)" % failures,
+          None not in failures and failures[1] == failures[0] + 1)
+    check("full trail folder: not counted as a token error (%s)" % errors,
+          None not in errors and errors[1] == errors[0])
     if filler:
         os.unlink(filler)
     status, field = sign(msg)

@@ -29,6 +29,7 @@
 
 #include "p11dkim/conf.h"
 #include "../../conf/conf_int.h"
+#include "tmpdir_fixture.h"
 
 static const char head[] =
     "pkcs11-module = \"/usr/lib/softhsm/libsofthsm2.so\"\n"
@@ -39,7 +40,7 @@ static const char head[] =
     "ceremony-log = \"/var/lib/p11dkim/ceremony.log\"\n"
     "include = \"institutions.d/*.conf\"\n";
 
-static char dir[] = "/tmp/p11dkim-cache-XXXXXX";
+static char dir[64];
 
 /* path_of - a file under the test folder */
 static const char *
@@ -56,11 +57,8 @@ static void
 put(const char *name, const char *text)
 {
 	struct timespec later = { 0, 20 * 1000 * 1000 };
-	FILE	*f;
 
-	assert_non_null(f = fopen(path_of(name), "w"));
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
+	tmpdir_write(path_of(name), text, 0644);
 	nanosleep(&later, NULL);
 }
 
@@ -114,8 +112,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/p11dkim-cache-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tmpdir_new(dir, sizeof(dir), "cache") < 0)
 		return -1;
 	if (mkdir(path_of("institutions.d"), 0700) < 0)
 		return -1;
@@ -129,11 +126,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	 cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(dir);
 }
 
 /* a second reading takes every unchanged file from the cache */

@@ -2,7 +2,8 @@
  * test_stats.c - daemon/stats.c: every sample of a front's text carries
  * its front label; a scrape of two fronts has each family's HELP and TYPE
  * once and both fronts' samples; counters made by stats_new_shared are
- * seen by the parent when a child counts; the reload counters.
+ * seen by the parent when a child counts (a trail failure among them,
+ * apart from the token errors); the reload counters.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -118,6 +119,7 @@ test_shared_and_reloads(void **state)
 	assert_non_null(s);
 	if ((pid = fork()) == 0) {
 		stats_request(s, 0, STATS_TEMPFAIL, 2);
+		stats_trail_failure(s, 0);
 		stats_daemon_reload(d, 1);
 		_exit(0);
 	}
@@ -128,6 +130,10 @@ test_shared_and_reloads(void **state)
 	assert_int_equal(stats_render(s, NULL, NULL, &out), 0);
 	assert_non_null(strstr(buf_str(&out), "institution=\"mosa\",result="
 	    "\"tempfail\"} 1\n"));
+	assert_non_null(strstr(buf_str(&out), "p11dkim_trail_failures_total{"
+	    "front=\"milter\",institution=\"mosa\"} 1\n"));
+	assert_non_null(strstr(buf_str(&out), "p11dkim_token_errors_total{"
+	    "front=\"milter\",institution=\"mosa\"} 0\n"));
 	assert_non_null(strstr(buf_str(&out), "p11dkim_reloads_total{front="
 	    "\"milter\",result=\"success\"} 1\n"));
 	assert_non_null(strstr(buf_str(&out), "p11dkim_reloads_total{front="

@@ -20,24 +20,13 @@
 #include <cmocka.h>
 
 #include "p11dkim/token_store.h"
+#include "tmpdir_fixture.h"
 
 #define UUID	"c1feead6-ab3b-b754-1c54-a2c6c1456a7b"
 #define SERIAL	"1c54a2c6c1456a7b"
 
 static char dir[64];
 static char folder[256], object[320], conf[256];
-
-/* write_file - a file with content and mode */
-static void
-write_file(const char *path, const char *content, mode_t mode)
-{
-	FILE	*f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(content, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, mode), 0);
-}
 
 /* setup - tokens/<uuid>/ with one object, 0700 and 0600, and a config */
 static int
@@ -46,8 +35,7 @@ setup(void **state)
 	char	 path[128], text[256];
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/p11dkim-store-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tmpdir_new(dir, sizeof(dir), "store") < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/tokens", dir);
 	snprintf(folder, sizeof(folder), "%s/%s", path, UUID);
@@ -59,10 +47,10 @@ setup(void **state)
 	    "bbbbbbbbbbbb", dir);
 	if (mkdir(path, 0700) < 0)
 		return -1;
-	write_file(object, "", 0600);
+	tmpdir_write(object, "", 0600);
 	snprintf(text, sizeof(text), "# comment\ndirectories.tokendir = "
 	    "%s/tokens/\nobjectstore.backend = file\n", dir);
-	write_file(conf, text, 0644);
+	tmpdir_write(conf, text, 0644);
 	return setenv("SOFTHSM2_CONF", conf, 1);
 }
 
@@ -70,11 +58,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	 cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(dir);
 }
 
 /* test_locate - SOFTHSM2_CONF's tokendir, without the final '/' */
@@ -91,7 +76,7 @@ test_locate(void **state)
 	assert_string_equal(s.conf_from, "SOFTHSM2_CONF");
 	snprintf(want, sizeof(want), "%s/tokens", dir);
 	assert_string_equal(s.tokendir, want);
-	write_file(conf, "objectstore.backend = file\n", 0644);
+	tmpdir_write(conf, "objectstore.backend = file\n", 0644);
 	assert_int_equal(token_store_locate(&s, &err), -1);
 	assert_non_null(strstr(err.msg, "no usable directories.tokendir"));
 	setenv("SOFTHSM2_CONF", "/nonexistent/softhsm2.conf", 1);
@@ -199,7 +184,7 @@ test_access(void **state)
 	assert_int_equal(dn.mode, 0700);
 	assert_int_equal(chown(folder, w.uid, w.gid), 0);
 	snprintf(lock, sizeof(lock), "%s/key.lock", folder);
-	write_file(lock, "", 0600);
+	tmpdir_write(lock, "", 0600);
 	assert_int_equal(token_store_access(folder, &w, &dn, &err), 0);
 	assert_int_equal(dn.n, 2);		/* files another user made */
 	assert_string_equal(dn.first, object);	/* the object is named */
@@ -230,7 +215,7 @@ test_chown(void **state)
 	who_nobody(&w);
 	snprintf(target, sizeof(target), "%s/outside", dir);
 	snprintf(link, sizeof(link), "%s/planted", folder);
-	write_file(target, "", 0600);
+	tmpdir_write(target, "", 0600);
 	assert_int_equal(symlink(target, link), 0);
 	if (geteuid() != 0) {		/* may not give files away */
 		assert_int_equal(token_store_chown(folder, 0, 0, &err), -1);

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "p11dkim/trail.h"
+#include "tmpdir_fixture.h"
 
 static char dir[64];
 
@@ -29,19 +30,15 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/p11dkim-trail-XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return tmpdir_new(dir, sizeof(dir), "trail");
 }
 
 /* teardown - the folder and what is in it */
 static int
 teardown(void **state)
 {
-	char	 cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(dir);
 }
 
 /* record - a record of institution code, numbered n (in its size) */
