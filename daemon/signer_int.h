@@ -69,6 +69,7 @@ struct registry {
 	pthread_mutex_t mu;		/* everything here and in the entries */
 	pthread_cond_t changed;		/* a key or token left OPENING */
 	pthread_cond_t work;		/* the queue has work, or stop */
+	pthread_cond_t tick;		/* the housekeeper's: stop */
 	struct key_entry **keys;	/* hash buckets */
 	struct tok_entry **toks;
 	size_t	 nbuckets;

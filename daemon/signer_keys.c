@@ -604,7 +604,9 @@ reap_sessions(struct registry *r)
 /*
  * housekeeper - once a second: keys that are DOWN and due go back to the
  * openers, so that a token that comes back serves again by itself; now
- * and then, idle pool sessions are closed
+ * and then, idle pool sessions are closed.  It sleeps on a condition of
+ * its own: on the openers' one, the signal of an enqueue could wake it
+ * instead of an opener, and a new key would wait in the queue unopened.
  */
 static void *
 housekeeper(void *arg)
@@ -617,7 +619,7 @@ housekeeper(void *arg)
 	pthread_mutex_lock(&r->mu);
 	while (!r->stopping) {
 		until = clock_deadline(1000);
-		(void)pthread_cond_timedwait(&r->work, &r->mu, &until);
+		(void)pthread_cond_timedwait(&r->tick, &r->mu, &until);
 		now = time(NULL);
 		for (size_t b = 0; b < r->nbuckets && !r->stopping; b++)
 			for (struct key_entry *ke = r->keys[b]; ke != NULL;
@@ -677,6 +679,7 @@ registry_init(struct registry *r, const struct conf *c, char *err,
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->changed, NULL);
 	pthread_cond_init(&r->work, NULL);
+	pthread_cond_init(&r->tick, NULL);
 	if ((r->keys = calloc(BUCKETS, sizeof(*r->keys))) == NULL ||
 	    (r->toks = calloc(BUCKETS, sizeof(*r->toks))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -698,6 +701,7 @@ registry_halt(struct registry *r)
 	pthread_mutex_lock(&r->mu);
 	r->stopping = 1;
 	pthread_cond_broadcast(&r->work);
+	pthread_cond_broadcast(&r->tick);
 	pthread_mutex_unlock(&r->mu);
 	for (unsigned i = 0; i < r->nthreads; i++)
 		pthread_join(r->threads[i], NULL);
@@ -732,4 +736,5 @@ registry_stop(struct registry *r)
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->changed);
 	pthread_cond_destroy(&r->work);
+	pthread_cond_destroy(&r->tick);
 }
